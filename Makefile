@@ -1,0 +1,31 @@
+# Quick start: `make demo` (the example project's size tests with --image-report) and
+# `make test` (the plugin's test suite). Both set up what they need; extra pytest arguments go in
+# PYTEST_ARGS, e.g. `make demo PYTEST_ARGS=--image-report-json=out.json`.
+PYTHON ?= python3
+VENV ?= .venv
+PYTEST_ARGS ?=
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+test: venv
+	scripts/with-engine $(BIN)/pytest $(PYTEST_ARGS)
+
+demo: venv
+	scripts/with-engine example_project/run-demo $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check pytest_imagesize tests
+	$(BIN)/ruff format --check pytest_imagesize tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

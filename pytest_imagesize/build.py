@@ -1,0 +1,187 @@
+"""Build images for tests: what to build (``BuildSpec``), the builder, and cleanup of our tags."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+from .engine import api as _api
+from .engine import engine_errors
+from .errors import BuildError
+
+LABEL = "io.github.pytest-imagesize.managed"
+REPOSITORY_PREFIX = "pytest-imagesize/"
+LOG_TAIL_LINES = 30
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """Everything that makes one build distinct. Equal specs are built once per session."""
+
+    dockerfile: Path
+    context: Path
+    target: str | None = None
+    build_args: tuple[tuple[str, str], ...] = ()
+
+    def key(self) -> str:
+        payload = json.dumps([str(self.dockerfile), str(self.context), self.target, list(self.build_args)])
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def check_paths(self) -> None:
+        if not self.context.is_dir():
+            raise BuildError(
+                f"build context {self.context} is not a directory: fix context= "
+                "(relative paths start at the directory of the module that declares the image)"
+            )
+        if not self.dockerfile.is_file():
+            raise BuildError(
+                f"Dockerfile {self.dockerfile} does not exist: fix the path given to build_image() "
+                "(relative paths start at the directory of the module that declares the image)"
+            )
+
+    def describe(self) -> str:
+        target = f" --target {self.target}" if self.target else ""
+        return f"{self.dockerfile}{target} (context {self.context})"
+
+
+def tag_for(name: str, spec: BuildSpec) -> str:
+    """Our own tag namespace: ``pytest-imagesize/<name>:<hash of the build inputs>``."""
+    repo = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._") or "image"
+    return f"{REPOSITORY_PREFIX}{repo}:{spec.key()}"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image_id: str
+    tag: str
+    created_here: bool  # the image ID did not exist on the engine before this build
+    seconds: float
+    created_ids: frozenset[str] = frozenset()  # every image ID (incl. intermediates) it added
+
+
+def _failing_step(lines: list[str]) -> str | None:
+    step = None
+    for line in lines:
+        if re.match(r"^Step \d+/\d+ : ", line):
+            step = line.split(" : ", 1)[1].strip()
+    return step
+
+
+def _ensure_tag_is_ours(client: docker.DockerClient, tag: str) -> None:
+    try:
+        data = _api(client).inspect_image(tag)
+    except docker.errors.ImageNotFound:
+        return
+    labels = (data.get("Config") or {}).get("Labels") or {}
+    if labels.get(LABEL) != "true":
+        raise BuildError(
+            f"tag {tag} already names an image that pytest-imagesize did not build; "
+            "it is left alone: remove or rename that tag, or give the fixture another name="
+        )
+
+
+def build_classic(client: docker.DockerClient, spec: BuildSpec, tag: str) -> BuildResult:
+    """Build with the engine's own builder through docker-py (the legacy, non-BuildKit one)."""
+    spec.check_paths()
+    started = time.monotonic()
+    with engine_errors(f"building {spec.describe()}"):
+        _ensure_tag_is_ours(client, tag)
+        before = set(client.api.images(quiet=True, all=True))
+        lines: deque[str] = deque(maxlen=400)
+        image_id: str | None = None
+        error: str | None = None
+        try:
+            stream = client.api.build(
+                path=str(spec.context),
+                dockerfile=str(spec.dockerfile),
+                tag=tag,
+                target=spec.target,
+                buildargs=dict(spec.build_args) or None,
+                labels={LABEL: "true"},
+                rm=True,
+                forcerm=True,
+                decode=True,
+            )
+            for chunk in stream:
+                chunk_d: dict[str, Any] = chunk
+                if "stream" in chunk_d:
+                    lines.extend(str(chunk_d["stream"]).rstrip("\n").splitlines())
+                if "aux" in chunk_d and isinstance(chunk_d["aux"], dict):
+                    image_id = chunk_d["aux"].get("ID") or image_id
+                if "error" in chunk_d:
+                    error = str(chunk_d.get("error") or chunk_d.get("errorDetail"))
+                    break
+        except docker.errors.APIError as exc:
+            explanation = exc.explanation or str(exc)
+            error = explanation.decode() if isinstance(explanation, bytes) else str(explanation)
+        if error is None and image_id is None:
+            error = "the engine reported no image ID"
+        if error is not None:
+            raise BuildError(_failure_message(spec, error.strip(), list(lines)))
+        assert image_id is not None
+        created = frozenset(set(_api(client).images(quiet=True, all=True)) - before)
+    return BuildResult(
+        image_id=image_id,
+        tag=tag,
+        created_here=image_id not in before,
+        seconds=time.monotonic() - started,
+        created_ids=created,
+    )
+
+
+def _failure_message(spec: BuildSpec, error: str, lines: list[str]) -> str:
+    step = _failing_step(lines)
+    head = f"build of {spec.describe()} failed"
+    head += f" at `{step}`: {error}" if step else f": {error}"
+    tail = [line for line in lines if line.strip()][-LOG_TAIL_LINES:]
+    if not tail:
+        return head
+    return head + "\n--- last lines of the build log ---\n" + "\n".join(tail)
+
+
+def remove_our_tag(client: docker.DockerClient, result: BuildResult) -> str:
+    """Remove the tag this session added; never remove an image that existed before it.
+
+    Returns what was done, for the debug log. The image is deleted only when our tag is its only
+    name and it was built by pytest-imagesize (this run, or an earlier one with --image-keep: it
+    carries our label); any other tag keeps it alive (``docker rmi`` of one tag of
+    several only untags). Untagged parents are never pruned.
+    """
+    try:
+        data = _api(client).inspect_image(result.tag)
+    except docker.errors.ImageNotFound:
+        return f"{result.tag}: already gone"
+    if data.get("Id") != result.image_id:
+        return f"{result.tag}: now names another image; left alone"
+    other_tags = [t for t in data.get("RepoTags") or [] if t != result.tag]
+    ours = ((data.get("Config") or {}).get("Labels") or {}).get(LABEL) == "true"
+    if not other_tags and not result.created_here and not ours:
+        return f"{result.tag}: only name of an image that existed before the run; left tagged"
+    client.api.remove_image(result.tag, noprune=True)
+    done = f"{result.tag}: {'untagged' if other_tags else 'removed'}"
+    if other_tags:
+        return done
+    # The classic builder leaves one untagged parent per step; remove the ones this build made.
+    parent = str(data.get("Parent") or "")
+    removed = 0
+    while parent and parent in result.created_ids:
+        try:
+            parent_data = _api(client).inspect_image(parent)
+            if parent_data.get("RepoTags"):
+                break
+            up = str(parent_data.get("Parent") or "")
+            client.api.remove_image(parent, noprune=True)
+        except docker.errors.APIError:
+            break  # still a parent of something else, or already gone
+        removed += 1
+        parent = up
+    return done + (f" with {removed} intermediate image(s)" if removed else "")

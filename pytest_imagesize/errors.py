@@ -1,0 +1,31 @@
+"""Errors the plugin reports to users.
+
+Every error here carries a one-line, actionable message: what was wrong, where, and how to fix
+it. The plugin shows ``str(error)`` and never a traceback from docker-py, urllib3 or humanfriendly.
+"""
+
+from __future__ import annotations
+
+
+class ImageSizeError(Exception):
+    """Base class: a problem the user can fix, described in ``str(self)``."""
+
+
+class SizeParseError(ImageSizeError, ValueError):
+    """A size, percentage or ratio that cannot be parsed."""
+
+
+class MarkerError(ImageSizeError):
+    """A size marker used wrongly (bad value, no image to check, ambiguous image)."""
+
+
+class EngineUnavailable(ImageSizeError):
+    """No container engine answers at the configured address."""
+
+
+class ImageNotFound(ImageSizeError):
+    """An image reference that the engine does not have."""
+
+
+class BuildError(ImageSizeError):
+    """An image build that could not start or that failed."""

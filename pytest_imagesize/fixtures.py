@@ -1,0 +1,78 @@
+"""Fixture factories: declare an image once, use it by name in any test."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .build import BuildSpec
+from .errors import EngineUnavailable, ImageSizeError
+from .image import Image
+from .session import Declaration, ImageSizeSession
+
+DECLARATION_ATTR = "_pytest_imagesize_declaration"
+SESSION_KEY = pytest.StashKey[ImageSizeSession]()
+
+
+def _caller_dir(depth: int = 2) -> Path:
+    module_file = sys._getframe(depth).f_globals.get("__file__")
+    return Path(module_file).resolve().parent if module_file else Path.cwd()
+
+
+def _image_fixture(declaration: Declaration, scope: str, name: str | None) -> Any:
+    def image_fixture(request: pytest.FixtureRequest) -> Image:
+        session = request.config.stash[SESSION_KEY]
+        try:
+            return session.provide(str(request.fixturename), declaration)
+        except EngineUnavailable as exc:
+            message, skip = str(exc), session.skip_without_engine
+        except ImageSizeError as exc:
+            message, skip = str(exc), False
+        # Raised outside the except blocks, so that pytest's cached re-raise for the next test
+        # shows this one message and no exception chain.
+        if skip:
+            pytest.skip(message)
+        pytest.fail(message, pytrace=False)
+
+    setattr(image_fixture, DECLARATION_ATTR, declaration)
+    return pytest.fixture(scope=scope, name=name)(image_fixture)  # type: ignore[call-overload]
+
+
+def build_image(
+    dockerfile: str | Path = "Dockerfile",
+    *,
+    context: str | Path | None = None,
+    target: str | None = None,
+    build_args: Mapping[str, str] | None = None,
+    name: str | None = None,
+    scope: str = "session",
+) -> Any:
+    """Declare an image built from a Dockerfile; returns a fixture that yields an ``Image``.
+
+    Assign the result to a module-level name in a conftest or test module (``slim =
+    build_image("Dockerfile")``): tests then ask for ``slim``. Relative paths start at the
+    directory of the declaring module; ``context`` defaults to the Dockerfile's directory. Each
+    distinct (Dockerfile, context, target, build args) is built once per session.
+    """
+    base = _caller_dir()
+    dockerfile_path = (base / Path(dockerfile)).resolve()
+    context_path = (base / Path(context)).resolve() if context is not None else dockerfile_path.parent
+    args = tuple(sorted((str(k), str(v)) for k, v in (build_args or {}).items()))
+    spec = BuildSpec(dockerfile_path, context_path, target, args)
+    return _image_fixture(Declaration("build", spec=spec), scope, name)
+
+
+def existing_image(ref: str, *, name: str | None = None, scope: str = "session") -> Any:
+    """Declare an image that is already on the engine (built by an earlier CI step)."""
+    if not isinstance(ref, str) or not ref.strip():
+        raise ImageSizeError(f"existing_image() needs an image reference like 'myorg/app:ci', got {ref!r}")
+    return _image_fixture(Declaration("existing", ref=ref.strip()), scope, name)
+
+
+def declaration_of(fixture_function: Any) -> Declaration | None:
+    found = getattr(fixture_function, DECLARATION_ATTR, None)
+    return found if isinstance(found, Declaration) else None

@@ -1,0 +1,65 @@
+"""Parse and format byte sizes, with docker CLI units (``MB`` = 10**6, ``MiB`` = 2**20)."""
+
+from __future__ import annotations
+
+import re
+
+import humanfriendly
+
+from .errors import SizeParseError
+
+_PLAIN_NUMBER = re.compile(r"^\s*\d+\s*$")
+_FRACTION_ONLY = re.compile(r"^\s*\d*\.\d+\s*$")
+
+
+def parse_size(value: object) -> int:
+    """Return a size in bytes.
+
+    ``value`` is an ``int`` (bytes) or a string such as ``"5MB"``, ``"4.5 MiB"`` or
+    ``"3000000"``. Decimal units are powers of 1000 and binary units powers of 1024, as in the
+    docker CLI. Negative numbers, fractions of a byte, floats, booleans and unknown units raise
+    :class:`SizeParseError` with a message that names the value.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise SizeParseError(
+            f"{value!r} is not a size: use a whole number of bytes or a string like '5MB' or '4.5MiB'"
+        )
+    if isinstance(value, int):
+        if value < 0:
+            raise SizeParseError(f"{value!r} is negative: a size is a whole number of bytes >= 0")
+        return value
+    text = value.strip()
+    if not text:
+        raise SizeParseError("'' is empty: write a size like '5MB' or '4.5MiB'")
+    if text.startswith("-"):
+        raise SizeParseError(f"{value!r} is negative: a size must be >= 0")
+    if _FRACTION_ONLY.match(text):
+        raise SizeParseError(f"{value!r} is a fraction of a byte: give a unit ('1.5MB') or whole bytes")
+    if _PLAIN_NUMBER.match(text):
+        return int(text)
+    try:
+        return int(humanfriendly.parse_size(text))
+    except humanfriendly.InvalidSize:
+        raise SizeParseError(
+            f"{value!r} is not a size: use units B, kB, MB, GB (powers of 1000) "
+            "or KiB, MiB, GiB (powers of 1024), e.g. '5MB'"
+        ) from None
+
+
+def format_size(n: int | None) -> str:
+    """``5509304`` -> ``"5.51 MB"`` (decimal units, like ``docker images``); ``None`` -> ``"-"``."""
+    if n is None:
+        return "-"
+    if n < 0:
+        return "-" + format_size(-n)
+    return str(humanfriendly.format_size(n, binary=False)).replace("bytes", "B").replace("byte", "B")
+
+
+def format_bytes(n: int) -> str:
+    """``5509304`` -> ``"5,509,304 B"``."""
+    return f"{n:,} B"
+
+
+def describe_size(n: int) -> str:
+    """``5509304`` -> ``"5,509,304 B (5.51 MB)"``."""
+    return f"{format_bytes(n)} ({format_size(n)})"

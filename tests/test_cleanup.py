@@ -1,0 +1,94 @@
+"""The plugin removes only what it created; the user's images survive untouched."""
+
+from __future__ import annotations
+
+import contextlib
+
+import docker
+import pytest
+
+from pytest_imagesize.build import BuildSpec, tag_for
+
+from .conftest import MakeImageDir, our_tags
+
+pytestmark = pytest.mark.engine
+
+SUITE = """
+from pytest_imagesize import build_image
+app = build_image("Dockerfile")
+
+def test_app(app):
+    assert app.size == 4096
+"""
+
+
+@pytest.fixture
+def user_images(docker_client: docker.DockerClient):  # type: ignore[no-untyped-def]
+    made: list[str] = []
+    yield made
+    for ref in made:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.images.remove(ref, force=True)
+
+
+def test_user_image_with_the_same_content_survives(
+    pytester: pytest.Pytester,
+    image_dir: MakeImageDir,
+    docker_client: docker.DockerClient,
+    user_images: list[str],
+) -> None:
+    image_dir(4096)
+    # The user built the same Dockerfile, and keeps a tag-alike in our namespace too.
+    user, _ = docker_client.images.build(path=str(pytester.path), tag="user/app:1", rm=True)
+    user.tag("pytest-imagesize/app", "users-own")
+    user_images.extend(["user/app:1", "pytest-imagesize/app:users-own"])
+    before = docker_client.images.get("user/app:1")
+
+    pytester.makepyfile(SUITE)
+    pytester.runpytest().assert_outcomes(passed=1)
+
+    after = docker_client.images.get("user/app:1")
+    assert after.id == before.id
+    assert sorted(after.tags) == sorted(before.tags)
+    assert our_tags(docker_client) == ["pytest-imagesize/app:users-own"]
+
+
+def test_image_keep_leaves_the_tag_and_default_removes_it(
+    pytester: pytest.Pytester,
+    image_dir: MakeImageDir,
+    docker_client: docker.DockerClient,
+    user_images: list[str],
+) -> None:
+    image_dir(4096)
+    pytester.makepyfile(SUITE)
+    pytester.runpytest("--image-keep").assert_outcomes(passed=1)
+    kept = [t for t in our_tags(docker_client) if t.startswith("pytest-imagesize/app:")]
+    assert len(kept) == 1
+    user_images.extend(kept)
+    assert docker_client.images.get(kept[0]).attrs["Size"] == 4096
+
+    pytester.runpytest().assert_outcomes(passed=1)
+    assert [t for t in our_tags(docker_client) if t.startswith("pytest-imagesize/app:")] == []
+
+
+def test_a_tag_we_would_use_that_names_a_user_image_is_not_overwritten(
+    pytester: pytest.Pytester,
+    image_dir: MakeImageDir,
+    docker_client: docker.DockerClient,
+    user_images: list[str],
+) -> None:
+    dockerfile = image_dir(4096)
+    other = pytester.mkdir("other")
+    (other / "f").write_bytes(b"user data")
+    (other / "Dockerfile").write_text("FROM scratch\nCOPY f /f\n")
+    user, _ = docker_client.images.build(path=str(other), rm=True)
+    ours = tag_for("app", BuildSpec(dockerfile.resolve(), pytester.path.resolve()))
+    repo, tag = ours.split(":")
+    user.tag(repo, tag)
+    user_images.append(ours)
+
+    pytester.makepyfile(SUITE)
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([f"*tag {ours} already names an image that pytest-imagesize did not build*"])
+    assert docker_client.images.get(ours).id == user.id

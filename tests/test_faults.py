@@ -1,0 +1,199 @@
+"""Bad input and faults: one clear line each, no tracebacks from docker-py or urllib3."""
+
+from __future__ import annotations
+
+import time
+
+import docker
+import pytest
+
+from .conftest import MakeImageDir
+
+pytestmark = pytest.mark.engine
+
+NOISE = ("Traceback", "urllib3", "requests.exceptions", "docker.errors", "humanfriendly")
+
+
+def assert_no_noise(result: pytest.RunResult) -> None:
+    text = result.stdout.str() + result.stderr.str()
+    for word in NOISE:
+        assert word not in text, f"{word!r} leaked into the output"
+
+
+@pytest.mark.parametrize(
+    ("marker", "shown"),
+    [
+        ('max_image_size("5 XB")', "'5 XB' is not a size"),
+        ('max_image_size("-1MB")', "'-1MB' is negative"),
+        ('max_image_size("")', "'' is empty"),
+        ("max_image_size(None)", "None is not a size"),
+        ("max_image_size(0)", "0 is not a usable limit"),
+        ("max_image_size(1.5)", "1.5 is not a size"),
+        ("max_image_size([5])", "[5] is not a size"),
+    ],
+)
+def test_invalid_limit_fails_before_any_build(
+    pytester: pytest.Pytester, docker_client: docker.DockerClient, marker: str, shown: str
+) -> None:
+    # A Dockerfile that would fail loudly if anything tried to build it.
+    (pytester.path / "Dockerfile").write_text("FROM scratch\nCOPY does-not-exist /x\n")
+    pytester.makepyfile(
+        f"""
+        import pytest
+        from pytest_imagesize import build_image
+        app = build_image("Dockerfile")
+
+        @pytest.mark.{marker}
+        def test_bad(app):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    line = next(x for x in result.stderr.lines if x.startswith("ERROR: "))
+    assert line.startswith("ERROR: test_invalid_limit_fails_before_any_build.py::test_bad: ")
+    assert f"@pytest.mark.{marker.split('(')[0]}(" in line
+    assert f"): {shown}" in line
+    assert "does-not-exist" not in result.stdout.str() + result.stderr.str()
+    assert_no_noise(result)
+
+
+def test_size_marker_without_image_fixture_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.max_image_size("5MB")
+        def test_nothing():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: *::test_nothing: *the test uses no image fixture; add one*"])
+
+
+def test_missing_dockerfile_and_context_name_the_resolved_path(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("ctx")
+    pytester.makepyfile(
+        """
+        from pytest_imagesize import build_image
+        nofile = build_image("nope/Dockerfile.missing", context=".")
+        nodir = build_image("Dockerfile", context="no-such-dir")
+
+        def test_nofile(nofile):
+            pass
+
+        def test_nodir(nodir):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=2)
+    base = str(pytester.path)
+    result.stdout.fnmatch_lines(
+        [
+            f"*Dockerfile {base}/nope/Dockerfile.missing does not exist: fix the path*",
+            f"*build context {base}/no-such-dir is not a directory*",
+        ],
+        consecutive=False,
+    )
+    assert_no_noise(result)
+
+
+def test_build_failure_errors_every_user_and_is_attempted_once(
+    pytester: pytest.Pytester, docker_client: docker.DockerClient
+) -> None:
+    # RUN on scratch creates a build container, then fails: each attempt shows as one event.
+    (pytester.path / "Dockerfile").write_text("FROM scratch\nCOPY Dockerfile /Dockerfile\nRUN echo hello\n")
+    pytester.makepyfile(
+        """
+        from pytest_imagesize import build_image
+        broken = build_image("Dockerfile")
+
+        def test_one(broken):
+            pass
+
+        def test_two(broken):
+            pass
+
+        def test_unrelated():
+            pass
+        """
+    )
+    since = int(time.time()) - 1
+    result = pytester.runpytest()
+    until = int(time.time()) + 1
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        ["*build of */Dockerfile (context *) failed at `RUN echo hello`: *", "*last lines of the build log*"]
+    )
+    assert result.stdout.str().count("failed at `RUN echo hello`") == 2
+    events = docker_client.api.events(
+        since=since, until=until, decode=True, filters={"type": "container", "event": "create"}
+    )
+    assert len(list(events)) == 1
+    assert_no_noise(result)
+
+
+def test_unreachable_engine_errors_in_one_line_and_can_skip(
+    pytester: pytest.Pytester, image_dir: MakeImageDir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image_dir(1000)
+    socket = pytester.path / "nothing-listens.sock"
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{socket}")
+    pytester.makepyfile(
+        """
+        import pytest
+        from pytest_imagesize import build_image, existing_image
+        app = build_image("Dockerfile")
+        other = existing_image("myorg/app:ci")
+
+        @pytest.mark.max_image_size("1MB")
+        def test_app(app):
+            pass
+
+        def test_other(other):
+            pass
+
+        def test_without_image():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        [f"no container engine answers at unix://{socket} (no socket at that path): start an engine*"]
+    )
+    assert_no_noise(result)
+
+    skipped = pytester.runpytest_subprocess("--image-skip-without-docker", "-rs")
+    skipped.assert_outcomes(passed=1, skipped=2)
+    skipped.stdout.fnmatch_lines([f"SKIPPED *no container engine answers at unix://{socket}*"])
+
+
+def test_existing_image_that_is_missing_names_the_reference(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from pytest_imagesize import existing_image
+        app = existing_image("pytest-imagesize-test/never-built:nope")
+
+        def test_app(app):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*image 'pytest-imagesize-test/never-built:nope' is not present on the engine at *: build*"
+        ]
+    )
+    assert_no_noise(result)
+
+
+def test_bad_build_arg_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = pytester.runpytest("--image-build-arg", "NOEQUALS")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --image-build-arg 'NOEQUALS': write KEY=VALUE*"])
