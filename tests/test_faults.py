@@ -185,9 +185,7 @@ def test_existing_image_that_is_missing_names_the_reference(pytester: pytest.Pyt
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        [
-            "*image 'pytest-imagesize-test/never-built:nope' is not present on the engine at *: build*"
-        ]
+        ["*image 'pytest-imagesize-test/never-built:nope' is not present on the engine at *: build*"]
     )
     assert_no_noise(result)
 
