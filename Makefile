@@ -23,8 +23,8 @@ demo: venv
 	scripts/with-engine example_project/run-demo $(PYTEST_ARGS)
 
 lint: venv
-	$(BIN)/ruff check pytest_imagesize tests
-	$(BIN)/ruff format --check pytest_imagesize tests
+	$(BIN)/ruff check pytest_imagesize tests example_project
+	$(BIN)/ruff format --check pytest_imagesize tests example_project
 	$(BIN)/mypy
 
 clean:

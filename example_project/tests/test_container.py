@@ -16,7 +16,8 @@ from pytest_imagesize import Image
 
 @pytest.fixture
 def running(engine: docker.DockerClient, slim: Image) -> Iterator[tuple[Container, str]]:
-    container = engine.containers.run(
+    # a host port of None lets the engine pick a free one (the stubs only allow int)
+    container = engine.containers.run(  # type: ignore[call-overload]
         slim.id, detach=True, ports={"8080/tcp": ("127.0.0.1", None)}, labels={"example": "hello"}
     )
     try:
