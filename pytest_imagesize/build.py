@@ -125,10 +125,10 @@ def build_classic(client: docker.DockerClient, spec: BuildSpec, tag: str) -> Bui
             error = explanation.decode() if isinstance(explanation, bytes) else str(explanation)
         if error is None and image_id is None:
             error = "the engine reported no image ID"
-        if error is not None:
-            raise BuildError(_failure_message(spec, error.strip(), list(lines)))
-        assert image_id is not None
         created = frozenset(set(_api(client).images(quiet=True, all=True)) - before)
+        if error is not None:
+            raise BuildError(_failure_message(spec, error.strip(), list(lines)), created)
+        assert image_id is not None
     return BuildResult(
         image_id=image_id,
         tag=tag,
@@ -153,8 +153,8 @@ def remove_our_tag(client: docker.DockerClient, result: BuildResult) -> str:
 
     Returns what was done, for the debug log. The image is deleted only when our tag is its only
     name and it was built by pytest-imagesize (this run, or an earlier one with --image-keep: it
-    carries our label); any other tag keeps it alive (``docker rmi`` of one tag of
-    several only untags). Untagged parents are never pruned.
+    carries our label); any other tag keeps it alive (``docker rmi`` of one tag of several only
+    untags). Untagged parents are never pruned here: see :func:`remove_intermediates`.
     """
     try:
         data = _api(client).inspect_image(result.tag)
@@ -167,21 +167,30 @@ def remove_our_tag(client: docker.DockerClient, result: BuildResult) -> str:
     if not other_tags and not result.created_here and not ours:
         return f"{result.tag}: only name of an image that existed before the run; left tagged"
     client.api.remove_image(result.tag, noprune=True)
-    done = f"{result.tag}: {'untagged' if other_tags else 'removed'}"
-    if other_tags:
-        return done
-    # The classic builder leaves one untagged parent per step; remove the ones this build made.
-    parent = str(data.get("Parent") or "")
+    return f"{result.tag}: {'untagged' if other_tags else 'removed'}"
+
+
+def remove_intermediates(client: docker.DockerClient, created: set[str]) -> int:
+    """Remove the untagged images that this session's builds created (build steps, earlier
+    stages), children before parents. Anything tagged, used by a container or still a parent of
+    an image we did not create stays. Returns how many were removed."""
     removed = 0
-    while parent and parent in result.created_ids:
-        try:
-            parent_data = _api(client).inspect_image(parent)
-            if parent_data.get("RepoTags"):
-                break
-            up = str(parent_data.get("Parent") or "")
-            client.api.remove_image(parent, noprune=True)
-        except docker.errors.APIError:
-            break  # still a parent of something else, or already gone
-        removed += 1
-        parent = up
-    return done + (f" with {removed} intermediate image(s)" if removed else "")
+    pending = set(created)
+    progress = True
+    while pending and progress:
+        progress = False
+        for image_id in sorted(pending):
+            try:
+                if _api(client).inspect_image(image_id).get("RepoTags"):
+                    pending.discard(image_id)
+                    continue
+                client.api.remove_image(image_id, noprune=True)
+            except docker.errors.ImageNotFound:
+                pending.discard(image_id)
+                continue
+            except docker.errors.APIError:
+                continue  # a parent of something still there: try again after its children
+            pending.discard(image_id)
+            removed += 1
+            progress = True
+    return removed

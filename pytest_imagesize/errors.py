@@ -28,4 +28,11 @@ class ImageNotFound(ImageSizeError):
 
 
 class BuildError(ImageSizeError):
-    """An image build that could not start or that failed."""
+    """An image build that could not start or that failed.
+
+    ``created_ids`` holds the intermediate images a failed build left, for cleanup.
+    """
+
+    def __init__(self, message: str, created_ids: frozenset[str] = frozenset()) -> None:
+        super().__init__(message)
+        self.created_ids = created_ids

@@ -10,10 +10,17 @@ from typing import Any
 import docker
 
 from .analysis import Cache
-from .build import BuildResult, BuildSpec, build_classic, remove_our_tag, tag_for
+from .build import (
+    BuildResult,
+    BuildSpec,
+    build_classic,
+    remove_intermediates,
+    remove_our_tag,
+    tag_for,
+)
 from .checks import Check, Outcome, evaluate
 from .engine import EngineInfo, connect, describe_engine, engine_errors
-from .errors import EngineUnavailable, ImageSizeError
+from .errors import BuildError, EngineUnavailable, ImageSizeError
 from .image import Image, inspect_image
 
 
@@ -117,13 +124,23 @@ class ImageSizeSession:
         """Remove the tags this session created (unless ``keep``); never anything else."""
         if self.keep or not isinstance(self._client, docker.DockerClient):
             return
+        created: set[str] = set()
         for result in self.builds.values():
             if isinstance(result, BuildResult):
+                created |= result.created_ids
                 try:
                     with engine_errors(f"removing {result.tag}"):
                         self.cleanup_log.append(remove_our_tag(self._client, result))
                 except ImageSizeError as exc:
                     self.cleanup_log.append(f"{result.tag}: not removed ({exc})")
+            elif isinstance(result, BuildError):
+                created |= result.created_ids
+        try:
+            with engine_errors("removing intermediate build images"):
+                removed = remove_intermediates(self._client, created)
+                self.cleanup_log.append(f"{removed} intermediate image(s) removed")
+        except ImageSizeError as exc:
+            self.cleanup_log.append(f"intermediate images not removed ({exc})")
 
     def close(self) -> None:
         if isinstance(self._client, docker.DockerClient):

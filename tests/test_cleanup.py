@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 
+import contextlib
+
 import docker
 import pytest
 
@@ -82,6 +84,7 @@ def test_a_tag_we_would_use_that_names_a_user_image_is_not_overwritten(
     (other / "f").write_bytes(b"user data")
     (other / "Dockerfile").write_text("FROM scratch\nCOPY f /f\n")
     user, _ = docker_client.images.build(path=str(other), rm=True)
+    user_images.append(str(user.id))
     ours = tag_for("app", BuildSpec(dockerfile.resolve(), pytester.path.resolve()))
     repo, tag = ours.split(":")
     user.tag(repo, tag)
