@@ -21,12 +21,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from zlib_ng import zlib_ng
+
 from .errors import ImageSizeError
 
 BLOCK = 1 << 20  # compression block; sizes match one-stream gzip to well under 0.1 %
 WINDOW = 32 * 1024  # deflate's window: each block is primed with the tail of the previous one
 GZIP_OVERHEAD = 18  # 10-byte header + 8-byte trailer
-LEVEL = 6  # gzip's default, and Go's compress/gzip default, which `docker push` uses
+# `docker push` gzips layers with Go's compress/gzip at its default level. zlib-ng's level 6
+# (deflate_medium) lands within 1 % of Go's output on real layers (measured against a registry:
+# +0.25 % on a 390 MB Debian layer, -0.17 % on a 96 MB one, -0.57 % on a 1.3 MB one), where
+# classic zlib at level 6 is 1.4-2.1 % smaller; and it is about 2.5 times as fast.
+LEVEL = 6
+HIGHLY_COMPRESSIBLE = 20  # blocks that shrink more than 20x are recompressed at level 7
 MAX_JSON = 16 << 20
 WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -116,13 +123,20 @@ class _GunzipReader(io.RawIOBase):
         return n
 
 
-def _deflated_size(block: bytes, primer: bytes, last: bool) -> int:
-    if primer:
-        comp = zlib.compressobj(LEVEL, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, primer)
-    else:
-        comp = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+def _deflate(block: bytes, primer: bytes, last: bool, level: int) -> int:
+    args = (level, zlib_ng.DEFLATED, -15, 8, zlib_ng.Z_DEFAULT_STRATEGY)
+    comp = zlib_ng.compressobj(*args, primer) if primer else zlib_ng.compressobj(*args)
     size = len(comp.compress(block))
-    return size + len(comp.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH))
+    return size + len(comp.flush(zlib_ng.Z_FINISH if last else zlib_ng.Z_SYNC_FLUSH))
+
+
+def _deflated_size(block: bytes, primer: bytes, last: bool) -> int:
+    size = _deflate(block, primer, last, LEVEL)
+    if size * HIGHLY_COMPRESSIBLE < len(block):
+        # zlib-ng's level-6 strategy stops short on long repeats (4x Go's size on "abcabc...");
+        # its level 7 searches like Go's level 6 there. Such blocks are rare and fast.
+        size = min(size, _deflate(block, primer, last, LEVEL + 1))
+    return size
 
 
 class BlockCompressor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -54,3 +55,102 @@ def our_tags(client: docker.DockerClient) -> list[str]:
     return sorted(
         tag for image in client.images.list() for tag in image.tags if tag.startswith("pytest-imagesize/")
     )
+
+
+BUSYBOX = Path("/bin/busybox")
+BUSYBOX_REF = "pytest-imagesize-test/busybox:1"
+
+
+@pytest.fixture(scope="session")
+def busybox_image(docker_client: docker.DockerClient) -> Iterator[str]:
+    """A tiny image with a shell: Debian's static busybox, brought in with ``docker import``
+    (nothing can be pulled here). Tests build ``FROM`` it to get RUN steps that delete files."""
+    import io
+    import tarfile
+
+    if not BUSYBOX.is_file():
+        pytest.fail(f"{BUSYBOX} is missing: install Debian's busybox-static (scripts/ensure-test-tools)")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(BUSYBOX, arcname="bin/busybox")
+        for applet in ("sh", "rm", "mkdir", "echo", "cp", "chmod", "touch", "true"):
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type = tarfile.SYMTYPE
+            link.linkname = "busybox"
+            tar.addfile(link)
+        for directory in ("tmp", "etc", "proc", "sys", "dev"):
+            info = tarfile.TarInfo(directory)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o1777 if directory == "tmp" else 0o755
+            tar.addfile(info)
+    repository, tag = BUSYBOX_REF.split(":")
+    docker_client.api.import_image_from_data(buffer.getvalue(), repository=repository, tag=tag)
+    yield BUSYBOX_REF
+    docker_client.images.remove(BUSYBOX_REF, force=True)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Debian's docker-registry, served on 127.0.0.1 only; yields its host:port."""
+    import shutil
+    import subprocess
+    import time
+    import urllib.request
+
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        pytest.fail(
+            "docker-registry is missing: install Debian's docker-registry (scripts/ensure-test-tools)"
+        )
+    root = tmp_path_factory.mktemp("registry")
+    address = f"127.0.0.1:{free_port()}"
+    config = root / "config.yml"
+    config.write_text(
+        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+        f"http:\n  addr: {address}\nlog:\n  level: warn\n"
+    )
+    with open(root / "log", "wb") as log:
+        process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"http://{address}/v2/", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail(f"docker-registry did not start: {(root / 'log').read_text()[-2000:]}")
+                time.sleep(0.1)
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def pushed_layer_sizes(client: docker.DockerClient, registry: str, image_id: str, name: str) -> list[int]:
+    """Push ``image_id`` to the local registry; return the manifest's layer sizes (pull sizes)."""
+    import urllib.request
+
+    repository = f"{registry}/{name}"
+    client.api.tag(image_id, repository, "t")
+    try:
+        for chunk in client.api.push(repository, "t", stream=True, decode=True):
+            if "error" in chunk:
+                raise AssertionError(f"push failed: {chunk['error']}")
+    finally:
+        client.api.remove_image(f"{repository}:t", noprune=True)
+    request = urllib.request.Request(
+        f"http://{registry}/v2/{name}/manifests/t",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        manifest = json.loads(response.read())
+    return [int(layer["size"]) for layer in manifest["layers"]]
