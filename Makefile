@@ -6,7 +6,7 @@ VENV ?= .venv
 PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test lint bench venv clean
 
 venv: $(VENV)/.installed
 
@@ -17,10 +17,14 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 test: venv
+	scripts/ensure-test-tools
 	scripts/with-engine $(BIN)/pytest $(PYTEST_ARGS)
 
 demo: venv
 	scripts/with-engine example_project/run-demo $(PYTEST_ARGS)
+
+bench: venv
+	scripts/with-engine benchmarks/run
 
 lint: venv
 	$(BIN)/ruff check pytest_imagesize tests example_project

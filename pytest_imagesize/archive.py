@@ -269,7 +269,8 @@ def read_archive(chunks: Iterable[bytes], workers: int = 2) -> ArchiveScan:
                     elif head.lstrip()[:1] in (b"{", b"[") and member.size <= MAX_JSON:
                         with contextlib.suppress(ValueError):
                             documents[name] = json.loads(rest.read())
-                    elif member.size == 1024 and head == bytes(512) and _is_layer_name(name):
+                    elif len(head) == 512 and head == bytes(512) and _is_layer_name(name):
+                        # an empty layer: only the end-of-archive zero blocks
                         scans[name] = scan_layer(rest, name, BlockCompressor(pool, workers))
         except (tarfile.ReadError, EOFError, zlib.error) as exc:
             raise ArchiveError(f"the image archive is truncated or malformed ({exc})") from None

@@ -31,7 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "check":
-            limit = parse_size(args.max)
+            try:
+                limit = parse_size(args.max)
+            except ImageSizeError as exc:
+                raise ImageSizeError(f"--max {args.max!r}: {exc}") from None
             image = measure_image(args.image)
             actual = image.compressed_size if args.compressed else image.size
             what = "compressed size" if args.compressed else "size"
