@@ -27,7 +27,7 @@ from .errors import ImageNotFound, ImageSizeError
 if TYPE_CHECKING:
     from .image import Image
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # bump whenever what is measured or how changes
 TOP_WASTED = 10
 
 

@@ -28,3 +28,9 @@ def test_single_stage_ships_the_toolchain(fat: Image) -> None:
 
 def test_multi_stage_is_50x_smaller(fat: Image, slim: Image) -> None:
     assert fat.size >= 50 * slim.size, f"{fat.size:,} B is only {fat.size / slim.size:.1f}x {slim.size:,} B"
+
+
+def test_multi_stage_pull_is_50x_smaller(fat: Image, slim: Image) -> None:
+    # compressed sizes: what a registry stores and `docker pull` downloads
+    ratio = fat.compressed_size / slim.compressed_size
+    assert ratio >= 50, f"pull sizes {fat.compressed_size:,} B vs {slim.compressed_size:,} B: {ratio:.1f}x"
