@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ImageSizeError, MarkerError, SizeParseError
 from .image import Image
-from .sizes import describe_size, format_size, parse_size
+from .sizes import describe_size, format_size, parse_percent, parse_size
+
+if TYPE_CHECKING:
+    from .baseline import Entry
 
 MARKERS: dict[str, str] = {
     "max_image_size": "max_image_size(limit, *, compressed=False, warn=None, image=None): fail "
@@ -22,6 +25,8 @@ MARKERS: dict[str, str] = {
     "of files are hidden or deleted by later layers",
     "min_image_efficiency": "min_image_efficiency(ratio, *, image=None): fail when 1 - wasted / "
     "written falls below ratio (0 < ratio <= 1)",
+    "max_image_growth": "max_image_growth(percent, *, floor=None, compressed=False, image=None): "
+    "fail when the image grew against the baseline by more than percent AND more than floor",
 }
 
 _ALLOWED_KWARGS: dict[str, set[str]] = {
@@ -29,6 +34,7 @@ _ALLOWED_KWARGS: dict[str, set[str]] = {
     "max_image_layers": {"image"},
     "max_wasted_bytes": {"image"},
     "min_image_efficiency": {"image"},
+    "max_image_growth": {"floor", "compressed", "image"},
 }
 
 
@@ -42,6 +48,7 @@ class Check:
     image: str | None = None  # fixture name; None until resolved when the marker omits it
     compressed: bool = False
     warn: int | None = None
+    floor: int = 0
 
     @property
     def measure(self) -> tuple[str, str | None, bool]:
@@ -61,6 +68,8 @@ class Outcome:
     outcome: str  # "passed", "failed" or "warned"
     message: str
     warn: int | None = None
+    baseline: int | None = None  # growth checks: the baseline value compared with
+    note: str = ""  # e.g. "new": not in the baseline
 
     @property
     def headroom(self) -> float:
@@ -78,6 +87,7 @@ class Outcome:
             "warn": self.warn,
             "actual": self.actual,
             "outcome": self.outcome,
+            **({"baseline": self.baseline, "note": self.note} if self.kind == "max_image_growth" else {}),
         }
 
 
@@ -124,6 +134,19 @@ def check_from_marker(name: str, args: Sequence[Any], kwargs: dict[str, Any]) ->
                     f"warn={warn!r} ({format_size(warn_size)}) must be below the limit ({format_size(limit)})"
                 )
             return Check(name, limit, text, image, compressed, warn_size)
+        if name == "max_image_growth":
+            compressed = kwargs.get("compressed", False)
+            if not isinstance(compressed, bool):
+                raise bad(f"compressed= must be True or False, got {compressed!r}")
+            floor = kwargs.get("floor")
+            return Check(
+                name,
+                parse_percent(value),
+                text,
+                image,
+                compressed,
+                floor=0 if floor is None else parse_size(floor),
+            )
         if name == "max_wasted_bytes":
             return Check(name, parse_size(value), text, image)
         if name == "max_image_layers":
@@ -193,8 +216,56 @@ def _layer_lines(image: Image, compressed: bool) -> str:
     return "\n  largest layers:\n" + "\n".join(rows) if rows else ""
 
 
-def evaluate(check: Check, image: Image, test: str) -> Outcome:
-    """Apply a resolved check to a measured image."""
+def _growth(check: Check, image: Image, test: str, entry: Entry | None) -> Outcome:
+    now = image.compressed_size if check.compressed else image.size
+    base = None if entry is None else (entry.compressed_size if check.compressed else entry.size)
+    if base is None:  # new image, or not measured that way in the baseline: passes, flagged
+        return Outcome(
+            test, image.name, check.kind, check.compressed, check.limit, 0.0, "passed", "", note="new"
+        )
+    delta = now - base
+    percent = delta / base * 100 if base else (0.0 if delta == 0 else float("inf"))
+    failed = percent > check.limit and delta > check.floor
+    message = ""
+    if failed:
+        what = "compressed size" if check.compressed else "size"
+        message = (
+            f"image {image.name} ({image.short_id}) {what} grew from {describe_size(base)} to "
+            f"{describe_size(now)}: +{describe_size(delta)} (+{percent:.2f} %), over "
+            f"{check.marker}'s {check.limit:g} % and floor {format_size(check.floor)}"
+        )
+        if entry is not None and not check.compressed:
+            message += _changed_layers(image, entry)
+    return Outcome(
+        test,
+        image.name,
+        check.kind,
+        check.compressed,
+        check.limit,
+        percent,
+        "failed" if failed else "passed",
+        message,
+        baseline=base,
+    )
+
+
+def _changed_layers(image: Image, entry: Entry) -> str:
+    count = max(len(image.layers), len(entry.layers))
+    changes = []
+    for i in range(count):
+        old = entry.layers[i][1] if i < len(entry.layers) else 0
+        new = image.layers[i].size if i < len(image.layers) else 0
+        label = image.layers[i].instruction if i < len(image.layers) else entry.layers[i][0]
+        if new != old:
+            changes.append((abs(new - old), f"    #{i} {new - old:+,} B  {label}"))
+    top = [text for _, text in sorted(changes, key=lambda c: c[0], reverse=True)[:3]]
+    return "\n  layers that changed most:\n" + "\n".join(top) if top else ""
+
+
+def evaluate(check: Check, image: Image, test: str, baseline: dict[str, Entry] | None = None) -> Outcome:
+    """Apply a resolved check to a measured image (growth checks compare with ``baseline``)."""
+    if check.kind == "max_image_growth":
+        return _growth(check, image, test, (baseline or {}).get(image.name))
     actual = _actual(check, image)
     who = f"image {image.name} ({image.short_id})"
     if check.kind == "min_image_efficiency":

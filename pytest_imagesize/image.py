@@ -140,6 +140,49 @@ class Image:
 
         return extract_file(self._engine_client(), self, path, limit)
 
+    def to_wire(self) -> dict[str, Any]:
+        """A JSON-able copy (for pytest-xdist's worker output); the analysis rides along."""
+        return {
+            "name": self.name,
+            "ref": self.ref,
+            "id": self.id,
+            "tags": list(self.tags),
+            "size": self.size,
+            "layers": [
+                [la.index, la.size, la.created_by, la.diff_id, la.compressed_size] for la in self.layers
+            ],
+            "config": {**self.config.__dict__, "labels": dict(self.config.labels)},
+            "engine": None if self.engine is None else self.engine.__dict__,
+            "analysis": None if self._analysis is None else self._analysis.to_json(),
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Image:
+        from .analysis import Analysis
+
+        cfg = data["config"]
+        config = ImageConfig(
+            user=cfg["user"],
+            entrypoint=_tuple(cfg["entrypoint"]),
+            cmd=_tuple(cfg["cmd"]),
+            env=tuple(cfg["env"]),
+            exposed_ports=tuple(cfg["exposed_ports"]),
+            workdir=cfg["workdir"],
+            labels=dict(cfg["labels"]),
+        )
+        image = cls(
+            name=data["name"],
+            ref=data["ref"],
+            id=data["id"],
+            tags=list(data["tags"]),
+            size=int(data["size"]),
+            layers=[Layer(*row) for row in data["layers"]],
+            config=config,
+            engine=None if data["engine"] is None else EngineInfo(**data["engine"]),
+        )
+        image._analysis = None if data["analysis"] is None else Analysis.from_json(data["analysis"])
+        return image
+
     def largest_layers(self, count: int = 3) -> list[Layer]:
         return sorted(self.layers, key=lambda layer: layer.size, reverse=True)[:count]
 

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+import warnings
 from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from . import hookspecs, report
+from . import baseline, hookspecs, report
 from .checks import MARKERS, Check, closest_checks, resolve_image
-from .errors import ImageSizeError
+from .errors import ImageSizeError, MarkerError
 from .fixtures import SESSION_KEY, declaration_of
-from .session import ImageSizeSession
+from .session import ImageSizeSession, ImageSizeWarning
 
 CHECKS_KEY = pytest.StashKey[list[Check]]()
 REPORT_MODES = ("summary", "layers")
+DEFAULT_BASELINE = "image-sizes.json"
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -41,7 +45,8 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("imagesize", "container image sizes (pytest-imagesize)")
-    group.addoption(
+    add = group.addoption
+    add(
         "--image-report",
         nargs="?",
         const="summary",
@@ -51,28 +56,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="print a table of every image measured; --image-report=layers adds per-layer rows "
         "and the files that waste the most bytes",
     )
-    group.addoption(
+    add(
         "--image-report-json",
         dest="image_report_json",
         default=None,
         metavar="PATH",
         help="write the measured images and checks as JSON (schema version 1)",
     )
-    group.addoption(
+    add(
+        "--image-report-md",
+        dest="image_report_md",
+        default=None,
+        metavar="PATH",
+        help="write a Markdown table for a PR comment (also appended to $GITHUB_STEP_SUMMARY)",
+    )
+    add(
         "--image-keep",
         action="store_true",
         dest="image_keep",
         default=None,
         help="keep the images built by the tests (by default their tags are removed at the end)",
     )
-    group.addoption(
+    add(
         "--image-skip-without-docker",
         action="store_true",
         dest="image_skip_without_docker",
         default=None,
         help="skip tests that need an image when no container engine answers",
     )
-    group.addoption(
+    add(
         "--image-build-arg",
         action="append",
         dest="image_build_args",
@@ -80,13 +92,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="KEY=VALUE",
         help="build argument for every image build (repeatable)",
     )
+    add(
+        "--image-baseline",
+        dest="image_baseline",
+        default=None,
+        metavar="PATH",
+        help=f"baseline file of image sizes (default: {DEFAULT_BASELINE} in the rootdir)",
+    )
+    add(
+        "--image-baseline-update",
+        action="store_true",
+        dest="image_baseline_update",
+        default=False,
+        help="write this run's measured sizes into the baseline file (other entries are kept)",
+    )
     parser.addini("imagesize_keep", "keep built images after the run", type="bool", default=False)
     parser.addini(
-        "imagesize_skip_without_docker",
-        "skip image tests when no engine answers",
-        type="bool",
-        default=False,
+        "imagesize_skip_without_docker", "skip image tests when no engine answers", type="bool", default=False
     )
+    parser.addini("imagesize_baseline", f"baseline file (default {DEFAULT_BASELINE})", default=None)
+    parser.addini(
+        "imagesize_max_growth", "growth limit against the baseline for every image, e.g. 5%", default=None
+    )
+    parser.addini("imagesize_growth_floor", "bytes an image may always grow by, e.g. 1MB", default=None)
 
 
 def _flag(config: pytest.Config, option: str, ini: str) -> bool:
@@ -106,6 +134,15 @@ def _build_args(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def baseline_path(config: pytest.Config) -> Path:
+    value = config.getoption("image_baseline") or config.getini("imagesize_baseline") or DEFAULT_BASELINE
+    return (config.rootpath / Path(str(value))).resolve()
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
 @pytest.hookimpl(trylast=True)  # after the cacheprovider has set config.cache
 def pytest_configure(config: pytest.Config) -> None:
     for text in MARKERS.values():
@@ -115,14 +152,42 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             f"--image-report={mode}: unknown mode; use --image-report or --image-report=layers"
         )
+    try:
+        entries = baseline.load(baseline_path(config))
+    except ImageSizeError as exc:
+        raise pytest.UsageError(str(exc)) from None
     session = ImageSizeSession(
         keep=_flag(config, "image_keep", "imagesize_keep"),
         skip_without_engine=_flag(config, "image_skip_without_docker", "imagesize_skip_without_docker"),
         extra_build_args=_build_args(config.getoption("image_build_args") or []),
         cache=getattr(config, "cache", None),
         measured_hook=lambda image: config.hook.pytest_imagesize_image_measured(config=config, image=image),
+        baseline=entries,
     )
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and workerinput.get("imagesize_shared"):
+        session.shared_dir = Path(workerinput["imagesize_shared"])
     config.stash[SESSION_KEY] = session
+    if config.pluginmanager.hasplugin("xdist") and not _is_worker(config):
+        config.pluginmanager.register(XdistController(config, session), "imagesize-xdist")
+
+
+class XdistController:
+    """With pytest-xdist: workers share builds through a lock directory; the controller merges
+    what they measured, prints one report and writes one set of files."""
+
+    def __init__(self, config: pytest.Config, session: ImageSizeSession) -> None:
+        self.session = session
+        self.shared = tempfile.TemporaryDirectory(prefix="pytest-imagesize-")
+        config.add_cleanup(self.shared.cleanup)
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["imagesize_shared"] = self.shared.name
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        wire = getattr(node, "workeroutput", {}).get("imagesize")
+        if wire:
+            self.session.merge_wire(wire)
 
 
 def _image_fixtures(item: pytest.Function) -> list[str]:
@@ -135,23 +200,50 @@ def _image_fixtures(item: pytest.Function) -> list[str]:
     ]
 
 
+def _default_growth(config: pytest.Config) -> tuple[str, dict[str, Any]] | None:
+    percent = config.getini("imagesize_max_growth")
+    if not percent:
+        return None
+    floor = config.getini("imagesize_growth_floor")
+    return "max_image_growth", {"floor": floor} if floor else {}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     problems = []
+    default_growth = _default_growth(config)
     for item in items:
-        markers = [
-            (mark.name, mark.args, dict(mark.kwargs)) for name in MARKERS for mark in item.iter_markers(name)
-        ]
-        if not markers:
+        markers = [(m.name, m.args, dict(m.kwargs)) for name in MARKERS for m in item.iter_markers(name)]
+        fixtures = _image_fixtures(item) if isinstance(item, pytest.Function) else []
+        if not markers and not (default_growth and fixtures):
             continue
         try:
             if not isinstance(item, pytest.Function):
                 raise ImageSizeError("image size markers apply to test functions only")
-            fixtures = _image_fixtures(item)
-            item.stash[CHECKS_KEY] = [resolve_image(c, fixtures) for c in closest_checks(markers)]
+            checks = [resolve_image(c, fixtures) for c in closest_checks(markers)]
+            if default_growth is not None:
+                checks += _growth_defaults(config, checks, fixtures)
+            item.stash[CHECKS_KEY] = checks
         except ImageSizeError as exc:
             problems.append(f"{item.nodeid}: {exc}")
     if problems:
         raise pytest.UsageError(*problems)
+
+
+def _growth_defaults(config: pytest.Config, checks: list[Check], fixtures: list[str]) -> list[Check]:
+    """The ini growth limit, for each image a test uses that has no growth marker of its own."""
+    covered = {(c.image, c.compressed) for c in checks if c.kind == "max_image_growth"}
+    percent = config.getini("imagesize_max_growth")
+    floor = config.getini("imagesize_growth_floor") or None
+    added = []
+    for name in fixtures:
+        if (name, False) in covered:
+            continue
+        try:
+            check = closest_checks([("max_image_growth", [percent], {"floor": floor, "image": name})])[0]
+        except MarkerError as exc:
+            raise MarkerError(f"ini imagesize_max_growth / imagesize_growth_floor: {exc}") from None
+        added.append(check)
+    return added
 
 
 @pytest.hookimpl(wrapper=True)
@@ -165,25 +257,57 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         except ImageSizeError as exc:
             pytest.fail(str(exc), pytrace=False)
         for outcome in outcomes:
-            item.user_properties.append(
-                (f"image_{outcome.kind}", f"{outcome.image}: {outcome.actual} / {outcome.limit}")
-            )
+            image = session.images.get(outcome.image)
+            props = [
+                ("image", outcome.image),
+                (f"image_{outcome.kind}_limit", outcome.limit),
+                (f"image_{outcome.kind}_outcome", outcome.outcome),
+            ]
+            if image is not None:
+                props.append(("image_size", image.size))
+                if image.analysed:
+                    props.append(("image_compressed_size", image.compressed_size))
+            for prop in props:
+                if prop not in item.user_properties:
+                    item.user_properties.append(prop)
+        _warn_incomparable(item, session, outcomes)
         failures = [o.message for o in outcomes if o.outcome == "failed"]
         if failures:
             pytest.fail("\n".join(failures), pytrace=False)
     return result
 
 
+def _warn_incomparable(item: pytest.Item, session: ImageSizeSession, outcomes: Sequence[Any]) -> None:
+    for outcome in outcomes:
+        entry = session.baseline.get(outcome.image)
+        image = session.images.get(outcome.image)
+        if outcome.kind != "max_image_growth" or entry is None or image is None or image.engine is None:
+            continue
+        differences = baseline.comparable(entry.engine, image.engine.to_json())
+        if differences:
+            warnings.warn(
+                ImageSizeWarning(
+                    f"image {outcome.image}: the baseline was measured on another engine "
+                    f"({'; '.join(differences)}); sizes may not be comparable"
+                ),
+                stacklevel=1,
+            )
+
+
 def _report_rows(config: pytest.Config, session: ImageSizeSession) -> list[dict[str, Any]]:
-    rows = report.rows(session.images, session.outcomes)
+    rows = report.rows(session.images, session.outcomes, session.baseline or None)
     config.hook.pytest_imagesize_report_rows(config=config, rows=rows)
     return rows
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    mode = config.getoption("image_report")
     session = config.stash.get(SESSION_KEY, None)
-    if not mode or session is None:
+    if session is None or _is_worker(config):
+        return
+    for problem in session.finish_problems:
+        terminalreporter.write_line(f"ERROR: {problem}", red=True)
+    mode = config.getoption("image_report")
+    if not mode:
         return
     write = terminalreporter.write_line
     terminalreporter.write_sep("-", "image sizes")
@@ -209,10 +333,33 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = config.stash.get(SESSION_KEY, None)
     if state is None:
         return
-    path = config.getoption("image_report_json")
-    if path:
-        report.write_json(Path(path), report.document(state.engine, state.images, state.outcomes))
+    if _is_worker(config):
+        config.workeroutput["imagesize"] = state.to_wire()  # type: ignore[attr-defined]
+        return
+    problems = state.finish_problems
+    json_path = config.getoption("image_report_json")
+    try:
+        if json_path:
+            report.write_json(Path(json_path), report.document(state.engine, state.images, state.outcomes))
+        md_path = config.getoption("image_report_md")
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if md_path or summary:
+            text = report.markdown(_report_rows(config, state), state.engine)
+            if md_path:
+                report.write_atomic(Path(md_path), text)
+            if summary:
+                with open(summary, "a", encoding="utf-8") as handle:
+                    handle.write(text)
+    except OSError as exc:
+        problems.append(f"pytest-imagesize: cannot write a report: {exc}")
+    if config.getoption("image_baseline_update") and state.images:
+        try:
+            baseline.update(baseline_path(config), state.baseline_entries(config.rootpath))
+        except ImageSizeError as exc:
+            problems.append(str(exc))
     state.cleanup()
+    if problems and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

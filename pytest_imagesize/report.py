@@ -7,12 +7,15 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .checks import Outcome
 from .engine import EngineInfo
 from .image import Image
-from .sizes import format_size
+from .sizes import format_delta, format_size
+
+if TYPE_CHECKING:
+    from .baseline import Entry
 
 COLUMNS = ["image", "id", "size", "compressed", "layers", "limit", "headroom", "verdict"]
 JSON_VERSION = 1
@@ -25,6 +28,8 @@ def _limit_text(outcome: Outcome) -> str:
         return f"{int(outcome.limit)} layers"
     if outcome.kind == "max_wasted_bytes":
         return format_size(int(outcome.limit)) + " waste"
+    if outcome.kind == "max_image_growth":
+        return f"growth {outcome.limit:g} %" + (" (c)" if outcome.compressed else "")
     return f"eff {outcome.limit:.2f}"
 
 
@@ -34,6 +39,8 @@ def _headroom_text(outcome: Outcome) -> str:
         text = format_size(abs(int(room)))
     elif outcome.kind == "max_image_layers":
         text = f"{abs(int(room))} layers"
+    elif outcome.kind == "max_image_growth":
+        text = "new" if outcome.note == "new" else f"{abs(room):.1f} %"
     else:
         text = f"{abs(room):.3f}"
     return text if room >= 0 else f"{text} over"
@@ -55,9 +62,22 @@ def verdict(outcomes: Sequence[Outcome]) -> str:
     return "-"
 
 
-def rows(images: dict[str, Image], outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
-    """One row per measured image, in the order the images were first measured."""
-    result = []
+def _deltas(image: Image, entry: Entry | None) -> tuple[str, str]:
+    if entry is None:
+        return "new", "new"
+    size = format_delta(entry.size, image.size)
+    compressed = ""
+    if image.analysed and entry.compressed_size is not None:
+        compressed = format_delta(entry.compressed_size, image.compressed_size)
+    return size, compressed
+
+
+def rows(
+    images: dict[str, Image], outcomes: Sequence[Outcome], baseline: dict[str, Entry] | None = None
+) -> list[dict[str, Any]]:
+    """One row per measured image, in the order the images were first measured. With a
+    baseline, ``size_delta``/``compressed_delta`` say how each changed (and a column shows it)."""
+    result: list[dict[str, Any]] = []
     for name, image in images.items():
         mine = [o for o in outcomes if o.image == name]
         limits = []
@@ -79,7 +99,42 @@ def rows(images: dict[str, Image], outcomes: Sequence[Outcome]) -> list[dict[str
                 "extra": {},
             }
         )
+        if baseline is not None:
+            size_delta, compressed_delta = _deltas(image, baseline.get(name))
+            result[-1].update(size_delta=size_delta, compressed_delta=compressed_delta)
+            result[-1]["extra"]["vs baseline"] = size_delta
     return result
+
+
+_VERDICT_MARK = {"passed": "✅ passed", "failed": "❌ failed", "warned": "⚠️ warned"}
+
+
+def markdown(report_rows: Sequence[dict[str, Any]], engine: EngineInfo | None) -> str:
+    """A Markdown table for a pull-request comment or a CI step summary."""
+    lines = [
+        "### Image sizes",
+        "",
+        "| image | size | compressed | layers | limit | headroom | verdict |",
+        "|---|---:|---:|---:|---|---:|---|",
+    ]
+    for row in report_rows:
+        size = row["size"] + (f" ({row['size_delta']})" if row.get("size_delta") else "")
+        compressed = row["compressed"]
+        if row.get("compressed_delta") and compressed != "-":
+            compressed += f" ({row['compressed_delta']})"
+        cells = [
+            f"`{row['image']}`",
+            size,
+            compressed,
+            row["layers"],
+            row["limit"],
+            row["headroom"],
+            _VERDICT_MARK.get(row["verdict"], row["verdict"]),
+        ]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    if engine is not None:
+        lines += ["", f"Measured by {engine.describe()}. MB = 1,000,000 bytes; (c) = compressed (pull) size."]
+    return "\n".join(lines) + "\n"
 
 
 def table(report_rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -166,6 +221,13 @@ def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        try:  # keep the file's mode; a new file gets the usual 0666 less umask
+            mode = path.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)

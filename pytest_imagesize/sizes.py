@@ -63,3 +63,32 @@ def format_bytes(n: int) -> str:
 def describe_size(n: int) -> str:
     """``5509304`` -> ``"5,509,304 B (5.51 MB)"``."""
     return f"{format_bytes(n)} ({format_size(n)})"
+
+
+def parse_percent(value: object) -> float:
+    """``"5%"``, ``"2.5 %"``, ``5`` or ``2.5`` -> percent as a float (``5`` means 5 %)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise SizeParseError(f"{value!r} is not a percentage: write '5%' or 5")
+    number: float
+    if isinstance(value, str):
+        text = value.strip().removesuffix("%").strip()
+        try:
+            number = float(text)
+        except ValueError:
+            raise SizeParseError(f"{value!r} is not a percentage: write '5%' or 5") from None
+    else:
+        number = float(value)
+    if not number >= 0 or number == float("inf"):
+        raise SizeParseError(f"{value!r} is not a percentage >= 0: write '5%' or 5")
+    return number
+
+
+def format_delta(old: int, new: int) -> str:
+    """``(5_000_000, 5_160_000)`` -> ``"+160 KB (+3.2 % ▲)"``; no change -> ``"±0"``."""
+    delta = new - old
+    if delta == 0:
+        return "±0"
+    sign = "+" if delta > 0 else "-"
+    arrow = "▲" if delta > 0 else "▼"
+    percent = f"{sign}{abs(delta) / old * 100:.1f} %" if old else "new"
+    return f"{sign}{format_size(abs(delta))} ({percent} {arrow})"
