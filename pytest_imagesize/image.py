@@ -241,7 +241,7 @@ def layers_from_history(history: Sequence[dict[str, Any]], diff_ids: Sequence[st
         Layer(
             index=i,
             size=int(e.get("Size") or 0),
-            created_by=str(e.get("CreatedBy") or "") or None,
+            created_by=str(e.get("CreatedBy") or e.get("Comment") or "") or None,
             diff_id=diff_ids[i],
         )
         for i, e in enumerate(picked)

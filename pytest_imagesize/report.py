@@ -62,13 +62,13 @@ def verdict(outcomes: Sequence[Outcome]) -> str:
     return "-"
 
 
-def _deltas(image: Image, entry: Entry | None) -> tuple[str, str]:
+def _deltas(image: Image, entry: Entry | None, with_bytes: bool) -> tuple[str, str]:
     if entry is None:
         return "new", "new"
-    size = format_delta(entry.size, image.size)
+    size = format_delta(entry.size, image.size, with_bytes=with_bytes)
     compressed = ""
     if image.analysed and entry.compressed_size is not None:
-        compressed = format_delta(entry.compressed_size, image.compressed_size)
+        compressed = format_delta(entry.compressed_size, image.compressed_size, with_bytes=with_bytes)
     return size, compressed
 
 
@@ -100,9 +100,9 @@ def rows(
             }
         )
         if baseline is not None:
-            size_delta, compressed_delta = _deltas(image, baseline.get(name))
+            size_delta, compressed_delta = _deltas(image, baseline.get(name), with_bytes=False)
             result[-1].update(size_delta=size_delta, compressed_delta=compressed_delta)
-            result[-1]["extra"]["vs baseline"] = size_delta
+            result[-1]["extra"]["vs baseline"] = _deltas(image, baseline.get(name), with_bytes=True)[0]
     return result
 
 

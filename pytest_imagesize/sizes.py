@@ -83,12 +83,13 @@ def parse_percent(value: object) -> float:
     return number
 
 
-def format_delta(old: int, new: int) -> str:
-    """``(5_000_000, 5_160_000)`` -> ``"+160 KB (+3.2 % ▲)"``; no change -> ``"±0"``."""
+def format_delta(old: int, new: int, *, with_bytes: bool = True) -> str:
+    """``(5_000_000, 5_160_000)`` -> ``"+160 KB (+3.2 % ▲)"`` (or ``"+3.2 % ▲"`` without bytes);
+    no change -> ``"±0"``."""
     delta = new - old
     if delta == 0:
         return "±0"
     sign = "+" if delta > 0 else "-"
     arrow = "▲" if delta > 0 else "▼"
-    percent = f"{sign}{abs(delta) / old * 100:.1f} %" if old else "new"
-    return f"{sign}{format_size(abs(delta))} ({percent} {arrow})"
+    percent = f"{sign}{abs(delta) / old * 100:.1f} % {arrow}" if old else f"new {arrow}"
+    return f"{sign}{format_size(abs(delta))} ({percent})" if with_bytes else percent

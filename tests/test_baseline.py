@@ -302,10 +302,10 @@ def test_markdown_report_step_summary_and_junit_properties(
         "|---|---:|---:|---:|---|---:|---|",
     ]
     slim_row = next(x for x in lines if x.startswith("| `slim`"))
-    assert slim_row.startswith("| `slim` | 5.16 KB (+160 B (+3.2 % ▲)) | ")
+    assert slim_row.startswith("| `slim` | 5.16 KB (+3.2 % ▲) | ")
     assert slim_row.endswith(" | 1 | 10 KB (c) | " + slim_row.split(" | ")[5] + " | ✅ passed |")
     compressed_cell = slim_row.split(" | ")[2]
-    assert "KB (+" in compressed_cell and "%" in compressed_cell  # 4000 B baseline: random bytes grew
+    assert compressed_cell.endswith(" % ▲)")  # 4000 B baseline: random bytes grew
     assert "| `fat` | 9 KB (new) | - | 1 | 8 KB | 1 KB over | ❌ failed |" in lines
     assert summary.read_text() == "earlier step\n" + text
 
@@ -393,3 +393,4 @@ def test_percent_parsing() -> None:
     assert format_delta(5_000_000, 5_160_000) == "+160 KB (+3.2 % ▲)"
     assert format_delta(100, 90) == "-10 B (-10.0 % ▼)"
     assert format_delta(7, 7) == "±0"
+    assert format_delta(5_000_000, 5_160_000, with_bytes=False) == "+3.2 % ▲"
