@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import re
+import shutil
+import signal
+import subprocess
+import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -138,14 +144,138 @@ def build_classic(client: docker.DockerClient, spec: BuildSpec, tag: str) -> Bui
     )
 
 
-def _failure_message(spec: BuildSpec, error: str, lines: list[str]) -> str:
-    step = _failing_step(lines)
+BUILDKIT_HINT = (
+    "; this Dockerfile needs BuildKit: run pytest with --image-builder=buildx (or auto, with the "
+    "docker buildx plugin installed)"
+)
+
+
+def _failure_message(spec: BuildSpec, error: str, lines: list[str], step: str | None = None) -> str:
+    step = step or _failing_step(lines)
+    if "requires BuildKit" in error or "requires BuildKit" in "\n".join(lines):
+        error = error.split(". Refer to")[0] + BUILDKIT_HINT
     head = f"build of {spec.describe()} failed"
     head += f" at `{step}`: {error}" if step else f": {error}"
     tail = [line for line in lines if line.strip()][-LOG_TAIL_LINES:]
     if not tail:
         return head
     return head + "\n--- last lines of the build log ---\n" + "\n".join(tail)
+
+
+BUILDERS = ("auto", "classic", "buildx")
+
+
+def buildx_available(docker_cli: str | None = None) -> str | None:
+    """Why ``docker buildx`` cannot be used, or None when it can."""
+    cli = docker_cli or shutil.which("docker")
+    if cli is None:
+        return "the docker CLI is not on PATH"
+    try:
+        done = subprocess.run([cli, "buildx", "version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"`docker buildx version` could not run ({exc})"
+    if done.returncode != 0:
+        return "`docker buildx version` failed: the docker-buildx plugin is not installed"
+    return None
+
+
+_STEP = re.compile(r"^#(\d+) \[(.+?)\] (.+)$")
+_STEP_ERROR = re.compile(r"^#(\d+) ERROR:? ?(.*)$")
+
+
+def _buildkit_failure(lines: list[str]) -> tuple[str | None, str]:
+    """The failing step (``RUN go test ./...``) and error of BuildKit's plain progress output."""
+    steps: dict[str, str] = {}
+    failed: str | None = None
+    error = ""
+    for line in lines:
+        if match := _STEP.match(line):
+            steps.setdefault(match.group(1), match.group(3).strip())
+        elif match := _STEP_ERROR.match(line):
+            failed, error = match.group(1), match.group(2) or error
+        elif line.startswith("ERROR:"):
+            error = line[len("ERROR:") :].strip()
+    return (steps.get(failed) if failed else None), error or "docker buildx build failed"
+
+
+def build_buildx(
+    client: docker.DockerClient, spec: BuildSpec, tag: str, builder: str | None = None
+) -> BuildResult:
+    """Build with BuildKit through ``docker buildx build --load`` (the engine's DOCKER_HOST and
+    the builder from ``builder``, else BUILDX_BUILDER or the CLI's current one)."""
+    spec.check_paths()
+    cli = shutil.which("docker")
+    problem = buildx_available(cli)
+    if problem is not None or cli is None:
+        raise BuildError(
+            f"--image-builder=buildx: {problem}; install docker-buildx or use --image-builder=classic"
+        )
+    started = time.monotonic()
+    with engine_errors(f"building {spec.describe()}"):
+        _ensure_tag_is_ours(client, tag)
+        before = set(_api(client).images(quiet=True, all=True))
+    lines: deque[str] = deque(maxlen=400)
+    with tempfile.TemporaryDirectory(prefix="imagesize-buildx-") as tmp:
+        iidfile = os.path.join(tmp, "iid")
+        command = [
+            cli,
+            "buildx",
+            "build",
+            "--load",
+            "--progress=plain",
+            "--iidfile",
+            iidfile,
+            "--label",
+            f"{LABEL}=true",
+            "--tag",
+            tag,
+            "--file",
+            str(spec.dockerfile),
+        ]
+        if builder:
+            command += ["--builder", builder]
+        if spec.target:
+            command += ["--target", spec.target]
+        for key, value in spec.build_args:
+            command += ["--build-arg", f"{key}={value}"]
+        command.append(str(spec.context))
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line.rstrip("\n"))
+            code = process.wait()
+        except BaseException:  # interrupted: stop the whole build, then let the interrupt go on
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            raise
+        iid = Path(iidfile)
+        image_id = iid.read_text().strip() if code == 0 and iid.exists() else None
+    if image_id is None:
+        step, error = _buildkit_failure(list(lines))
+        raise BuildError(_failure_message(spec, error, list(lines), step))
+    with engine_errors(f"listing images after building {spec.describe()}"):
+        created = frozenset(set(_api(client).images(quiet=True, all=True)) - before)
+    return BuildResult(
+        image_id=image_id,
+        tag=tag,
+        created_here=image_id not in before,
+        seconds=time.monotonic() - started,
+        created_ids=created,
+    )
 
 
 def remove_our_tag(client: docker.DockerClient, result: BuildResult) -> str:

@@ -40,6 +40,7 @@ class Layer:
         text = (self.created_by or "?").strip()
         text = re.sub(r"^/bin/sh -c #\(nop\)\s*", "", text)
         text = re.sub(r"^/bin/sh -c ", "RUN ", text)
+        text = re.sub(r"\s*# buildkit$", "", text)
         text = re.sub(r"\s+", " ", text)
         text = re.sub(r"\b([0-9a-f]{12})[0-9a-f]{52}\b", r"\1", text)  # digests: 12 hex digits
         return text if len(text) <= 80 else text[:77] + "..."

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from . import baseline, hookspecs, report
+from .build import BUILDERS
 from .checks import MARKERS, Check, closest_checks, resolve_image
 from .errors import ImageSizeError, MarkerError
 from .fixtures import SESSION_KEY, declaration_of
@@ -93,6 +94,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="build argument for every image build (repeatable)",
     )
     add(
+        "--image-builder",
+        dest="image_builder",
+        default=None,
+        metavar="auto|classic|buildx",
+        help="how to build: the engine's classic builder, BuildKit through `docker buildx build "
+        "--load`, or auto (buildx when available on a Docker engine; the default). Also ini "
+        "imagesize_builder and the IMAGESIZE_BUILDER environment variable",
+    )
+    add(
+        "--image-buildx-builder",
+        dest="image_buildx_builder",
+        default=None,
+        metavar="NAME",
+        help="buildx builder to use (docker buildx build --builder NAME); default: BUILDX_BUILDER "
+        "or the CLI's current builder",
+    )
+    add(
         "--image-baseline",
         dest="image_baseline",
         default=None,
@@ -110,6 +128,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "imagesize_skip_without_docker", "skip image tests when no engine answers", type="bool", default=False
     )
+    parser.addini("imagesize_builder", "auto, classic or buildx", default=None)
+    parser.addini("imagesize_buildx_builder", "buildx builder name", default=None)
     parser.addini("imagesize_baseline", f"baseline file (default {DEFAULT_BASELINE})", default=None)
     parser.addini(
         "imagesize_max_growth", "growth limit against the baseline for every image, e.g. 5%", default=None
@@ -152,6 +172,14 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             f"--image-report={mode}: unknown mode; use --image-report or --image-report=layers"
         )
+    builder = (
+        config.getoption("image_builder")
+        or config.getini("imagesize_builder")
+        or os.environ.get("IMAGESIZE_BUILDER")
+        or "auto"
+    )
+    if builder not in BUILDERS:
+        raise pytest.UsageError(f"--image-builder={builder}: use one of {', '.join(BUILDERS)}")
     try:
         entries = baseline.load(baseline_path(config))
     except ImageSizeError as exc:
@@ -163,6 +191,8 @@ def pytest_configure(config: pytest.Config) -> None:
         cache=getattr(config, "cache", None),
         measured_hook=lambda image: config.hook.pytest_imagesize_image_measured(config=config, image=image),
         baseline=entries,
+        builder=builder,
+        buildx_builder=config.getoption("image_buildx_builder") or config.getini("imagesize_buildx_builder"),
     )
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and workerinput.get("imagesize_shared"):

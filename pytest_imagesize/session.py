@@ -18,7 +18,9 @@ from .analysis import Cache
 from .build import (
     BuildResult,
     BuildSpec,
+    build_buildx,
     build_classic,
+    buildx_available,
     remove_intermediates,
     remove_our_tag,
     tag_for,
@@ -56,6 +58,8 @@ class ImageSizeSession:
     builds: dict[str, BuildResult | ImageSizeError] = field(default_factory=dict)
     engine: EngineInfo | None = None
     baseline: dict[str, baseline_file.Entry] = field(default_factory=dict)
+    builder: str = "auto"  # "auto", "classic" or "buildx"
+    buildx_builder: str | None = None  # docker buildx --builder NAME
     shared_dir: Path | None = None  # pytest-xdist: where workers share builds (None otherwise)
     finish_problems: list[str] = field(default_factory=list)
     _client: docker.DockerClient | EngineUnavailable | None = None
@@ -115,12 +119,24 @@ class ImageSizeSession:
             if shared is not None and shared.exists():
                 return _result_from_json(json.loads(shared.read_text()))
             try:
-                result: BuildResult | ImageSizeError = build_classic(client, spec, tag_for(name, spec))
+                result: BuildResult | ImageSizeError = self._build(client, spec, tag_for(name, spec))
             except ImageSizeError as exc:
                 result = exc
             if shared is not None:
                 shared.write_text(json.dumps(_result_to_json(result)))
             return result
+
+    def resolved_builder(self) -> str:
+        """``auto`` means buildx when ``docker buildx version`` works and the engine is Docker."""
+        if self.builder == "auto":
+            usable = self.engine is not None and self.engine.name == "docker"
+            self.builder = "buildx" if usable and buildx_available() is None else "classic"
+        return self.builder
+
+    def _build(self, client: docker.DockerClient, spec: BuildSpec, tag: str) -> BuildResult:
+        if self.resolved_builder() == "buildx":
+            return build_buildx(client, spec, tag, self.buildx_builder)
+        return build_classic(client, spec, tag)
 
     @contextlib.contextmanager
     def _shared_lock(self, key: str) -> Iterator[Path | None]:

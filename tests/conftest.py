@@ -154,3 +154,39 @@ def pushed_layer_sizes(client: docker.DockerClient, registry: str, image_id: str
     with urllib.request.urlopen(request, timeout=30) as response:
         manifest = json.loads(response.read())
     return [int(layer["size"]) for layer in manifest["layers"]]
+
+
+@pytest.fixture(scope="session")
+def builder(docker_client: docker.DockerClient) -> str:
+    """The builder the plugin picks in this run: IMAGESIZE_BUILDER, else auto (buildx when
+    ``docker buildx version`` works on a Docker engine). CI runs the suite with each."""
+    from pytest_imagesize.build import buildx_available
+
+    wanted = os.environ.get("IMAGESIZE_BUILDER", "auto")
+    if wanted != "auto":
+        return wanted
+    is_docker = "podman" not in str(docker_client.version().get("Components", "")).lower()
+    return "buildx" if is_docker and buildx_available() is None else "classic"
+
+
+@pytest.fixture
+def cli_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put a ``docker`` shim first on PATH that logs each call, then runs the real CLI; returns
+    the log. Counts BuildKit builds, which leave no engine events on Docker 20.10."""
+    import shutil
+
+    real = shutil.which("docker")
+    assert real is not None, "the docker CLI is needed"
+    shim_dir = tmp_path / "shim"
+    shim_dir.mkdir()
+    log = tmp_path / "docker-calls.log"
+    shim = shim_dir / "docker"
+    shim.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim_dir}:{os.environ['PATH']}")
+    log.touch()
+    return log
+
+
+def buildx_builds(log: Path) -> int:
+    return sum(1 for line in log.read_text().splitlines() if line.startswith("buildx build"))

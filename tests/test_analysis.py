@@ -173,4 +173,5 @@ def test_plain_size_check_never_reads_the_archive_and_results_are_cached(
     pytester.runpytest().assert_outcomes(passed=1)  # same image ID: the cache answers
     assert _saves(docker_client, str(kept.id), start) == 1
     # the first run's intermediate image is no longer known to be ours: remove it here
-    docker_client.images.remove(str(kept.attrs["Parent"]))
+    if kept.attrs["Parent"]:  # the classic builder leaves one; BuildKit none
+        docker_client.images.remove(str(kept.attrs["Parent"]))

@@ -40,7 +40,7 @@ def test_limit_equal_to_size_passes_and_one_byte_less_fails(
             "*image app (*) size is 123,457 B (123.46 KB), over the limit of 123,456 B (123.46 KB) "
             "by 1 B (1 B) (@pytest.mark.max_image_size(123456))",
             "*largest layers:",
-            "*123,457 B (123.46 KB)  COPY file:* in /blob",
+            "*123,457 B (123.46 KB)  COPY * /blob",
         ]
     )
     assert "Traceback" not in result.stdout.str()
