@@ -6,7 +6,7 @@ VENV ?= .venv
 PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test test-podman lint bench venv clean
 
 venv: $(VENV)/.installed
 
@@ -19,6 +19,11 @@ $(VENV)/.installed: pyproject.toml
 test: venv
 	scripts/ensure-test-tools
 	scripts/with-engine $(BIN)/pytest $(PYTEST_ARGS)
+
+# The suite against Podman's Docker-compatible API (tests of Docker's own numbers are skipped).
+test-podman: venv
+	scripts/ensure-test-tools
+	scripts/with-podman $(BIN)/pytest $(PYTEST_ARGS)
 
 demo: venv
 	scripts/with-engine example_project/run-demo $(PYTEST_ARGS)

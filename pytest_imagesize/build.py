@@ -77,8 +77,10 @@ class BuildResult:
 def _failing_step(lines: list[str]) -> str | None:
     step = None
     for line in lines:
-        if re.match(r"^Step \d+/\d+ : ", line):
+        if re.match(r"^Step \d+/\d+ : ", line):  # Docker's classic builder
             step = line.split(" : ", 1)[1].strip()
+        elif re.match(r"^STEP \d+/\d+: ", line):  # Podman (buildah)
+            step = line.split(": ", 1)[1].strip()
     return step
 
 
@@ -278,6 +280,13 @@ def build_buildx(
     )
 
 
+def _normal_ref(ref: str) -> str:
+    """``docker.io/library/x:1``, ``localhost/x:1`` (Podman) and ``x:1`` name the same image."""
+    for prefix in ("docker.io/", "localhost/", "library/"):
+        ref = ref.removeprefix(prefix)
+    return ref
+
+
 def remove_our_tag(client: docker.DockerClient, result: BuildResult) -> str:
     """Remove the tag this session added; never remove an image that existed before it.
 
@@ -292,7 +301,7 @@ def remove_our_tag(client: docker.DockerClient, result: BuildResult) -> str:
         return f"{result.tag}: already gone"
     if data.get("Id") != result.image_id:
         return f"{result.tag}: now names another image; left alone"
-    other_tags = [t for t in data.get("RepoTags") or [] if t != result.tag]
+    other_tags = [t for t in data.get("RepoTags") or [] if _normal_ref(t) != _normal_ref(result.tag)]
     ours = ((data.get("Config") or {}).get("Labels") or {}).get(LABEL) == "true"
     if not other_tags and not result.created_here and not ours:
         return f"{result.tag}: only name of an image that existed before the run; left tagged"

@@ -24,7 +24,7 @@ def docker_client() -> Iterator[docker.DockerClient]:
     # Leave the engine as we found it: drop anything pytest-imagesize tagged during the suite.
     for image in client.images.list(filters={"label": f"{LABEL}=true"}):
         for tag in image.tags:
-            if tag.startswith("pytest-imagesize/"):
+            if normal_tag(tag).startswith("pytest-imagesize/"):
                 client.images.remove(tag, noprune=False)
     client.close()
 
@@ -51,9 +51,17 @@ def image_dir(pytester: pytest.Pytester, docker_client: docker.DockerClient) -> 
     return make
 
 
+def normal_tag(tag: str) -> str:
+    """Podman reports docker.io/... or localhost/... where Docker says the short name."""
+    return tag.removeprefix("docker.io/").removeprefix("localhost/")
+
+
 def our_tags(client: docker.DockerClient) -> list[str]:
     return sorted(
-        tag for image in client.images.list() for tag in image.tags if tag.startswith("pytest-imagesize/")
+        normal_tag(tag)
+        for image in client.images.list()
+        for tag in image.tags
+        if normal_tag(tag).startswith("pytest-imagesize/")
     )
 
 
@@ -84,9 +92,14 @@ def busybox_image(docker_client: docker.DockerClient) -> Iterator[str]:
             info.mode = 0o1777 if directory == "tmp" else 0o755
             tar.addfile(info)
     repository, tag = BUSYBOX_REF.split(":")
-    docker_client.api.import_image_from_data(buffer.getvalue(), repository=repository, tag=tag)
-    yield BUSYBOX_REF
-    docker_client.images.remove(BUSYBOX_REF, force=True)
+    answer = docker_client.api.import_image_from_data(buffer.getvalue(), repository=repository, tag=tag)
+    image_id = json.loads(answer.strip().splitlines()[-1]).get("status", "")
+    image_id = json.loads(answer.strip().splitlines()[-1]).get("id") or image_id
+    docker_client.api.tag(image_id, repository, tag)  # Podman 4.3's import ignores the tag
+    # Podman names it localhost/... or docker.io/...: FROM needs that full name there
+    name = next(t for t in docker_client.images.get(image_id).tags if t.endswith(BUSYBOX_REF))
+    yield name
+    docker_client.images.remove(image_id, force=True)  # by ID: every tag (and Podman's "latest")
 
 
 def free_port() -> int:
@@ -190,3 +203,18 @@ def cli_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def buildx_builds(log: Path) -> int:
     return sum(1 for line in log.read_text().splitlines() if line.startswith("buildx build"))
+
+
+@pytest.fixture(scope="session")
+def engine_name(docker_client: docker.DockerClient) -> str:
+    components = str(docker_client.version().get("Components", "")).lower()
+    return "podman" if "podman" in components else "docker"
+
+
+@pytest.fixture(autouse=True)
+def _docker_only(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("docker_only")
+    if marker is None:
+        return
+    if request.getfixturevalue("engine_name") == "podman":
+        pytest.skip(f"Docker-specific: {marker.kwargs.get('reason') or marker.args[0]}")

@@ -113,7 +113,7 @@ def test_compressed_size_follows_compressibility(pytester: pytest.Pytester) -> N
 
         def test_sizes(noise, text):
             assert noise.compressed_size >= 200_000
-            assert text.size == 260_000
+            assert text.size >= 260_000
             assert text.compressed_size < 5_000
             assert text.layers[0].compressed_size == text.compressed_size
 
@@ -125,7 +125,7 @@ def test_compressed_size_follows_compressibility(pytester: pytest.Pytester) -> N
     )
     result = pytester.runpytest("--image-report-json=r.json")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*image text (*) size is 260,000 B (260 KB), over the limit of 5,000 B*"])
+    result.stdout.fnmatch_lines(["*image text (*) size is *, over the limit of 5,000 B*"])
     data = json.loads((pytester.path / "r.json").read_text())
     text = next(i for i in data["images"] if i["name"] == "text")
     assert 0 < text["compressed_size"] < 5_000
@@ -144,6 +144,7 @@ def _saves(client: docker.DockerClient, image_id: str, since: float) -> int:
     return sum(1 for event in events if event.get("id") == image_id)
 
 
+@pytest.mark.docker_only(reason="counts Docker's image save events")
 def test_plain_size_check_never_reads_the_archive_and_results_are_cached(
     pytester: pytest.Pytester, docker_client: docker.DockerClient
 ) -> None:

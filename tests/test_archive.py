@@ -242,6 +242,7 @@ def podman_copy(docker_client: docker.DockerClient, tmp_path: Path) -> Iterator[
 
 
 @pytest.mark.engine
+@pytest.mark.docker_only(reason="compares an archive from the Docker engine with Podman's")
 @pytest.mark.parametrize("fmt", ["oci-archive", "docker-archive"])
 def test_podman_archives_read_like_dockers(podman_copy: tuple[str, Path], tmp_path: Path, fmt: str) -> None:
     ref, docker_tar = podman_copy

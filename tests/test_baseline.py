@@ -60,6 +60,9 @@ def test_above_both(app):
 
 
 @pytest.mark.engine
+@pytest.mark.docker_only(
+    reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
+)
 def test_growth_fails_only_above_percent_and_floor(
     pytester: pytest.Pytester, image_dir: MakeImageDir
 ) -> None:
@@ -116,6 +119,9 @@ def test_new_image_passes_and_is_flagged(pytester: pytest.Pytester, image_dir: M
 
 
 @pytest.mark.engine
+@pytest.mark.docker_only(
+    reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
+)
 def test_update_writes_this_run_and_keeps_other_entries(
     pytester: pytest.Pytester, image_dir: MakeImageDir
 ) -> None:
@@ -174,6 +180,9 @@ def test_damaged_baseline_is_a_clear_error_and_left_untouched(
 
 
 @pytest.mark.engine
+@pytest.mark.docker_only(
+    reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
+)
 def test_read_only_baseline_with_update_is_an_error_and_nothing_is_written(
     pytester: pytest.Pytester, image_dir: MakeImageDir
 ) -> None:
@@ -219,6 +228,9 @@ def test_baseline_from_another_engine_is_reported() -> None:
 
 
 @pytest.mark.engine
+@pytest.mark.docker_only(
+    reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
+)
 def test_other_engine_baseline_warns(pytester: pytest.Pytester, image_dir: MakeImageDir) -> None:
     image_dir(1000)
     write_baseline(
@@ -234,6 +246,9 @@ def test_other_engine_baseline_warns(pytester: pytest.Pytester, image_dir: MakeI
 
 
 @pytest.mark.engine
+@pytest.mark.docker_only(
+    reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
+)
 def test_ini_growth_default_applies_to_every_image(
     pytester: pytest.Pytester, image_dir: MakeImageDir
 ) -> None:
@@ -267,6 +282,9 @@ def test_ini_growth_default_applies_to_every_image(
 
 
 @pytest.mark.engine
+@pytest.mark.docker_only(
+    reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
+)
 def test_markdown_report_step_summary_and_junit_properties(
     pytester: pytest.Pytester, image_dir: MakeImageDir, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -320,6 +338,9 @@ def test_markdown_report_step_summary_and_junit_properties(
 
 
 @pytest.mark.engine
+@pytest.mark.docker_only(
+    reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
+)
 def test_hooks_see_measured_images_and_can_add_report_columns(
     pytester: pytest.Pytester, image_dir: MakeImageDir
 ) -> None:
@@ -350,6 +371,7 @@ def test_hooks_see_measured_images_and_can_add_report_columns(
 
 
 @pytest.mark.engine
+@pytest.mark.docker_only(reason="counts builds through Docker engine events or the docker CLI")
 def test_xdist_builds_each_image_once_and_reports_once(
     pytester: pytest.Pytester,
     image_dir: MakeImageDir,

@@ -65,6 +65,7 @@ def test_auto_picks_buildx_on_docker(
     assert buildx_builds(cli_log) == 1
 
 
+@pytest.mark.docker_only(reason="Docker's classic builder; Podman's buildah supports --mount")
 def test_cache_mount_under_classic_says_buildkit_is_needed(
     pytester: pytest.Pytester, busybox_image: str
 ) -> None:
@@ -225,6 +226,9 @@ def tcp_engine() -> Iterator[str]:
     server.close()
 
 
+@pytest.mark.docker_only(
+    reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
+)
 def test_engine_over_tcp(
     pytester: pytest.Pytester, image_dir: MakeImageDir, tcp_engine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

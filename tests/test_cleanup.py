@@ -18,7 +18,7 @@ from pytest_imagesize import build_image
 app = build_image("Dockerfile")
 
 def test_app(app):
-    assert app.size == 4096
+    assert app.size >= 4096  # Docker: exactly; Podman adds tar headers and metadata
 """
 
 
@@ -26,9 +26,14 @@ def test_app(app):
 def user_images(docker_client: docker.DockerClient):  # type: ignore[no-untyped-def]
     made: list[str] = []
     yield made
+    ids = set()
     for ref in made:
-        with contextlib.suppress(docker.errors.ImageNotFound):
-            docker_client.images.remove(ref, force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            image_id = str(docker_client.images.get(ref).id)
+            ids.add(image_id if image_id.startswith("sha256:") else f"sha256:{image_id}")
+    for image_id in ids:  # by ID with force: every tag and the image go
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.images.remove(image_id, force=True)
 
 
 def test_user_image_with_the_same_content_survives(
@@ -66,11 +71,12 @@ def test_image_keep_leaves_the_tag_and_default_removes_it(
     assert len(kept) == 1
     user_images.extend(kept)
     kept_image = docker_client.images.get(kept[0])
-    assert kept_image.attrs["Size"] == 4096
+    assert kept_image.attrs["Size"] >= 4096
     # The next run finds the image built; the intermediate that the first run made is then no
     # longer known to be ours (it is not removed), so this test removes it itself.
     if kept_image.attrs["Parent"]:  # the classic builder leaves one; BuildKit none
-        user_images.append(str(kept_image.attrs["Parent"]))
+        parent = str(kept_image.attrs["Parent"])
+        user_images.append(parent if parent.startswith("sha256:") else f"sha256:{parent}")
 
     pytester.runpytest().assert_outcomes(passed=1)
     assert [t for t in our_tags(docker_client) if t.startswith("pytest-imagesize/app:")] == []

@@ -102,6 +102,7 @@ def test_missing_dockerfile_and_context_name_the_resolved_path(pytester: pytest.
     assert_no_noise(result)
 
 
+@pytest.mark.docker_only(reason="counts attempts through Docker engine events or the docker CLI")
 def test_build_failure_errors_every_user_and_is_attempted_once(
     pytester: pytest.Pytester, docker_client: docker.DockerClient, builder: str, cli_log: Path
 ) -> None:

@@ -12,7 +12,7 @@ from pytest_imagesize import measure_image
 
 from .conftest import pushed_layer_sizes
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.docker_only(reason="compares with what `docker push` stores")]
 
 
 def build(client: docker.DockerClient, directory: Path, files: dict[str, bytes], dockerfile: str) -> str:
