@@ -21,7 +21,7 @@ import docker
 import docker.errors
 
 from .archive import OPAQUE, WHITEOUT_PREFIX, ArchiveScan, Entry, read_archive
-from .engine import engine_errors
+from .engine import api, engine_errors
 from .errors import ImageNotFound, ImageSizeError
 
 if TYPE_CHECKING:
@@ -247,11 +247,15 @@ def analyse_image(client: docker.DockerClient, image: Image, cache: Cache | None
         try:
             chunks = client.api.get_image(image.id, chunk_size=1 << 20)
             scan = read_archive(chunks)
-        except docker.errors.ImageNotFound:
-            raise ImageNotFound(
-                f"image {image.name} ({image.short_id}) disappeared from the engine before its "
-                "archive could be read; keep it until the tests end"
-            ) from None
+        except docker.errors.APIError as exc:
+            try:  # Docker answers 500, not 404, for an image deleted since it was measured
+                api(client).inspect_image(image.id)
+            except docker.errors.NotFound:
+                raise ImageNotFound(
+                    f"image {image.name} ({image.short_id}) disappeared from the engine before its "
+                    "archive could be read; keep it until the tests end"
+                ) from None
+            raise exc
         except ImageSizeError as exc:
             raise ImageSizeError(f"image {image.name} ({image.short_id}): {exc}") from None
     analysis = merge(scan)

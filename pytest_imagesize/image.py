@@ -12,7 +12,7 @@ import docker.errors
 
 from .engine import EngineInfo, connect, describe_engine, engine_address, engine_errors
 from .engine import api as _api
-from .errors import ImageNotFound
+from .errors import ImageNotFound, ImageSizeError
 
 if TYPE_CHECKING:
     from .analysis import Analysis, Cache, FileTree
@@ -92,10 +92,14 @@ class Image:
 
     def analysis(self) -> Analysis:
         """Read the image archive once: compressed sizes, files, waste."""
+        __tracebackhide__ = True  # a failure shows the test's line and our one-line message
         if self._analysis is None:
             from .analysis import analyse_image
 
-            self._analysis = analyse_image(self._engine_client(), self, self._cache)
+            try:
+                self._analysis = analyse_image(self._engine_client(), self, self._cache)
+            except ImageSizeError as exc:
+                raise exc.with_traceback(None) from None
             self.layers = [
                 replace(layer, compressed_size=compressed)
                 for layer, compressed in zip(self.layers, self._analysis.layer_compressed_sizes())
@@ -110,29 +114,35 @@ class Image:
     @property
     def compressed_size(self) -> int:
         """Sum of the gzip-compressed layer tars: what a registry stores and a pull downloads."""
+        __tracebackhide__ = True
         return self.analysis().compressed_size
 
     @property
     def wasted_bytes(self) -> int:
         """Bytes of file copies written by some layer but not in the final filesystem."""
+        __tracebackhide__ = True
         return self.analysis().wasted_bytes
 
     @property
     def efficiency(self) -> float:
         """1 - wasted / all bytes written by all layers (1.0 for an image with no waste)."""
+        __tracebackhide__ = True
         return self.analysis().efficiency
 
     @property
     def files(self) -> FileTree:
         """The final filesystem, as a :class:`pytest_imagesize.analysis.FileTree`."""
+        __tracebackhide__ = True
         return self.analysis().files
 
     def has_file(self, path: str) -> bool:
         """Whether ``path`` exists in the final filesystem (symlinks are not followed)."""
+        __tracebackhide__ = True
         return self.analysis().files.has(path)
 
     def find(self, pattern: str) -> list[str]:
         """Paths in the final filesystem matching a glob such as ``/usr/bin/*``."""
+        __tracebackhide__ = True
         return self.analysis().files.glob(pattern)
 
     def read_file(self, path: str, limit: int = 64 * 1024 * 1024) -> bytes:

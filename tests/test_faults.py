@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -205,3 +208,86 @@ def test_bad_build_arg_option_is_a_usage_error(pytester: pytest.Pytester) -> Non
     result = pytester.runpytest("--image-build-arg", "NOEQUALS")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --image-build-arg 'NOEQUALS': write KEY=VALUE*"])
+
+
+def test_image_deleted_before_analysis_is_a_clear_error(
+    pytester: pytest.Pytester, image_dir: MakeImageDir, docker_client: docker.DockerClient
+) -> None:
+    directory = image_dir(3000)
+    image, _ = docker_client.images.build(path=str(directory.parent), tag="pytest-imagesize-test/vanishing:1")
+    pytester.makepyfile(
+        """
+        import docker
+        from pytest_imagesize import existing_image
+        app = existing_image("pytest-imagesize-test/vanishing:1")
+
+        def test_app(app):
+            docker.from_env().images.remove(app.id, force=True)
+            app.compressed_size
+        """
+    )
+    try:
+        result = pytester.runpytest()
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.images.remove(str(image.id), force=True)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["E   *ImageNotFound: image app (*) disappeared from the engine before its archive could be read*"]
+    )
+
+
+def test_engine_gone_mid_run_is_one_line(
+    pytester: pytest.Pytester, image_dir: MakeImageDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A private Podman service that stops between two tests: the next engine access is one line."""
+    if shutil.which("podman") is None:
+        pytest.fail("podman is missing: install Debian's podman (scripts/ensure-test-tools)")
+    image_dir(2000)
+    sock = tmp_path / "podman.sock"
+    service = subprocess.Popen(
+        ["podman", "system", "service", "--time=0", f"unix://{sock}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")
+        pytester.makepyfile(
+            f"""
+            import os, signal, time
+            from pytest_imagesize import build_image
+            app = build_image("Dockerfile")
+
+            def test_build(app):
+                assert app.size > 0
+
+            def test_engine_goes_away(app):
+                os.kill({service.pid}, signal.SIGTERM)
+                time.sleep(2)
+
+            def test_needs_the_archive(app):
+                app.compressed_size
+            """
+        )
+        result = pytester.runpytest_subprocess()
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+        built = subprocess.run(
+            ["podman", "images", "-q", "--filter", "label=io.github.pytest-imagesize.managed=true"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        if built:
+            subprocess.run(["podman", "rmi", "-f", *built], capture_output=True)
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"E   *EngineUnavailable: lost the container engine at unix://{sock} while reading the archive "
+            "of image app (*) (*): start an engine*"
+        ]
+    )
+    assert "urllib3" not in result.stdout.str()
