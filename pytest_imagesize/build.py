@@ -99,11 +99,9 @@ def _ensure_tag_is_ours(client: docker.DockerClient, tag: str) -> None:
 
 def build_classic(client: docker.DockerClient, spec: BuildSpec, tag: str) -> BuildResult:
     """Build with the engine's own builder through docker-py (the legacy, non-BuildKit one)."""
-    spec.check_paths()
     started = time.monotonic()
+    before = _prepare(client, spec, tag)
     with engine_errors(f"building {spec.describe()}"):
-        _ensure_tag_is_ours(client, tag)
-        before = set(client.api.images(quiet=True, all=True))
         lines: deque[str] = deque(maxlen=400)
         image_id: str | None = None
         error: str | None = None
@@ -133,10 +131,29 @@ def build_classic(client: docker.DockerClient, spec: BuildSpec, tag: str) -> Bui
             error = explanation.decode() if isinstance(explanation, bytes) else str(explanation)
         if error is None and image_id is None:
             error = "the engine reported no image ID"
-        created = frozenset(set(_api(client).images(quiet=True, all=True)) - before)
         if error is not None:
-            raise BuildError(_failure_message(spec, error.strip(), list(lines)), created)
+            raise BuildError(_failure_message(spec, error.strip(), list(lines)), _added(client, before))
         assert image_id is not None
+    return _result(client, spec, image_id, tag, before, started)
+
+
+def _prepare(client: docker.DockerClient, spec: BuildSpec, tag: str) -> set[str]:
+    """Check the inputs and our tag; return the engine's image IDs before the build."""
+    spec.check_paths()
+    with engine_errors(f"building {spec.describe()}"):
+        _ensure_tag_is_ours(client, tag)
+        return set(_api(client).images(quiet=True, all=True))
+
+
+def _added(client: docker.DockerClient, before: set[str]) -> frozenset[str]:
+    return frozenset(set(_api(client).images(quiet=True, all=True)) - before)
+
+
+def _result(
+    client: docker.DockerClient, spec: BuildSpec, image_id: str, tag: str, before: set[str], started: float
+) -> BuildResult:
+    with engine_errors(f"listing images after building {spec.describe()}"):
+        created = _added(client, before)
     return BuildResult(
         image_id=image_id,
         tag=tag,
@@ -205,17 +222,14 @@ def build_buildx(
 ) -> BuildResult:
     """Build with BuildKit through ``docker buildx build --load`` (the engine's DOCKER_HOST and
     the builder from ``builder``, else BUILDX_BUILDER or the CLI's current one)."""
-    spec.check_paths()
+    started = time.monotonic()
+    before = _prepare(client, spec, tag)
     cli = shutil.which("docker")
     problem = buildx_available(cli)
     if problem is not None or cli is None:
         raise BuildError(
             f"--image-builder=buildx: {problem}; install docker-buildx or use --image-builder=classic"
         )
-    started = time.monotonic()
-    with engine_errors(f"building {spec.describe()}"):
-        _ensure_tag_is_ours(client, tag)
-        before = set(_api(client).images(quiet=True, all=True))
     lines: deque[str] = deque(maxlen=400)
     with tempfile.TemporaryDirectory(prefix="imagesize-buildx-") as tmp:
         iidfile = os.path.join(tmp, "iid")
@@ -269,15 +283,7 @@ def build_buildx(
     if image_id is None:
         step, error = _buildkit_failure(list(lines))
         raise BuildError(_failure_message(spec, error, list(lines), step))
-    with engine_errors(f"listing images after building {spec.describe()}"):
-        created = frozenset(set(_api(client).images(quiet=True, all=True)) - before)
-    return BuildResult(
-        image_id=image_id,
-        tag=tag,
-        created_here=image_id not in before,
-        seconds=time.monotonic() - started,
-        created_ids=created,
-    )
+    return _result(client, spec, image_id, tag, before, started)
 
 
 def _normal_ref(ref: str) -> str:

@@ -272,7 +272,8 @@ def test_engine_gone_mid_run_is_one_line(
                 app.compressed_size
             """
         )
-        result = pytester.runpytest_subprocess()
+        # Podman builds with its own builder (buildx needs a Docker engine)
+        result = pytester.runpytest_subprocess("--image-builder=classic")
     finally:
         service.terminate()
         service.wait(timeout=30)
