@@ -27,7 +27,7 @@ from .errors import ImageNotFound, ImageSizeError
 if TYPE_CHECKING:
     from .image import Image
 
-CACHE_VERSION = 2  # bump whenever what is measured or how changes
+CACHE_VERSION = 3  # bump whenever what is measured or how changes
 TOP_WASTED = 10
 
 
@@ -122,6 +122,9 @@ class Analysis:
     files: FileTree
     top_wasted: list[tuple[str, int]] = field(default_factory=list)
     layout: str = "classic"
+    # the instruction of each layer, from the image config's history (exact, unlike the engine's
+    # history API, which does not say which entries made a layer); empty when it cannot be paired
+    created_by: list[str | None] = field(default_factory=list)
 
     @property
     def compressed_size(self) -> int:
@@ -149,6 +152,7 @@ class Analysis:
             "layers": [[la.compressed_size, la.tar_size, la.written, la.wasted] for la in self.layers],
             "files": [[r.path, r.kind, r.size, r.mode, r.uid, r.gid, r.link, r.layer] for r in self.files],
             "top_wasted": [list(item) for item in self.top_wasted],
+            "created_by": list(self.created_by),
         }
 
     @classmethod
@@ -171,7 +175,8 @@ class Analysis:
                 for r in data["files"]
             }
             top = [(str(p), int(n)) for p, n in data["top_wasted"]]
-            return cls(layers, FileTree(records), top, str(data.get("layout", "classic")))
+            created_by = [None if c is None else str(c) for c in data.get("created_by", [])]
+            return cls(layers, FileTree(records), top, str(data.get("layout", "classic")), created_by)
         except (AttributeError, KeyError, TypeError, ValueError, IndexError):
             return None  # a damaged cache entry is recomputed, never trusted
 
@@ -232,7 +237,18 @@ def merge(scan: ArchiveScan) -> Analysis:
         for i, ls in enumerate(scan.layers)
     ]
     top = sorted(hidden_by_path.items(), key=lambda item: item[1], reverse=True)[:TOP_WASTED]
-    return Analysis(layers, FileTree(final), top, scan.layout)
+    return Analysis(layers, FileTree(final), top, scan.layout, _layer_history(scan))
+
+
+def _layer_history(scan: ArchiveScan) -> list[str | None]:
+    """The config history entries that made a layer (``empty_layer`` ones did not)."""
+    history = scan.config.get("history") if isinstance(scan.config, dict) else None
+    if not isinstance(history, list):
+        return []
+    made = [h for h in history if isinstance(h, dict) and not h.get("empty_layer")]
+    if len(made) != len(scan.layers):
+        return []
+    return [str(h.get("created_by") or h.get("comment") or "") or None for h in made]
 
 
 def analyse_image(client: docker.DockerClient, image: Image, cache: Cache | None) -> Analysis:

@@ -39,7 +39,7 @@ class Layer:
         """The Dockerfile instruction, shortened for messages."""
         text = (self.created_by or "?").strip()
         text = re.sub(r"^/bin/sh -c #\(nop\)\s*", "", text)
-        text = re.sub(r"^/bin/sh -c ", "RUN ", text)
+        text = re.sub(r"^(RUN )?/bin/sh -c ", "RUN ", text)  # classic, Podman; BuildKit
         text = re.sub(r"\s*# buildkit$", "", text)
         text = re.sub(r"\s+", " ", text)
         text = re.sub(r"\b([0-9a-f]{12})[0-9a-f]{52}\b", r"\1", text)  # digests: 12 hex digits
@@ -100,9 +100,12 @@ class Image:
                 self._analysis = analyse_image(self._engine_client(), self, self._cache)
             except ImageSizeError as exc:
                 raise exc.with_traceback(None) from None
+            history = self._analysis.created_by or [layer.created_by for layer in self.layers]
             self.layers = [
-                replace(layer, compressed_size=compressed)
-                for layer, compressed in zip(self.layers, self._analysis.layer_compressed_sizes())
+                replace(layer, compressed_size=compressed, created_by=created_by or layer.created_by)
+                for layer, compressed, created_by in zip(
+                    self.layers, self._analysis.layer_compressed_sizes(), history
+                )
             ]
         return self._analysis
 

@@ -93,6 +93,11 @@ def test_deleted_file_and_opaque_directory(pytester: pytest.Pytester, busybox_im
             assert app.has_file("/bin/sh") and app.files.get("/bin/sh").kind == "symlink"
             written = busybox + 1000 + 1200 + 3  # "hi\\n"
             assert app.analysis().written == written
+            # each layer's instruction, paired through the image config's history
+            ins = [la.instruction for la in app.layers]
+            assert ins[1].startswith("COPY") and ins[1].endswith(" /data/a")
+            assert ins[2].startswith("COPY") and ins[2].endswith(" /tree/")
+            assert ins[3:] == ["RUN rm /data/a", "RUN rm -rf /tree && mkdir /tree && echo hi > /tree/new"]
             assert app.efficiency == 1 - 2200 / written
         """
     )
