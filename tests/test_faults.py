@@ -34,6 +34,9 @@ def assert_no_noise(result: pytest.RunResult) -> None:
         ("max_image_size(0)", "0 is not a usable limit"),
         ("max_image_size(1.5)", "1.5 is not a size"),
         ("max_image_size([5])", "[5] is not a size"),
+        ('max_image_growth("five")', "'five' is not a percentage"),
+        ('max_image_growth("-2%")', "'-2%' is not a percentage >= 0"),
+        ('max_image_growth("5%", floor="1 XB")', "'1 XB' is not a size"),
     ],
 )
 def test_invalid_limit_fails_before_any_build(

@@ -205,3 +205,26 @@ def test_declarations_resolve_paths_from_their_module_and_build_once(
     )
     result = pytester.runpytest("-s")
     result.assert_outcomes(passed=2)
+
+
+def test_build_args_from_the_declaration_and_the_command_line(
+    pytester: pytest.Pytester, image_dir: MakeImageDir
+) -> None:
+    (pytester.path / "small").write_bytes(b"s" * 1000)
+    (pytester.path / "big").write_bytes(b"b" * 5000)
+    (pytester.path / "Dockerfile").write_text("FROM scratch\nARG PICK=small\nCOPY ${PICK} /picked\n")
+    pytester.makepyfile(
+        """
+        from pytest_imagesize import build_image
+        default = build_image("Dockerfile")
+        declared = build_image("Dockerfile", build_args={"PICK": "big"})
+
+        def test_sizes(default, declared, request):
+            expected = int(request.config.getoption("image_build_args") and 5000 or 1000)
+            assert default.size == expected
+            assert declared.size == 5000
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+    # the command line adds to (and wins over) every declaration
+    pytester.runpytest("--image-build-arg", "PICK=big").assert_outcomes(passed=1)
