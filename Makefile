@@ -32,8 +32,8 @@ bench: venv
 	scripts/with-engine benchmarks/run
 
 lint: venv
-	$(BIN)/ruff check pytest_imagesize tests example_project
-	$(BIN)/ruff format --check pytest_imagesize tests example_project
+	$(BIN)/ruff check pytest_imagesize tests example_project benchmarks
+	$(BIN)/ruff format --check pytest_imagesize tests example_project benchmarks
 	$(BIN)/mypy
 
 clean:
