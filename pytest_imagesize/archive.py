@@ -178,11 +178,12 @@ class BlockCompressor:
 
 
 class _Tee(io.RawIOBase):
-    """Passes every byte read from ``raw`` to ``sink`` as well."""
+    """Passes every byte read from ``raw`` to ``sink`` as well, and counts them."""
 
-    def __init__(self, raw: Any, sink: BlockCompressor | None) -> None:
+    def __init__(self, raw: Any, sink: BlockCompressor | None = None) -> None:
         self._raw = raw
         self._sink = sink
+        self.count = 0
 
     def readable(self) -> bool:
         return True
@@ -194,6 +195,7 @@ class _Tee(io.RawIOBase):
         if self._sink is not None:
             self._sink.feed(data)
         n = len(data)
+        self.count += n
         target[:n] = data
         return n
 
@@ -258,7 +260,7 @@ def read_archive(chunks: Iterable[bytes], workers: int = 2) -> ArchiveScan:
                     head = handle.read(512)
                     rest = io.BufferedReader(_Prefixed(head, handle), buffer_size=BLOCK)
                     if head[:2] == b"\x1f\x8b" and _is_layer_name(name):
-                        counter = _Counter(rest)
+                        counter = _Tee(rest)
                         gz = scan_layer(io.BufferedReader(_GunzipReader(counter)), name, None)
                         while counter.read(BLOCK):
                             pass
@@ -292,21 +294,6 @@ class _Prefixed(io.RawIOBase):
             self._head = self._head[n:]
             return n
         data = self._raw.read(len(target))
-        target[: len(data)] = data
-        return len(data)
-
-
-class _Counter(io.RawIOBase):
-    def __init__(self, raw: Any) -> None:
-        self._raw = raw
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        data = self._raw.read(len(target))
-        self.count += len(data)
         target[: len(data)] = data
         return len(data)
 

@@ -113,8 +113,7 @@ def check_from_marker(name: str, args: Sequence[Any], kwargs: dict[str, Any]) ->
     unknown = set(kwargs) - _ALLOWED_KWARGS[name]
     if unknown:
         allowed = ", ".join(sorted(_ALLOWED_KWARGS[name]))
-        return_err = bad(f"unknown argument {', '.join(sorted(unknown))} (allowed: {allowed})")
-        raise return_err
+        raise bad(f"unknown argument {', '.join(sorted(unknown))} (allowed: {allowed})")
     if len(args) != 1:
         raise bad(f"takes exactly one limit, got {len(args)}")
     image = kwargs.get("image")
@@ -231,8 +230,8 @@ def _growth(check: Check, image: Image, test: str, entry: Entry | None) -> Outco
         what = "compressed size" if check.compressed else "size"
         message = (
             f"image {image.name} ({image.short_id}) {what} grew from {describe_size(base)} to "
-            f"{describe_size(now)}: +{describe_size(delta)} (+{percent:.2f} %), over "
-            f"{check.marker}'s {check.limit:g} % and floor {format_size(check.floor)}"
+            f"{describe_size(now)}: +{describe_size(delta)} (+{percent:.2f} %), over both the "
+            f"{check.limit:g} % limit and the {format_size(check.floor)} floor ({check.marker})"
         )
         if entry is not None and not check.compressed:
             message += _changed_layers(image, entry)

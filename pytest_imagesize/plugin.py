@@ -6,6 +6,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Generator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,10 @@ import pytest
 from . import baseline, hookspecs, report
 from .build import BUILDERS
 from .checks import MARKERS, Check, closest_checks, resolve_image
-from .errors import ImageSizeError, MarkerError
+from .errors import ImageSizeError
 from .fixtures import SESSION_KEY, declaration_of
 from .session import ImageSizeSession, ImageSizeWarning
+from .sizes import parse_percent, parse_size
 
 CHECKS_KEY = pytest.StashKey[list[Check]]()
 REPORT_MODES = ("summary", "layers")
@@ -230,12 +232,22 @@ def _image_fixtures(item: pytest.Function) -> list[str]:
     ]
 
 
-def _default_growth(config: pytest.Config) -> tuple[str, dict[str, Any]] | None:
+def _default_growth(config: pytest.Config) -> Check | None:
+    """The ini growth limit, parsed once; ``None`` when none is set."""
     percent = config.getini("imagesize_max_growth")
     if not percent:
         return None
-    floor = config.getini("imagesize_growth_floor")
-    return "max_image_growth", {"floor": floor} if floor else {}
+    floor = config.getini("imagesize_growth_floor") or None
+    try:
+        limit = parse_percent(percent)
+    except ImageSizeError as exc:
+        raise pytest.UsageError(f"ini imagesize_max_growth = {percent}: {exc}") from None
+    try:
+        floor_bytes = 0 if floor is None else parse_size(floor)
+    except ImageSizeError as exc:
+        raise pytest.UsageError(f"ini imagesize_growth_floor = {floor}: {exc}") from None
+    text = f"ini imagesize_max_growth = {percent}" + (f", imagesize_growth_floor = {floor}" if floor else "")
+    return Check("max_image_growth", limit, text, floor=floor_bytes)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -251,7 +263,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 raise ImageSizeError("image size markers apply to test functions only")
             checks = [resolve_image(c, fixtures) for c in closest_checks(markers)]
             if default_growth is not None:
-                checks += _growth_defaults(config, checks, fixtures)
+                checks += _growth_defaults(default_growth, checks, fixtures)
             item.stash[CHECKS_KEY] = checks
         except ImageSizeError as exc:
             problems.append(f"{item.nodeid}: {exc}")
@@ -259,21 +271,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(*problems)
 
 
-def _growth_defaults(config: pytest.Config, checks: list[Check], fixtures: list[str]) -> list[Check]:
-    """The ini growth limit, for each image a test uses that has no growth marker of its own."""
-    covered = {(c.image, c.compressed) for c in checks if c.kind == "max_image_growth"}
-    percent = config.getini("imagesize_max_growth")
-    floor = config.getini("imagesize_growth_floor") or None
-    added = []
-    for name in fixtures:
-        if (name, False) in covered:
-            continue
-        try:
-            check = closest_checks([("max_image_growth", [percent], {"floor": floor, "image": name})])[0]
-        except MarkerError as exc:
-            raise MarkerError(f"ini imagesize_max_growth / imagesize_growth_floor: {exc}") from None
-        added.append(check)
-    return added
+def _growth_defaults(default: Check, checks: list[Check], fixtures: list[str]) -> list[Check]:
+    """The ini growth limit for each image a test uses that has no growth marker of its own."""
+    covered = {c.image for c in checks if c.kind == "max_image_growth" and not c.compressed}
+    return [replace(default, image=name) for name in fixtures if name not in covered]
 
 
 @pytest.hookimpl(wrapper=True)

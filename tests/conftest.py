@@ -12,6 +12,11 @@ import pytest
 
 LABEL = "io.github.pytest-imagesize.managed"
 
+# Tests that assert Docker's own byte counts: Podman counts tar headers and metadata too.
+DOCKER_BYTES = pytest.mark.docker_only(
+    reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
+)
+
 MakeImageDir = Callable[..., Path]
 
 

@@ -15,7 +15,7 @@ import pytest
 from pytest_imagesize import baseline
 from pytest_imagesize.errors import ImageSizeError
 
-from .conftest import MakeImageDir, buildx_builds
+from .conftest import DOCKER_BYTES, MakeImageDir, buildx_builds
 
 ENGINE = {"name": "docker", "version": "20.10.24+dfsg1", "storage_driver": "overlay2", "arch": "amd64"}
 
@@ -60,9 +60,7 @@ def test_above_both(app):
 
 
 @pytest.mark.engine
-@pytest.mark.docker_only(
-    reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
-)
+@DOCKER_BYTES
 def test_growth_fails_only_above_percent_and_floor(
     pytester: pytest.Pytester, image_dir: MakeImageDir
 ) -> None:
@@ -83,7 +81,7 @@ def test_growth_fails_only_above_percent_and_floor(
     result.stdout.fnmatch_lines(
         [
             "image app (*) size grew from 100,000 B (100 KB) to 110,000 B (110 KB): +10,000 B (10 KB) "
-            "(+10.00 %), over @pytest.mark.max_image_growth('5%')'s 5 % and floor 0 B",
+            "(+10.00 %), over both the 5 % limit and the 0 B floor (@pytest.mark.max_image_growth('5%'))",
             "  layers that changed most:",
             "    #0 +10,000 B  COPY * /blob",
         ]
@@ -119,9 +117,7 @@ def test_new_image_passes_and_is_flagged(pytester: pytest.Pytester, image_dir: M
 
 
 @pytest.mark.engine
-@pytest.mark.docker_only(
-    reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
-)
+@DOCKER_BYTES
 def test_update_writes_this_run_and_keeps_other_entries(
     pytester: pytest.Pytester, image_dir: MakeImageDir
 ) -> None:
@@ -180,9 +176,7 @@ def test_damaged_baseline_is_a_clear_error_and_left_untouched(
 
 
 @pytest.mark.engine
-@pytest.mark.docker_only(
-    reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
-)
+@DOCKER_BYTES
 def test_read_only_baseline_with_update_is_an_error_and_nothing_is_written(
     pytester: pytest.Pytester, image_dir: MakeImageDir
 ) -> None:
@@ -228,9 +222,7 @@ def test_baseline_from_another_engine_is_reported() -> None:
 
 
 @pytest.mark.engine
-@pytest.mark.docker_only(
-    reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
-)
+@DOCKER_BYTES
 def test_other_engine_baseline_warns(pytester: pytest.Pytester, image_dir: MakeImageDir) -> None:
     image_dir(1000)
     write_baseline(
@@ -246,9 +238,7 @@ def test_other_engine_baseline_warns(pytester: pytest.Pytester, image_dir: MakeI
 
 
 @pytest.mark.engine
-@pytest.mark.docker_only(
-    reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
-)
+@DOCKER_BYTES
 def test_ini_growth_default_applies_to_every_image(
     pytester: pytest.Pytester, image_dir: MakeImageDir
 ) -> None:
@@ -277,14 +267,17 @@ def test_ini_growth_default_applies_to_every_image(
     result = pytester.runpytest("-v")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
-        ["*test_grown FAILED*", "*grew from 1,000 B (1 KB) to 1,100 B*"], consecutive=False
+        [
+            "*test_grown FAILED*",
+            "*grew from 1,000 B (1 KB) to 1,100 B (1.1 KB): +100 B (100 B) (+10.00 %), over both the 5 % "
+            "limit and the 50 B floor (ini imagesize_max_growth = 5%, imagesize_growth_floor = 50)",
+        ],
+        consecutive=False,
     )
 
 
 @pytest.mark.engine
-@pytest.mark.docker_only(
-    reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
-)
+@DOCKER_BYTES
 def test_markdown_report_step_summary_and_junit_properties(
     pytester: pytest.Pytester, image_dir: MakeImageDir, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -338,9 +331,7 @@ def test_markdown_report_step_summary_and_junit_properties(
 
 
 @pytest.mark.engine
-@pytest.mark.docker_only(
-    reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
-)
+@DOCKER_BYTES
 def test_hooks_see_measured_images_and_can_add_report_columns(
     pytester: pytest.Pytester, image_dir: MakeImageDir
 ) -> None:
@@ -427,3 +418,21 @@ def test_percent_parsing() -> None:
     assert format_delta(100, 90) == "-10 B (-10.0 % ▼)"
     assert format_delta(7, 7) == "±0"
     assert format_delta(5_000_000, 5_160_000, with_bytes=False) == "+3.2 % ▲"
+
+
+@pytest.mark.parametrize(
+    ("ini", "error"),
+    [
+        ("imagesize_max_growth = five", "ERROR: ini imagesize_max_growth = five: 'five' is not a percentage"),
+        (
+            "imagesize_max_growth = 5%\nimagesize_growth_floor = 1 XB",
+            "ERROR: ini imagesize_growth_floor = 1 XB: '1 XB' is not a size",
+        ),
+    ],
+)
+def test_bad_ini_growth_is_one_usage_error(pytester: pytest.Pytester, ini: str, error: str) -> None:
+    pytester.makeini(f"[pytest]\n{ini}\n")
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([error + "*"])

@@ -17,7 +17,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from .conftest import MakeImageDir, buildx_builds
+from .conftest import DOCKER_BYTES, MakeImageDir, buildx_builds
 
 pytestmark = pytest.mark.engine
 
@@ -226,9 +226,7 @@ def tcp_engine() -> Iterator[str]:
     server.close()
 
 
-@pytest.mark.docker_only(
-    reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
-)
+@DOCKER_BYTES
 def test_engine_over_tcp(
     pytester: pytest.Pytester, image_dir: MakeImageDir, tcp_engine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,13 +12,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from .conftest import write_scratch_dockerfile
+from .conftest import DOCKER_BYTES, write_scratch_dockerfile
 
 pytestmark = [
     pytest.mark.engine,
-    pytest.mark.docker_only(
-        reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
-    ),
+    DOCKER_BYTES,
 ]
 REF = "pytest-imagesize-test/cli:1"
 

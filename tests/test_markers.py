@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import MakeImageDir
+from .conftest import DOCKER_BYTES, MakeImageDir
 
 pytestmark = [
     pytest.mark.engine,
-    pytest.mark.docker_only(
-        reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
-    ),
+    DOCKER_BYTES,
 ]
 
 

@@ -6,13 +6,11 @@ import json
 
 import pytest
 
-from .conftest import MakeImageDir
+from .conftest import DOCKER_BYTES, MakeImageDir
 
 pytestmark = [
     pytest.mark.engine,
-    pytest.mark.docker_only(
-        reason="Docker's .Size counts layer contents to the byte; Podman adds tar headers and metadata"
-    ),
+    DOCKER_BYTES,
 ]
 
 SUITE = """
