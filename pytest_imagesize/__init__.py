@@ -4,17 +4,39 @@ Public API::
 
     from pytest_imagesize import build_image, existing_image, measure_image, parse_size, Image
 
+The names are loaded on first use, so that ``import pytest_imagesize`` (which pytest's entry
+point does in every run) and the CLI's one-shot size check stay light.
+
 PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations
 
-from .analysis import FileRecord, FileTree
-from .errors import ImageSizeError
-from .fixtures import build_image, existing_image
-from .image import Image, ImageConfig, Layer, measure_image
-from .session import ImageSizeWarning
-from .sizes import format_size, parse_size
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import ImageSizeError
+    from .fixtures import build_image, existing_image
+    from .measure.image import Image, ImageConfig, Layer, measure_image
+    from .measure.layers import FileRecord, FileTree
+    from .session import ImageSizeWarning
+    from .sizes import format_size, parse_size
+
+_EXPORTS = {
+    "FileRecord": ".measure.layers",
+    "FileTree": ".measure.layers",
+    "Image": ".measure.image",
+    "ImageConfig": ".measure.image",
+    "ImageSizeError": ".errors",
+    "ImageSizeWarning": ".session",
+    "Layer": ".measure.image",
+    "build_image": ".fixtures",
+    "existing_image": ".fixtures",
+    "format_size": ".sizes",
+    "measure_image": ".measure.image",
+    "parse_size": ".sizes",
+}
 
 __all__ = [
     "FileRecord",
@@ -30,4 +52,17 @@ __all__ = [
     "measure_image",
     "parse_size",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytest_imagesize' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

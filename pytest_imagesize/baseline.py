@@ -1,34 +1,42 @@
 """The baseline file: measured sizes committed with the code, to catch slow growth.
 
-Format (version 1), written with sorted keys and two-space indent so review diffs stay small::
+Format version 2, written with sorted keys and two-space indent so review diffs stay small::
 
-    {"version": 1,
-     "images": {"slim": {"size": 6639775, "compressed_size": 2797140, "layers": [...],
-                         "engine": {...}, "date": "2026-11-29", "commit": "abc1234"}}}
+    {"version": 2,
+     "images": {"slim": {"size": 6639775, "compressed_size": 2797140,
+                         "layers": [{"instruction": "...", "size": 860135, "diff_id": "sha256:..."}],
+                         "engine": {"name": "docker", "image_store": "graphdriver", ...},
+                         "date": "2026-11-29", "commit": "abc1234"}}}
 
-Updates merge into the file under an exclusive lock and replace it atomically, so concurrent
-writers lose nothing; a file that does not parse is never overwritten.
+``size`` is the portable size (the same on every engine). A version-1 file still reads; its
+entries measured by an engine whose own ``.Size`` was not the portable size (Podman, Docker's
+containerd store) are not comparable for ``size`` and are rewritten by the next update.
+
+Updates merge into the file field by field under a lock next to the file (concurrent runs on one
+checkout exclude each other) and replace it atomically; a value that was not measured never
+replaces a recorded one; a file that does not parse is never overwritten; an entry's ``date``
+and ``commit`` change only when its numbers do.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import fcntl
-import hashlib
 import json
 import os
 import subprocess
-import tempfile
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_atomic
 from .errors import ImageSizeError
-from .report import write_atomic
+from .sizes import MAX_BYTES
 
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
+GRAPH_DRIVERS = frozenset({"overlay2", "overlay", "aufs", "btrfs", "zfs", "devicemapper", "vfs"})
+LOCK_TIMEOUT = 120.0
 
 
 class BaselineError(ImageSizeError):
@@ -36,25 +44,73 @@ class BaselineError(ImageSizeError):
 
 
 @dataclass(frozen=True)
-class Entry:
-    """One image's baseline values."""
-
+class LayerEntry:
+    instruction: str
     size: int
+    diff_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One image's baseline values (``None``: not measured)."""
+
+    size: int | None
     compressed_size: int | None
-    layers: tuple[tuple[str, int], ...]  # (instruction, size) per layer, oldest first
-    engine: dict[str, Any]
+    layers: tuple[LayerEntry, ...]
+    engine: Mapping[str, Any]
     date: str | None = None
     commit: str | None = None
+    version: int = VERSION  # the file version the entry was read from
+
+    @property
+    def size_comparable(self) -> bool:
+        """Whether ``size`` is the portable size: always in version 2; in version 1 only when
+        Docker with a graph driver measured it (its ``.Size`` is the portable size)."""
+        if self.version >= 2:
+            return True
+        return self.engine.get("name") == "docker" and self.engine.get("storage_driver") in GRAPH_DRIVERS
+
+    def numbers(self) -> dict[str, Any]:
+        """What the entry says about the image, without when and where it was recorded."""
+        data = self.to_json()
+        for key in ("date", "commit", "engine"):
+            data.pop(key)
+        return data
 
     def to_json(self) -> dict[str, Any]:
         return {
             "size": self.size,
             "compressed_size": self.compressed_size,
-            "layers": [{"instruction": i, "size": s} for i, s in self.layers],
+            "layers": [
+                {
+                    "instruction": la.instruction,
+                    "size": la.size,
+                    **({"diff_id": la.diff_id} if la.diff_id else {}),
+                }
+                for la in self.layers
+            ],
             "engine": dict(self.engine),
             "date": self.date,
             "commit": self.commit,
         }
+
+
+def merge_entry(old: Entry | None, new: Entry) -> Entry:
+    """``new`` over ``old`` field by field: what ``new`` did not measure keeps its old value; the
+    date and commit stay when the numbers did not change."""
+    if old is None:
+        return new
+    if not old.size_comparable:
+        old = replace(old, size=None)
+    merged = replace(
+        new,
+        size=new.size if new.size is not None else old.size,
+        compressed_size=new.compressed_size if new.compressed_size is not None else old.compressed_size,
+        layers=new.layers or old.layers,
+    )
+    if merged.numbers() == old.numbers() and old.version == VERSION:
+        return replace(merged, date=old.date, commit=old.commit, engine=old.engine)
+    return merged
 
 
 def _problem(path: Path, what: str) -> BaselineError:
@@ -64,22 +120,25 @@ def _problem(path: Path, what: str) -> BaselineError:
     )
 
 
-def _int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+def _bytes(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_BYTES
 
 
-def _entry(path: Path, name: str, data: Any) -> Entry:
+def _entry(path: Path, name: str, data: Any, version: int) -> Entry:
     where = f"images[{name!r}]"
     if not isinstance(data, dict):
         raise _problem(path, f"{where} is {type(data).__name__}, expected an object")
-    if not _int(data.get("size")):
-        raise _problem(path, f"{where}.size is {data.get('size')!r}, expected bytes as a whole number")
-    compressed = data.get("compressed_size")
-    if compressed is not None and not _int(compressed):
-        raise _problem(path, f"{where}.compressed_size is {compressed!r}, expected bytes or null")
+    for key in ("size", "compressed_size"):
+        value = data.get(key)
+        if not (value is None and (key == "compressed_size" or version >= 2)) and not _bytes(value):
+            shown = f"{str(value)[:24]}..." if len(str(value)) > 30 else repr(value)
+            raise _problem(path, f"{where}.{key} is {shown}, expected bytes as a whole number up to 2**63-1")
     layers_raw = data.get("layers", [])
     if not isinstance(layers_raw, list) or not all(
-        isinstance(x, dict) and _int(x.get("size")) and isinstance(x.get("instruction", ""), str)
+        isinstance(x, dict)
+        and _bytes(x.get("size"))
+        and isinstance(x.get("instruction", ""), str)
+        and isinstance(x.get("diff_id", ""), (str, type(None)))
         for x in layers_raw
     ):
         raise _problem(path, f"{where}.layers must be a list of {{instruction, size}} objects")
@@ -90,30 +149,34 @@ def _entry(path: Path, name: str, data: Any) -> Entry:
         if data.get(key) is not None and not isinstance(data.get(key), str):
             raise _problem(path, f"{where}.{key} must be a string or null")
     return Entry(
-        size=data["size"],
-        compressed_size=compressed,
-        layers=tuple((str(x.get("instruction", "")), int(x["size"])) for x in layers_raw),
+        size=data.get("size"),
+        compressed_size=data.get("compressed_size"),
+        layers=tuple(
+            LayerEntry(str(x.get("instruction", "")), int(x["size"]), x.get("diff_id")) for x in layers_raw
+        ),
         engine=engine,
         date=data.get("date"),
         commit=data.get("commit"),
+        version=version,
     )
 
 
 def parse(path: Path, text: str) -> dict[str, Entry]:
     try:
         data = json.loads(text)
-    except ValueError as exc:
-        raise _problem(path, f"not valid JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        raise _problem(path, f"not valid JSON ({str(exc)[:120]})") from None
     if not isinstance(data, dict):
         raise _problem(path, "the top level is not an object")
-    if data.get("version") != VERSION:
+    version = data.get("version")
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
         raise _problem(
-            path, f"version {data.get('version')!r} is not one this plugin reads (expected {VERSION})"
+            path, f"version {str(version)[:20]!r} is not one this plugin reads (expected {VERSION} or 1)"
         )
     images = data.get("images")
     if not isinstance(images, dict):
         raise _problem(path, "'images' is missing or not an object")
-    return {str(name): _entry(path, str(name), value) for name, value in images.items()}
+    return {str(name): _entry(path, str(name), value, int(version)) for name, value in images.items()}
 
 
 def load(path: Path) -> dict[str, Entry]:
@@ -122,34 +185,20 @@ def load(path: Path) -> dict[str, Entry]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
-    except OSError as exc:
-        raise BaselineError(f"baseline {path}: cannot read it ({exc.strerror})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise BaselineError(f"baseline {path}: cannot read it ({reason})") from None
     return parse(path, text)
 
 
 def render(entries: Mapping[str, Entry]) -> str:
-    document = {"version": VERSION, "images": {n: e.to_json() for n, e in entries.items()}}
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    document = {"version": VERSION, "images": {n: e.to_json() for n, e in sorted(entries.items())}}
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    # The lock lives outside the user's tree (no stray file beside a committed baseline).
-    lock_dir = Path(tempfile.gettempdir()) / "pytest-imagesize-locks"
-    lock_dir.mkdir(exist_ok=True)
-    lock_path = lock_dir / (hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24] + ".lock")
-    try:
-        handle = open(lock_path, "a")  # noqa: SIM115 - held for the block
-    except OSError as exc:
-        raise BaselineError(
-            f"baseline {path}: cannot update it ({exc.strerror} for {lock_path}); "
-            "make the directory writable or point --image-baseline elsewhere"
-        ) from None
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-    finally:
-        handle.close()
+def lock_path(path: Path) -> Path:
+    """The lock beside the baseline (``.image-sizes.json.lock``), shared by every run on the checkout."""
+    return path.with_name(f".{path.name}.lock")
 
 
 def _read_only(path: Path) -> bool:
@@ -157,21 +206,53 @@ def _read_only(path: Path) -> bool:
     return not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222
 
 
-def update(path: Path, measured: Mapping[str, Entry]) -> dict[str, Entry]:
-    """Merge ``measured`` into the file: other images' entries stay as they are."""
+def resolve(rootdir: Path, value: str | os.PathLike[str], explicit: bool) -> Path:
+    """Where the baseline is. A symlink is followed only to a target inside the rootdir, or to
+    one the user named explicitly (``--image-baseline``/ini); anything else is refused."""
+    given = rootdir / Path(value)
+    target = given.resolve()
+    if given.is_symlink() and not explicit:
+        try:
+            target.relative_to(rootdir.resolve())
+        except ValueError:
+            raise BaselineError(
+                f"baseline {given} is a symlink to {target}, outside the project ({rootdir}); "
+                "it is not read or written: remove the symlink, or name the file with --image-baseline"
+            ) from None
+    return target
+
+
+def update(path: Path, measured: Mapping[str, Entry]) -> tuple[dict[str, Entry], list[str]]:
+    """Merge ``measured`` into the file: other images' entries stay as they are. Returns the
+    entries now in the file and the names of those whose numbers changed."""
+    from filelock import FileLock, Timeout  # only updates need it
+
     if path.exists() and _read_only(path):
         raise BaselineError(f"baseline {path}: the file is read-only; make it writable to update it")
     if path.parent.exists() and _read_only(path.parent):
         raise BaselineError(f"baseline {path}: its directory is read-only; make it writable to update it")
-    with _locked(path):
-        entries = load(path)  # raises, and writes nothing, when the file is damaged
-        entries.update(measured)
-        ordered = dict(sorted(entries.items()))
-        try:
-            write_atomic(path, render(ordered))
-        except OSError as exc:
-            raise BaselineError(f"baseline {path}: cannot write it ({exc.strerror})") from None
-    return ordered
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(lock_path(path)), timeout=LOCK_TIMEOUT)
+        with lock:
+            entries = load(path)  # raises, and writes nothing, when the file is damaged
+            changed = []
+            for name, entry in measured.items():
+                merged = merge_entry(entries.get(name), entry)
+                old = entries.get(name)
+                if old is None or merged.to_json() != old.to_json() or old.version != VERSION:
+                    changed.append(name)
+                entries[name] = merged
+            if changed or not path.exists():
+                write_atomic(path, render(entries))
+    except Timeout:
+        raise BaselineError(
+            f"baseline {path}: another run held its lock ({lock_path(path)}) for {LOCK_TIMEOUT:g} s; "
+            "wait for it to finish, or delete the lock file if no run is going on"
+        ) from None
+    except OSError as exc:
+        raise BaselineError(f"baseline {path}: cannot write it ({exc.strerror})") from None
+    return dict(sorted(entries.items())), changed
 
 
 def git_commit(directory: Path) -> str | None:
@@ -193,9 +274,10 @@ def today() -> str:
 
 
 def comparable(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """What differs between two engine descriptions in a way that changes sizes."""
+    """What differs between two engine descriptions in a way that changes portable sizes: only
+    the architecture (the same Dockerfile gives other binaries); engines and stores do not."""
     return [
         f"{key} {old.get(key)!r} vs {new.get(key)!r}"
-        for key in ("name", "storage_driver", "arch")
+        for key in ("arch",)
         if old.get(key) is not None and new.get(key) is not None and old.get(key) != new.get(key)
     ]

@@ -1,48 +1,34 @@
-"""Markers become checks; a check applied to a measured image becomes an outcome.
+"""Check kinds as data: one record per marker kind, read by collection, evaluation, messages,
+reports and the CLI. A check applied to a measured image becomes an :class:`Outcome`.
 
-Marker values are validated at collection, before any image is built. Per test, the closest
-marker of each kind (function over class over module) wins for each image and measure.
+Adding a marker means adding one :class:`CheckKind` to ``KINDS`` (plus its tests). Marker
+values are validated at collection, before any image is built. Per test, the closest marker of
+each measure (function over class over module) wins for each image; what counts as the same
+measure is the kind plus the arguments named in ``CheckKind.distinct_by``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
-from .errors import ImageSizeError, MarkerError, SizeParseError
-from .image import Image
-from .sizes import describe_size, format_size, parse_percent, parse_size
+from .baseline import Entry
+from .errors import MarkerError, SizeParseError
+from .measure.image import Image, Layer
+from .sizes import MAX_BYTES, describe_size, format_size, parse_percent, parse_size
 
-if TYPE_CHECKING:
-    from .baseline import Entry
-
-MARKERS: dict[str, str] = {
-    "max_image_size": "max_image_size(limit, *, compressed=False, warn=None, image=None): fail "
-    "when the image is larger than limit ('5MB', '4.5MiB' or bytes); warn= is a soft limit",
-    "max_image_layers": "max_image_layers(n, *, image=None): fail when the image has more than n layers",
-    "max_wasted_bytes": "max_wasted_bytes(limit, *, image=None): fail when more than limit bytes "
-    "of files are hidden or deleted by later layers",
-    "min_image_efficiency": "min_image_efficiency(ratio, *, image=None): fail when 1 - wasted / "
-    "written falls below ratio (0 < ratio <= 1)",
-    "max_image_growth": "max_image_growth(percent, *, floor=None, compressed=False, image=None): "
-    "fail when the image grew against the baseline by more than percent AND more than floor",
-}
-
-_ALLOWED_KWARGS: dict[str, set[str]] = {
-    "max_image_size": {"compressed", "warn", "image"},
-    "max_image_layers": {"image"},
-    "max_wasted_bytes": {"image"},
-    "min_image_efficiency": {"image"},
-    "max_image_growth": {"floor", "compressed", "image"},
-}
+KindName = Literal[
+    "max_image_size", "max_image_layers", "max_wasted_bytes", "min_image_efficiency", "max_image_growth"
+]
+Verdict = Literal["passed", "failed", "warned"]
 
 
 @dataclass(frozen=True)
 class Check:
-    """One claim about one image, as written in a marker."""
+    """One claim about one image, as written in a marker (or an ini default)."""
 
-    kind: str
+    kind: KindName
     limit: float
     marker: str  # the marker as written, for messages
     image: str | None = None  # fixture name; None until resolved when the marker omits it
@@ -51,8 +37,13 @@ class Check:
     floor: int = 0
 
     @property
-    def measure(self) -> tuple[str, str | None, bool]:
-        return (self.kind, self.image, self.compressed)
+    def record(self) -> CheckKind:
+        return KINDS[self.kind]
+
+    @property
+    def measure(self) -> tuple[Any, ...]:
+        """What the check measures: a closer marker with the same measure shadows this one."""
+        return (self.kind, self.image, *(getattr(self, name) for name in self.record.distinct_by))
 
 
 @dataclass(frozen=True)
@@ -61,24 +52,49 @@ class Outcome:
 
     test: str
     image: str
-    kind: str
+    kind: KindName
     compressed: bool
     limit: float
-    actual: float
-    outcome: str  # "passed", "failed" or "warned"
+    actual: float | None  # None: nothing to compare (a new image in a growth check)
+    outcome: Verdict
     message: str
     warn: int | None = None
     baseline: int | None = None  # growth checks: the baseline value compared with
+    delta: int | None = None  # growth checks: bytes gained since the baseline
     note: str = ""  # e.g. "new": not in the baseline
 
     @property
-    def headroom(self) -> float:
-        if self.kind == "min_image_efficiency":
-            return self.actual - self.limit
-        return self.limit - self.actual
+    def record(self) -> CheckKind:
+        return KINDS[self.kind]
+
+    @property
+    def headroom(self) -> float | None:
+        """How far from failing: positive inside the limit, negative over it."""
+        if self.actual is None:
+            return None
+        return self.actual - self.limit if self.record.at_least else self.limit - self.actual
+
+    @property
+    def limit_text(self) -> str:
+        return self.record.limit_text(self)
+
+    @property
+    def headroom_text(self) -> str:
+        room = self.headroom
+        if room is None:
+            return self.note or "-"
+        text = self.record.amount_text(abs(room))
+        return text if room >= 0 else f"{text} over"
+
+    def junit_properties(self) -> list[tuple[str, object]]:
+        return [
+            ("image", self.image),
+            (f"image_{self.kind}_limit", self.limit),
+            (f"image_{self.kind}_outcome", self.outcome),
+        ]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "test": self.test,
             "image": self.image,
             "kind": self.kind,
@@ -87,13 +103,54 @@ class Outcome:
             "warn": self.warn,
             "actual": self.actual,
             "outcome": self.outcome,
-            **({"baseline": self.baseline, "note": self.note} if self.kind == "max_image_growth" else {}),
         }
+        if self.kind == "max_image_growth":
+            data.update(baseline=self.baseline, delta=self.delta, note=self.note)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Outcome:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
-def _marker_text(name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> str:
-    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
-    return f"@pytest.mark.{name}({', '.join(parts)})"
+@dataclass(frozen=True)
+class Context:
+    """What evaluation may consult besides the image."""
+
+    baseline: Mapping[str, Entry] = field(default_factory=dict)
+
+
+Reject = Callable[[str], MarkerError]
+
+
+@dataclass(frozen=True)
+class CheckKind:
+    """Everything about one marker kind."""
+
+    name: KindName
+    signature: str  # the marker's arguments, for `pytest --markers`
+    help: str
+    options: frozenset[str]  # keyword arguments besides image=
+    parse: Callable[[Any, Mapping[str, Any], Reject], dict[str, Any]]  # -> Check fields
+    limit_text: Callable[[Outcome], str]
+    amount_text: Callable[[float], str]  # headroom and differences in this kind's unit
+    evaluate: Callable[[Check, Image, str, Context], Outcome]
+    distinct_by: tuple[str, ...] = ()  # Check fields that make two markers measure different things
+    at_least: bool = False  # the actual must be >= the limit (else <=)
+
+    @property
+    def marker_line(self) -> str:
+        return f"{self.name}({self.signature}): {self.help}"
+
+
+# ---------------------------------------------------------------------------- shared pieces
+
+
+def _bool(kwargs: Mapping[str, Any], name: str, reject: Reject) -> bool:
+    value = kwargs.get(name, False)
+    if not isinstance(value, bool):
+        raise reject(f"{name}= must be True or False, got {value!r}")
+    return value
 
 
 def _limit_size(value: Any) -> int:
@@ -103,67 +160,272 @@ def _limit_size(value: Any) -> int:
     return size
 
 
-def check_from_marker(name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> Check:
-    """Validate one marker's arguments. Raises MarkerError (without the test id)."""
-    text = _marker_text(name, args, kwargs)
+def _what(check: Check) -> str:
+    return "compressed size" if check.compressed else "size"
 
-    def bad(problem: str) -> MarkerError:
+
+def _layer_lines(image: Image, compressed: bool) -> str:
+    rows = []
+    for layer in image.largest_layers(3):
+        size = layer.compressed_size if compressed and layer.compressed_size is not None else layer.size
+        rows.append(f"    {describe_size(size):>28}  {layer.instruction}")
+    return "\n  largest layers:\n" + "\n".join(rows) if rows else ""
+
+
+def _outcome(check: Check, image: Image, test: str, actual: float, failed: bool, message: str) -> Outcome:
+    verdict: Verdict = "failed" if failed else "passed"
+    if not failed and check.warn is not None and actual > check.warn:
+        verdict = "warned"
+        message = (
+            f"image {image.label} {_what(check)} is {describe_size(int(actual))}, above the warning "
+            f"threshold of {describe_size(check.warn)} (limit {format_size(int(check.limit))})"
+        )
+    return Outcome(
+        test=test,
+        image=image.name,
+        kind=check.kind,
+        compressed=check.compressed,
+        limit=check.limit,
+        actual=actual,
+        outcome=verdict,
+        message=message if verdict != "passed" else "",
+        warn=check.warn,
+    )
+
+
+def _bytes_over(check: Check, image: Image, test: str, actual: int, what: str, details: str) -> Outcome:
+    over = actual - int(check.limit)
+    message = (
+        f"image {image.label} {what} is {describe_size(actual)}, over the limit of "
+        f"{describe_size(int(check.limit))} by {describe_size(max(over, 0))} ({check.marker})"
+    )
+    return _outcome(check, image, test, actual, over > 0, message + (details if over > 0 else ""))
+
+
+# ---------------------------------------------------------------------------- the kinds
+
+
+def _parse_size_marker(value: Any, kwargs: Mapping[str, Any], reject: Reject) -> dict[str, Any]:
+    limit = _limit_size(value)
+    warn = kwargs.get("warn")
+    warn_size = None if warn is None else _limit_size(warn)
+    if warn_size is not None and warn_size >= limit:
+        raise reject(
+            f"warn={warn!r} ({format_size(warn_size)}) must be below the limit ({format_size(limit)})"
+        )
+    return {"limit": limit, "compressed": _bool(kwargs, "compressed", reject), "warn": warn_size}
+
+
+def _evaluate_size(check: Check, image: Image, test: str, context: Context) -> Outcome:
+    actual = image.compressed_size if check.compressed else image.size
+    if actual <= check.limit and (check.warn is None or actual <= check.warn):
+        return _outcome(check, image, test, actual, False, "")
+    return _bytes_over(check, image, test, actual, _what(check), _layer_lines(image, check.compressed))
+
+
+def _parse_layers(value: Any, kwargs: Mapping[str, Any], reject: Reject) -> dict[str, Any]:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BYTES:
+        raise reject(f"{value!r} is not a layer count: give a whole number >= 1")
+    return {"limit": value}
+
+
+def _evaluate_layers(check: Check, image: Image, test: str, context: Context) -> Outcome:
+    actual = image.layer_count
+    over = actual - int(check.limit)
+    message = ""
+    if over > 0:
+        message = (
+            f"image {image.label} has {actual} layers, {over} over the limit of {int(check.limit)} "
+            f"({check.marker})" + _layer_lines(image, False)
+        )
+    return _outcome(check, image, test, actual, over > 0, message)
+
+
+def _parse_waste(value: Any, kwargs: Mapping[str, Any], reject: Reject) -> dict[str, Any]:
+    return {"limit": parse_size(value)}
+
+
+def _evaluate_waste(check: Check, image: Image, test: str, context: Context) -> Outcome:
+    return _bytes_over(check, image, test, image.wasted_bytes, "wasted bytes", "")
+
+
+def _parse_efficiency(value: Any, kwargs: Mapping[str, Any], reject: Reject) -> dict[str, Any]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise reject(f"{value!r} is not a ratio: give a number in (0, 1], e.g. 0.95")
+    return {"limit": float(value)}
+
+
+def _evaluate_efficiency(check: Check, image: Image, test: str, context: Context) -> Outcome:
+    actual = image.efficiency
+    failed = actual < check.limit
+    message = (
+        f"image {image.label} has efficiency {actual:.4f}, below {check.marker}'s {check.limit:.4f}; "
+        f"{describe_size(image.wasted_bytes)} of files are hidden or deleted by later layers"
+    )
+    return _outcome(check, image, test, actual, failed, message if failed else "")
+
+
+def _parse_growth(value: Any, kwargs: Mapping[str, Any], reject: Reject) -> dict[str, Any]:
+    floor = kwargs.get("floor")
+    return {
+        "limit": parse_percent(value),
+        "compressed": _bool(kwargs, "compressed", reject),
+        "floor": 0 if floor is None else parse_size(floor),
+    }
+
+
+def _changed_layers(layers: Sequence[Layer], entry: Entry) -> str:
+    count = max(len(layers), len(entry.layers))
+    changes = []
+    for i in range(count):
+        old = entry.layers[i].size if i < len(entry.layers) else 0
+        new = layers[i].size if i < len(layers) else 0
+        label = layers[i].instruction if i < len(layers) else entry.layers[i].instruction
+        if new != old:
+            changes.append((abs(new - old), f"    #{i} {new - old:+,} B  {label}"))
+    top = [text for _, text in sorted(changes, key=lambda c: c[0], reverse=True)[:3]]
+    return "\n  layers that changed most:\n" + "\n".join(top) if top else ""
+
+
+def _evaluate_growth(check: Check, image: Image, test: str, context: Context) -> Outcome:
+    entry = context.baseline.get(image.name)
+    common: dict[str, Any] = {
+        "test": test,
+        "image": image.name,
+        "kind": check.kind,
+        "compressed": check.compressed,
+    }
+    if entry is None:
+        return Outcome(**common, limit=check.limit, actual=None, outcome="passed", message="", note="new")
+    if not check.compressed and not entry.size_comparable:
+        note = "not comparable"  # a version-1 entry holding an engine's own, other number
+        return Outcome(**common, limit=check.limit, actual=None, outcome="passed", message="", note=note)
+    base = entry.compressed_size if check.compressed else entry.size
+    if base is None:  # not measured that way in the baseline
+        return Outcome(**common, limit=check.limit, actual=None, outcome="passed", message="", note="new")
+    now = image.compressed_size if check.compressed else image.size
+    delta = now - base
+    percent: float | None = delta / base * 100 if base else None
+    failed = delta > check.floor and (percent is None or percent > check.limit)
+    message = ""
+    if failed:
+        change = f"+{percent:.2f} %" if percent is not None else "from nothing"
+        message = (
+            f"image {image.label} {_what(check)} grew from {describe_size(base)} to "
+            f"{describe_size(now)}: +{describe_size(delta)} ({change}), over both the "
+            f"{check.limit:g} % limit and the {format_size(check.floor)} floor ({check.marker})"
+        )
+        if not check.compressed:
+            message += _changed_layers(image.layers, entry)
+    return Outcome(
+        **common,
+        limit=check.limit,
+        actual=percent,
+        outcome="failed" if failed else "passed",
+        message=message,
+        baseline=base,
+        delta=delta,
+    )
+
+
+def _compressed_mark(outcome: Outcome) -> str:
+    return " (c)" if outcome.compressed else ""
+
+
+KINDS: dict[KindName, CheckKind] = {
+    kind.name: kind
+    for kind in (
+        CheckKind(
+            name="max_image_size",
+            signature="limit, *, compressed=False, warn=None, image=None",
+            help="fail when the image is larger than limit ('5MB', '4.5MiB' or bytes); warn= is a soft limit",
+            options=frozenset({"compressed", "warn"}),
+            parse=_parse_size_marker,
+            limit_text=lambda o: format_size(int(o.limit)) + _compressed_mark(o),
+            amount_text=lambda n: format_size(int(n)),
+            evaluate=_evaluate_size,
+            distinct_by=("compressed",),
+        ),
+        CheckKind(
+            name="max_image_layers",
+            signature="n, *, image=None",
+            help="fail when the image has more than n layers",
+            options=frozenset(),
+            parse=_parse_layers,
+            limit_text=lambda o: f"{int(o.limit)} layers",
+            amount_text=lambda n: f"{int(n)} layers",
+            evaluate=_evaluate_layers,
+        ),
+        CheckKind(
+            name="max_wasted_bytes",
+            signature="limit, *, image=None",
+            help="fail when more than limit bytes of files are hidden or deleted by later layers",
+            options=frozenset(),
+            parse=_parse_waste,
+            limit_text=lambda o: format_size(int(o.limit)) + " waste",
+            amount_text=lambda n: format_size(int(n)),
+            evaluate=_evaluate_waste,
+        ),
+        CheckKind(
+            name="min_image_efficiency",
+            signature="ratio, *, image=None",
+            help="fail when 1 - wasted / written falls below ratio (0 < ratio <= 1)",
+            options=frozenset(),
+            parse=_parse_efficiency,
+            limit_text=lambda o: f"eff {o.limit:.2f}",
+            amount_text=lambda n: f"{n:.3f}",
+            evaluate=_evaluate_efficiency,
+            at_least=True,
+        ),
+        CheckKind(
+            name="max_image_growth",
+            signature="percent, *, floor=None, compressed=False, image=None",
+            help="fail when the image grew against the baseline by more than percent AND more than floor",
+            options=frozenset({"floor", "compressed"}),
+            parse=_parse_growth,
+            limit_text=lambda o: f"growth {o.limit:g} %" + _compressed_mark(o),
+            amount_text=lambda n: f"{n:.1f} %",
+            evaluate=_evaluate_growth,
+            distinct_by=("compressed",),
+        ),
+    )
+}
+
+
+def marker_text(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    return f"@pytest.mark.{name}({', '.join(parts)})"
+
+
+def check_from_marker(
+    name: str, args: Sequence[Any], kwargs: Mapping[str, Any], text: str | None = None
+) -> Check:
+    """Validate one marker's arguments. Raises MarkerError (without the test id)."""
+    kind = KINDS[name]  # type: ignore[index]
+    text = text or marker_text(name, args, kwargs)
+
+    def reject(problem: str) -> MarkerError:
         return MarkerError(f"{text}: {problem}")
 
-    unknown = set(kwargs) - _ALLOWED_KWARGS[name]
+    unknown = set(kwargs) - kind.options - {"image"}
     if unknown:
-        allowed = ", ".join(sorted(_ALLOWED_KWARGS[name]))
-        raise bad(f"unknown argument {', '.join(sorted(unknown))} (allowed: {allowed})")
+        allowed = ", ".join(sorted(kind.options | {"image"}))
+        raise reject(f"unknown argument {', '.join(sorted(unknown))} (allowed: {allowed})")
     if len(args) != 1:
-        raise bad(f"takes exactly one limit, got {len(args)}")
+        raise reject(f"takes exactly one limit, got {len(args)}")
     image = kwargs.get("image")
     if image is not None and (not isinstance(image, str) or not image.isidentifier()):
-        raise bad(f"image= must name an image fixture, got {image!r}")
-    value = args[0]
+        raise reject(f"image= must name an image fixture, got {image!r}")
     try:
-        if name == "max_image_size":
-            limit = _limit_size(value)
-            compressed = kwargs.get("compressed", False)
-            if not isinstance(compressed, bool):
-                raise bad(f"compressed= must be True or False, got {compressed!r}")
-            warn = kwargs.get("warn")
-            warn_size = None if warn is None else _limit_size(warn)
-            if warn_size is not None and warn_size >= limit:
-                raise bad(
-                    f"warn={warn!r} ({format_size(warn_size)}) must be below the limit ({format_size(limit)})"
-                )
-            return Check(name, limit, text, image, compressed, warn_size)
-        if name == "max_image_growth":
-            compressed = kwargs.get("compressed", False)
-            if not isinstance(compressed, bool):
-                raise bad(f"compressed= must be True or False, got {compressed!r}")
-            floor = kwargs.get("floor")
-            return Check(
-                name,
-                parse_percent(value),
-                text,
-                image,
-                compressed,
-                floor=0 if floor is None else parse_size(floor),
-            )
-        if name == "max_wasted_bytes":
-            return Check(name, parse_size(value), text, image)
-        if name == "max_image_layers":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise bad(f"{value!r} is not a layer count: give a whole number >= 1")
-            return Check(name, value, text, image)
-        if name == "min_image_efficiency":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-                raise bad(f"{value!r} is not a ratio: give a number in (0, 1], e.g. 0.95")
-            return Check(name, float(value), text, image)
+        fields = kind.parse(args[0], kwargs, reject)
     except SizeParseError as exc:
-        raise bad(str(exc)) from None
-    raise bad("unknown marker")  # pragma: no cover - names come from MARKERS
+        raise reject(str(exc)) from None
+    return Check(kind=kind.name, marker=text, image=image, **fields)
 
 
-def closest_checks(markers: Iterable[tuple[str, Sequence[Any], dict[str, Any]]]) -> list[Check]:
+def closest_checks(markers: Iterable[tuple[str, Sequence[Any], Mapping[str, Any]]]) -> list[Check]:
     """Checks from markers given closest first; a farther marker of the same measure is shadowed."""
-    seen: set[tuple[str, str | None, bool]] = set()
+    seen: set[tuple[Any, ...]] = set()
     checks = []
     for name, args, kwargs in markers:
         check = check_from_marker(name, args, kwargs)
@@ -195,117 +457,7 @@ def resolve_image(check: Check, image_fixtures: Sequence[str]) -> Check:
     )
 
 
-def _actual(check: Check, image: Image) -> float:
-    if check.kind == "max_image_size":
-        return image.compressed_size if check.compressed else image.size
-    if check.kind == "max_image_layers":
-        return len(image.layers)
-    if check.kind == "max_wasted_bytes":
-        return image.wasted_bytes
-    if check.kind == "min_image_efficiency":
-        return image.efficiency
-    raise ImageSizeError(f"unknown check {check.kind}")  # pragma: no cover
-
-
-def _layer_lines(image: Image, compressed: bool) -> str:
-    rows = []
-    for layer in image.largest_layers(3):
-        size = layer.compressed_size if compressed and layer.compressed_size is not None else layer.size
-        rows.append(f"    {describe_size(size):>28}  {layer.instruction}")
-    return "\n  largest layers:\n" + "\n".join(rows) if rows else ""
-
-
-def _growth(check: Check, image: Image, test: str, entry: Entry | None) -> Outcome:
-    now = image.compressed_size if check.compressed else image.size
-    base = None if entry is None else (entry.compressed_size if check.compressed else entry.size)
-    if base is None:  # new image, or not measured that way in the baseline: passes, flagged
-        return Outcome(
-            test, image.name, check.kind, check.compressed, check.limit, 0.0, "passed", "", note="new"
-        )
-    delta = now - base
-    percent = delta / base * 100 if base else (0.0 if delta == 0 else float("inf"))
-    failed = percent > check.limit and delta > check.floor
-    message = ""
-    if failed:
-        what = "compressed size" if check.compressed else "size"
-        message = (
-            f"image {image.name} ({image.short_id}) {what} grew from {describe_size(base)} to "
-            f"{describe_size(now)}: +{describe_size(delta)} (+{percent:.2f} %), over both the "
-            f"{check.limit:g} % limit and the {format_size(check.floor)} floor ({check.marker})"
-        )
-        if entry is not None and not check.compressed:
-            message += _changed_layers(image, entry)
-    return Outcome(
-        test,
-        image.name,
-        check.kind,
-        check.compressed,
-        check.limit,
-        percent,
-        "failed" if failed else "passed",
-        message,
-        baseline=base,
-    )
-
-
-def _changed_layers(image: Image, entry: Entry) -> str:
-    count = max(len(image.layers), len(entry.layers))
-    changes = []
-    for i in range(count):
-        old = entry.layers[i][1] if i < len(entry.layers) else 0
-        new = image.layers[i].size if i < len(image.layers) else 0
-        label = image.layers[i].instruction if i < len(image.layers) else entry.layers[i][0]
-        if new != old:
-            changes.append((abs(new - old), f"    #{i} {new - old:+,} B  {label}"))
-    top = [text for _, text in sorted(changes, key=lambda c: c[0], reverse=True)[:3]]
-    return "\n  layers that changed most:\n" + "\n".join(top) if top else ""
-
-
-def evaluate(check: Check, image: Image, test: str, baseline: dict[str, Entry] | None = None) -> Outcome:
-    """Apply a resolved check to a measured image (growth checks compare with ``baseline``)."""
-    if check.kind == "max_image_growth":
-        return _growth(check, image, test, (baseline or {}).get(image.name))
-    actual = _actual(check, image)
-    who = f"image {image.name} ({image.short_id})"
-    if check.kind == "min_image_efficiency":
-        failed = actual < check.limit
-        message = (
-            f"{who} has efficiency {actual:.4f}, below {check.marker}'s {check.limit:.4f}; "
-            f"{describe_size(image.wasted_bytes)} of files are hidden or deleted by later layers"
-        )
-    elif check.kind == "max_image_layers":
-        failed = actual > check.limit
-        message = (
-            f"{who} has {int(actual)} layers, {int(actual - check.limit)} over the limit of "
-            f"{int(check.limit)} ({check.marker})" + _layer_lines(image, False)
-        )
-    else:
-        what = {"max_image_size": "compressed size" if check.compressed else "size"}.get(
-            check.kind, "wasted bytes"
-        )
-        over = int(actual - check.limit)
-        failed = over > 0
-        message = (
-            f"{who} {what} is {describe_size(int(actual))}, over the limit of "
-            f"{describe_size(int(check.limit))} by {describe_size(over)} ({check.marker})"
-            + _layer_lines(image, check.compressed)
-        )
-    outcome = "failed" if failed else "passed"
-    if not failed and check.warn is not None and actual > check.warn:
-        outcome = "warned"
-        message = (
-            f"{who} {'compressed size' if check.compressed else 'size'} is "
-            f"{describe_size(int(actual))}, above the warning threshold of "
-            f"{describe_size(check.warn)} (limit {format_size(int(check.limit))})"
-        )
-    return Outcome(
-        test=test,
-        image=image.name,
-        kind=check.kind,
-        compressed=check.compressed,
-        limit=check.limit,
-        actual=actual,
-        outcome=outcome,
-        message=message if outcome != "passed" else "",
-        warn=check.warn,
-    )
+def evaluate(check: Check, image: Image, test: str, context: Context | None = None) -> Outcome:
+    """Apply a resolved check to a measured image."""
+    __tracebackhide__ = True
+    return check.record.evaluate(check, image, test, context or Context())

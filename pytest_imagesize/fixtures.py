@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from .build import BuildSpec
+from .engine.build import BuildSpec
 from .errors import EngineUnavailable, ImageSizeError
-from .image import Image
+from .measure.image import Image
 from .session import Declaration, ImageSizeSession
 
 DECLARATION_ATTR = "_pytest_imagesize_declaration"
@@ -29,7 +29,7 @@ def _image_fixture(declaration: Declaration, scope: str, name: str | None) -> An
         try:
             return session.provide(str(request.fixturename), declaration)
         except EngineUnavailable as exc:
-            message, skip = str(exc), session.skip_without_engine
+            message, skip = str(exc), session.settings.skip_without_engine
         except ImageSizeError as exc:
             message, skip = str(exc), False
         # Raised outside the except blocks, so that pytest's cached re-raise for the next test
@@ -62,7 +62,7 @@ def build_image(
     dockerfile_path = (base / Path(dockerfile)).resolve()
     context_path = (base / Path(context)).resolve() if context is not None else dockerfile_path.parent
     args = tuple(sorted((str(k), str(v)) for k, v in (build_args or {}).items()))
-    spec = BuildSpec(dockerfile_path, context_path, target, args)
+    spec = BuildSpec(dockerfile_path, context_path, target, args, str(dockerfile))
     return _image_fixture(Declaration("build", spec=spec), scope, name)
 
 

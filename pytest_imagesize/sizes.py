@@ -8,6 +8,7 @@ import humanfriendly
 
 from .errors import SizeParseError
 
+MAX_BYTES = 2**63 - 1  # the largest size any engine, file system or JSON consumer handles
 _PLAIN_NUMBER = re.compile(r"^\s*\d+\s*$")
 _FRACTION_ONLY = re.compile(r"^\s*\d*\.\d+\s*$")
 
@@ -27,7 +28,7 @@ def parse_size(value: object) -> int:
     if isinstance(value, int):
         if value < 0:
             raise SizeParseError(f"{value!r} is negative: a size is a whole number of bytes >= 0")
-        return value
+        return _bounded(value, value)
     text = value.strip()
     if not text:
         raise SizeParseError("'' is empty: write a size like '5MB' or '4.5MiB'")
@@ -36,14 +37,21 @@ def parse_size(value: object) -> int:
     if _FRACTION_ONLY.match(text):
         raise SizeParseError(f"{value!r} is a fraction of a byte: give a unit ('1.5MB') or whole bytes")
     if _PLAIN_NUMBER.match(text):
-        return int(text)
+        return _bounded(int(text), value)
     try:
-        return int(humanfriendly.parse_size(text))
-    except humanfriendly.InvalidSize:
+        return _bounded(int(humanfriendly.parse_size(text)), value)
+    except (humanfriendly.InvalidSize, OverflowError, ValueError):
         raise SizeParseError(
             f"{value!r} is not a size: use units B, kB, MB, GB (powers of 1000) "
             "or KiB, MiB, GiB (powers of 1024), e.g. '5MB'"
         ) from None
+
+
+def _bounded(size: int, value: object) -> int:
+    if size > MAX_BYTES:
+        shown = f"{str(value)[:20]}..." if len(str(value)) > 24 else repr(value)
+        raise SizeParseError(f"{shown} is too large: sizes go up to {MAX_BYTES:,} bytes (2**63 - 1)")
+    return size
 
 
 def format_size(n: int | None) -> str:
@@ -52,6 +60,8 @@ def format_size(n: int | None) -> str:
         return "-"
     if n < 0:
         return "-" + format_size(-n)
+    if n > MAX_BYTES:
+        return f"> {format_size(MAX_BYTES)}"
     return str(humanfriendly.format_size(n, binary=False)).replace("bytes", "B").replace("byte", "B")
 
 
@@ -77,8 +87,10 @@ def parse_percent(value: object) -> float:
         except ValueError:
             raise SizeParseError(f"{value!r} is not a percentage: write '5%' or 5") from None
     else:
+        if isinstance(value, int) and abs(value) > MAX_BYTES:
+            raise SizeParseError(f"{str(value)[:20]}... is too large for a percentage")
         number = float(value)
-    if not number >= 0 or number == float("inf"):
+    if not number >= 0 or number > MAX_BYTES:
         raise SizeParseError(f"{value!r} is not a percentage >= 0: write '5%' or 5")
     return number
 

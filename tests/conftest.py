@@ -178,7 +178,7 @@ def pushed_layer_sizes(client: docker.DockerClient, registry: str, image_id: str
 def builder(docker_client: docker.DockerClient) -> str:
     """The builder the plugin picks in this run: IMAGESIZE_BUILDER, else auto (buildx when
     ``docker buildx version`` works on a Docker engine). CI runs the suite with each."""
-    from pytest_imagesize.build import buildx_available
+    from pytest_imagesize.engine.buildx import buildx_available
 
     wanted = os.environ.get("IMAGESIZE_BUILDER", "auto")
     if wanted != "auto":

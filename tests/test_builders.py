@@ -34,7 +34,7 @@ def test_app(app):
 
 @pytest.fixture
 def needs_buildx(docker_client: docker.DockerClient) -> None:
-    from pytest_imagesize.build import buildx_available
+    from pytest_imagesize.engine.buildx import buildx_available
 
     if "podman" in str(docker_client.version().get("Components", "")).lower():
         pytest.skip("BuildKit through buildx needs a Docker engine; this run is against Podman")

@@ -8,7 +8,7 @@ import pytest
 
 from pytest_imagesize.checks import check_from_marker, closest_checks, resolve_image
 from pytest_imagesize.errors import MarkerError
-from pytest_imagesize.image import layers_from_history
+from pytest_imagesize.measure.image import layers_from_history
 
 
 def test_size_marker_keeps_limit_warn_and_image() -> None:

@@ -7,7 +7,7 @@ import contextlib
 import docker
 import pytest
 
-from pytest_imagesize.build import BuildSpec, tag_for
+from pytest_imagesize.engine.build import BuildSpec, tag_for
 
 from .conftest import MakeImageDir, our_tags
 

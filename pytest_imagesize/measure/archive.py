@@ -2,9 +2,15 @@
 
 Both layouts are understood: the classic one (``<id>/layer.tar`` + ``manifest.json``) written by
 Docker before 25, and the OCI one (``index.json`` + ``blobs/sha256/...``) written by Docker 25+
-and Podman. Nothing is written to disk and the archive is never held whole in memory: each layer
-tar is parsed once while its bytes are gzip-compressed in blocks on a thread pool, so that the
-compression (the costly part) uses every core and overlaps the download of the archive.
+and Podman; layer blobs may be plain tars, gzip or zstd (every layer media type of the OCI image
+spec). Nothing is written to disk and the archive is never held whole in memory: each plain layer
+tar is parsed once while its bytes are gzip-compressed in blocks on a thread pool of one worker
+per core (capped), so that the compression (the costly part) overlaps the download of the
+archive. A compressed blob is counted at its stored size and only decompressed to be parsed.
+
+Per layer this measures the portable size: the bytes of the regular files plus the lengths of the
+symlink targets the layer writes (hard links count 0), which is what Docker's graph-driver store
+reports as ``.Size`` and is the same on every engine for the same files.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import posixpath
+import os
 import tarfile
 import zlib
 from collections import deque
@@ -23,7 +29,8 @@ from typing import Any
 
 from zlib_ng import zlib_ng
 
-from .errors import ImageSizeError
+from ..errors import ImageSizeError
+from .paths import clean_path
 
 BLOCK = 1 << 20  # compression block; sizes match one-stream gzip to well under 0.1 %
 WINDOW = 32 * 1024  # deflate's window: each block is primed with the tail of the previous one
@@ -35,19 +42,25 @@ GZIP_OVERHEAD = 18  # 10-byte header + 8-byte trailer
 LEVEL = 6
 HIGHLY_COMPRESSIBLE = 20  # blocks that shrink more than 20x are recompressed at level 7
 MAX_JSON = 16 << 20
-WHITEOUT_PREFIX = ".wh."
-OPAQUE = ".wh..wh..opq"
+MAX_WORKERS = 8
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 class ArchiveError(ImageSizeError):
     """The archive stream is truncated or not an image archive."""
 
 
+def default_workers() -> int:
+    """One compression worker per core, capped."""
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
 @dataclass(frozen=True)
-class Entry:
+class TarEntry:
     """One tar entry of a layer. ``size`` counts data bytes (0 for links, dirs, devices)."""
 
-    path: str  # absolute, normalised: "/usr/bin/go"
+    path: str  # absolute, cleaned: "/usr/bin/go"
     kind: str  # "file", "dir", "symlink", "hardlink", "other"
     size: int
     mode: int
@@ -61,18 +74,33 @@ class LayerScan:
     """What one pass over one layer tar found."""
 
     key: str  # where it sat in the archive
-    entries: list[Entry] = field(default_factory=list)
-    tar_size: int = 0
-    compressed_size: int = 0
+    entries: list[TarEntry] = field(default_factory=list)
+    portable_size: int = 0  # regular file bytes + symlink target lengths
+    compressed_size: int = 0  # the stored blob when compressed, else its gzip size
+    stored_as: str = "tar"  # "tar", "gzip" or "zstd"
+    diff_id: str | None = None
+    probed: dict[str, Any] = field(default_factory=dict)  # path -> what the file probe made of it
 
 
 @dataclass
 class ArchiveScan:
-    """The layers in image order (oldest first), with the config's history."""
+    """The layers in image order (oldest first), with the image config."""
 
     layers: list[LayerScan]
     config: dict[str, Any]
-    layout: str  # "classic" or "oci"
+
+
+class FileProbe:
+    """Looks inside chosen regular files while the layer streams by (e.g. Go binaries).
+
+    ``wants`` sees a file's path, size and first bytes; for a yes, ``take`` gets the whole
+    file (held in memory only for that call) and returns what to keep for it."""
+
+    def wants(self, path: str, size: int, head: bytes) -> bool:
+        return False
+
+    def take(self, path: str, data: bytes) -> Any:
+        return None
 
 
 class ChunkStream(io.RawIOBase):
@@ -97,12 +125,18 @@ class ChunkStream(io.RawIOBase):
         return n
 
 
-class _GunzipReader(io.RawIOBase):
-    """Decompress a gzip member while reading (for layer blobs stored compressed)."""
+class _Decompressing(io.RawIOBase):
+    """Decompress a gzip (any number of members) or zstd stream while reading."""
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, stored_as: str) -> None:
         self._raw = raw
-        self._inflate = zlib.decompressobj(wbits=47)
+        self._inflate: Any
+        if stored_as == "zstd":
+            import zstandard  # only images with zstd layers need it
+
+            self._inflate = zstandard.ZstdDecompressor().decompressobj()
+        else:
+            self._inflate = _GzipMembers()
         self._pending = b""
 
     def readable(self) -> bool:
@@ -116,11 +150,32 @@ class _GunzipReader(io.RawIOBase):
                 if not self._pending:
                     return 0
                 break
-            self._pending = self._inflate.decompress(data)
+            try:
+                self._pending = self._inflate.decompress(data)
+            except Exception as exc:  # zlib.error, zstandard.ZstdError
+                raise ArchiveError(f"a compressed layer blob is damaged ({exc})") from None
         n = min(len(target), len(self._pending))
         target[:n] = self._pending[:n]
         self._pending = self._pending[n:]
         return n
+
+
+class _GzipMembers:
+    """zlib's decompressobj over concatenated gzip members (a valid gzip stream may have many)."""
+
+    def __init__(self) -> None:
+        self._inflate = zlib.decompressobj(wbits=47)
+
+    def decompress(self, data: bytes) -> bytes:
+        out = self._inflate.decompress(data)
+        while self._inflate.eof and self._inflate.unused_data:
+            rest = self._inflate.unused_data
+            self._inflate = zlib.decompressobj(wbits=47)
+            out += self._inflate.decompress(rest)
+        return out
+
+    def flush(self) -> bytes:
+        return bytes(self._inflate.flush())
 
 
 def _deflate(block: bytes, primer: bytes, last: bool, level: int) -> int:
@@ -200,12 +255,7 @@ class _Tee(io.RawIOBase):
         return n
 
 
-def normalise(name: str) -> str:
-    """A tar member name as an absolute path inside the image (``..`` cannot climb out)."""
-    return "/" + posixpath.normpath("/" + name).lstrip("/")
-
-
-def _entry(member: tarfile.TarInfo) -> Entry:
+def _entry(member: tarfile.TarInfo) -> TarEntry:
     if member.isreg():
         kind, size = "file", member.size
     elif member.isdir():
@@ -216,35 +266,66 @@ def _entry(member: tarfile.TarInfo) -> Entry:
         kind, size = "hardlink", 0
     else:
         kind, size = "other", 0
-    link = member.linkname if member.issym() else (normalise(member.linkname) if member.islnk() else "")
-    return Entry(normalise(member.name), kind, size, member.mode, member.uid, member.gid, link)
+    link = member.linkname if member.issym() else (clean_path(member.linkname) if member.islnk() else "")
+    return TarEntry(clean_path(member.name), kind, size, member.mode, member.uid, member.gid, link)
 
 
-def scan_layer(raw: Any, key: str, compressor: BlockCompressor | None) -> LayerScan:
+def link_size(target: str) -> int:
+    """What a symlink occupies in a graph driver's count: the length of its target in bytes."""
+    return len(target.encode("utf-8", "surrogateescape"))
+
+
+def scan_layer(
+    raw: Any, key: str, compressor: BlockCompressor | None, probe: FileProbe | None = None
+) -> LayerScan:
     """Parse one (uncompressed) layer tar from ``raw``, feeding its bytes to ``compressor``."""
     scan = LayerScan(key=key)
     tee = io.BufferedReader(_Tee(raw, compressor), buffer_size=BLOCK)
+    portable = 0
     try:
         with tarfile.open(fileobj=tee, mode="r|") as inner:
             for member in inner:
-                scan.entries.append(_entry(member))
+                entry = _entry(member)
+                scan.entries.append(entry)
+                if entry.kind == "file":
+                    portable += entry.size
+                    if probe is not None and entry.size:
+                        _probe(probe, inner, member, entry, scan)
+                elif entry.kind == "symlink":
+                    portable += link_size(entry.link)
     except tarfile.ReadError as exc:
         if "empty file" not in str(exc):
             raise ArchiveError(f"layer {key} is not a valid tar ({exc})") from None
     while tee.read(BLOCK):  # the end-of-archive padding counts in the pushed tar too
         pass
+    scan.portable_size = portable
     if compressor is not None:
-        scan.tar_size = compressor.raw_size
         scan.compressed_size = compressor.finish()
     return scan
+
+
+def _probe(
+    probe: FileProbe, tar: tarfile.TarFile, member: tarfile.TarInfo, entry: TarEntry, scan: LayerScan
+) -> None:
+    handle = tar.extractfile(member)
+    if handle is None:
+        return
+    head = handle.read(64)
+    if probe.wants(entry.path, entry.size, head):
+        found = probe.take(entry.path, head + handle.read())
+        if found is not None:
+            scan.probed[entry.path] = found
 
 
 def _is_layer_name(name: str) -> bool:
     return name.endswith("/layer.tar") or name.startswith("blobs/") or name.endswith(".tar")
 
 
-def read_archive(chunks: Iterable[bytes], workers: int = 2) -> ArchiveScan:
-    """Scan an image archive stream: every layer's entries, tar size and gzip size."""
+def read_archive(
+    chunks: Iterable[bytes], workers: int | None = None, probe: FileProbe | None = None
+) -> ArchiveScan:
+    """Scan an image archive stream: every layer's entries, portable size and compressed size."""
+    workers = workers or default_workers()
     scans: dict[str, LayerScan] = {}
     documents: dict[str, Any] = {}
     stream = io.BufferedReader(ChunkStream(chunks), buffer_size=BLOCK)
@@ -259,24 +340,35 @@ def read_archive(chunks: Iterable[bytes], workers: int = 2) -> ArchiveScan:
                     assert handle is not None
                     head = handle.read(512)
                     rest = io.BufferedReader(_Prefixed(head, handle), buffer_size=BLOCK)
-                    if head[:2] == b"\x1f\x8b" and _is_layer_name(name):
+                    stored_as = _compression(head)
+                    if stored_as and _is_layer_name(name):
                         counter = _Tee(rest)
-                        gz = scan_layer(io.BufferedReader(_GunzipReader(counter)), name, None)
+                        plain = io.BufferedReader(_Decompressing(counter, stored_as), buffer_size=BLOCK)
+                        packed = scan_layer(plain, name, None, probe)
                         while counter.read(BLOCK):
                             pass
-                        gz.compressed_size = counter.count
-                        scans[name] = gz
+                        packed.compressed_size = counter.count
+                        packed.stored_as = stored_as
+                        scans[name] = packed
                     elif len(head) >= 262 and head[257:262] == b"ustar" and _is_layer_name(name):
-                        scans[name] = scan_layer(rest, name, BlockCompressor(pool, workers))
+                        scans[name] = scan_layer(rest, name, BlockCompressor(pool, workers), probe)
                     elif head.lstrip()[:1] in (b"{", b"[") and member.size <= MAX_JSON:
                         with contextlib.suppress(ValueError):
                             documents[name] = json.loads(rest.read())
                     elif len(head) == 512 and head == bytes(512) and _is_layer_name(name):
                         # an empty layer: only the end-of-archive zero blocks
-                        scans[name] = scan_layer(rest, name, BlockCompressor(pool, workers))
+                        scans[name] = scan_layer(rest, name, BlockCompressor(pool, workers), probe)
         except (tarfile.ReadError, EOFError, zlib.error) as exc:
             raise ArchiveError(f"the image archive is truncated or malformed ({exc})") from None
     return _order(scans, documents)
+
+
+def _compression(head: bytes) -> str | None:
+    if head[:2] == GZIP_MAGIC:
+        return "gzip"
+    if head[:4] == ZSTD_MAGIC:
+        return "zstd"
+    return None
 
 
 class _Prefixed(io.RawIOBase):
@@ -309,9 +401,7 @@ def _order(scans: dict[str, LayerScan], documents: dict[str, Any]) -> ArchiveSca
         entry = manifest[0]
         config = documents.get(str(entry.get("Config")), {})
         names = [str(n) for n in entry.get("Layers") or []]
-        layout = "oci" if "index.json" in documents else "classic"
     elif isinstance(documents.get("index.json"), dict):
-        layout = "oci"
         index = documents["index.json"]
         target = _follow_index(index, documents)
         config = documents.get(_blob(str(target.get("config", {}).get("digest", ""))), {})
@@ -323,7 +413,14 @@ def _order(scans: dict[str, LayerScan], documents: dict[str, Any]) -> ArchiveSca
         raise ArchiveError(f"the image archive lacks layer {missing[0]} that its manifest names")
     if not isinstance(config, dict):
         config = {}
-    return ArchiveScan(layers=[scans[n] for n in names], config=config, layout=layout)
+    layers = [scans[n] for n in names]
+    diff_ids = (
+        (config.get("rootfs") or {}).get("diff_ids") if isinstance(config.get("rootfs"), dict) else None
+    )
+    if isinstance(diff_ids, list) and len(diff_ids) == len(layers):
+        for layer, diff_id in zip(layers, diff_ids):
+            layer.diff_id = str(diff_id)
+    return ArchiveScan(layers=layers, config=config)
 
 
 def _follow_index(index: dict[str, Any], documents: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,38 @@
+"""At collection: which checks a test item carries, from its markers and the ini defaults."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from .checks import KINDS, Check, closest_checks, resolve_image
+from .errors import ImageSizeError
+from .fixtures import declaration_of
+
+
+def image_fixtures(item: pytest.Function) -> list[str]:
+    """The fixtures of a test that were declared with build_image() or existing_image()."""
+    info = getattr(item, "_fixtureinfo", None)
+    defs = getattr(info, "name2fixturedefs", {}) or {}
+    return [
+        name
+        for name in item.fixturenames
+        if name in defs and defs[name] and declaration_of(defs[name][-1].func) is not None
+    ]
+
+
+def checks_for_item(item: pytest.Item, growth_default: Check | None) -> list[Check]:
+    """The resolved checks of one test (closest marker of each measure wins); raises
+    ImageSizeError with a one-line reason for a bad marker."""
+    markers = [(m.name, m.args, dict(m.kwargs)) for name in KINDS for m in item.iter_markers(name)]
+    fixtures = image_fixtures(item) if isinstance(item, pytest.Function) else []
+    if not markers and not (growth_default and fixtures):
+        return []
+    if not isinstance(item, pytest.Function):
+        raise ImageSizeError("image size markers apply to test functions only")
+    checks = [resolve_image(c, fixtures) for c in closest_checks(markers)]
+    if growth_default is not None:
+        covered = {c.image for c in checks if c.kind == "max_image_growth" and not c.compressed}
+        checks += [replace(growth_default, image=name) for name in fixtures if name not in covered]
+    return checks

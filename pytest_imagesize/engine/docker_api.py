@@ -1,0 +1,309 @@
+"""The engine seam implemented with docker-py: Docker (any image store) and Podman's compatible API.
+
+Every docker-py, requests or socket error leaves this module as a one-line ``ImageSizeError``.
+The first contact times out in seconds (a hung socket must not stall a run); long operations
+(save, build) get a generous timeout of their own.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import tarfile
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+
+from ..errors import EngineUnavailable, ImageNotFound, ImageSizeError
+from .protocol import EngineInfo, ImageStore
+
+DEFAULT_ADDRESS = "unix:///var/run/docker.sock"
+DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds for the first contact (ping, version)
+LONG_TIMEOUT = 600  # seconds for save, build and the like
+FIX_HINT = (
+    "start an engine (systemctl start docker, or dockerd as root) or set "
+    "DOCKER_HOST to one that runs; --image-skip-without-docker skips image tests instead"
+)
+CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter"
+
+
+def engine_address(environ: Mapping[str, str] | None = None) -> str:
+    """The address docker-py's ``from_env`` will use."""
+    env = os.environ if environ is None else environ
+    return env.get("DOCKER_HOST") or DEFAULT_ADDRESS
+
+
+def connect_timeout(environ: Mapping[str, str] | None = None) -> float:
+    """Seconds to wait for the first answer: ``IMAGESIZE_ENGINE_TIMEOUT`` or 10."""
+    env = os.environ if environ is None else environ
+    text = env.get("IMAGESIZE_ENGINE_TIMEOUT")
+    if not text:
+        return DEFAULT_CONNECT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 86400:
+        raise ImageSizeError(
+            f"IMAGESIZE_ENGINE_TIMEOUT={text!r} is not a number of seconds: "
+            "set e.g. IMAGESIZE_ENGINE_TIMEOUT=10"
+        )
+    return value
+
+
+def root_cause(exc: BaseException) -> str:
+    """A short reason for a connection failure, without the urllib3 noise."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, FileNotFoundError):
+            return "no socket at that path"
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(current, PermissionError):
+            return "permission denied on the socket"
+        if isinstance(current, TimeoutError) or type(current).__name__ in ("ReadTimeout", "ReadTimeoutError"):
+            return "no answer: timed out"
+        for arg in getattr(current, "args", ()):
+            if isinstance(arg, BaseException) and id(arg) not in seen:
+                current = arg
+                break
+        else:
+            current = current.__cause__ or current.__context__
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "Connection refused" in str(exc) or "ConnectionRefusedError" in str(exc):
+        return "connection refused"
+    if "FileNotFoundError" in str(exc) or "No such file" in str(exc):
+        return "no socket at that path"
+    if "timed out" in str(exc).lower():
+        return "no answer: timed out"
+    if "Connection aborted" in str(exc) or "RemoteDisconnected" in str(exc):
+        return "the connection was closed"
+    return text[:200]
+
+
+def _explanation(exc: docker.errors.APIError) -> str:
+    explanation = exc.explanation or str(exc)
+    if isinstance(explanation, bytes):
+        explanation = explanation.decode("utf-8", "replace")
+    lines = str(explanation).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+@contextmanager
+def engine_errors(doing: str, address: str | None = None) -> Iterator[None]:
+    """Turn docker-py, requests and socket errors raised while ``doing`` into one-line errors."""
+    try:
+        yield
+    except ImageSizeError:
+        raise
+    except docker.errors.APIError as exc:
+        raise ImageSizeError(f"the engine refused {doing}: {_explanation(exc)}") from None
+    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+        where = address or engine_address()
+        raise EngineUnavailable(
+            f"lost the container engine at {where} while {doing} ({root_cause(exc)}): {FIX_HINT}"
+        ) from None
+
+
+def _image_store(name: str, info: Mapping[str, Any]) -> ImageStore:
+    if name == "podman":
+        return "podman"
+    status = info.get("DriverStatus") or []
+    for pair in status:
+        if isinstance(pair, (list, tuple)) and len(pair) == 2 and CONTAINERD_SNAPSHOTTER in str(pair[1]):
+            return "containerd"
+    return "graphdriver" if info.get("Driver") else "unknown"
+
+
+class DockerEngine:
+    """An engine reached through docker-py at DOCKER_HOST (Docker, or Podman's Docker API)."""
+
+    def __init__(self, client: docker.DockerClient, address: str) -> None:
+        self._client = client
+        self._address = address
+        self._info: EngineInfo | None = None
+
+    @classmethod
+    def connect(cls, timeout: float | None = None) -> DockerEngine:
+        """An engine that has answered a ping within ``timeout`` seconds (default
+        ``IMAGESIZE_ENGINE_TIMEOUT`` or 10)."""
+        address = engine_address()
+        wait = connect_timeout() if timeout is None else timeout
+        try:
+            client = docker.from_env(timeout=wait)  # type: ignore[arg-type]
+            client.ping()
+        except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+            raise EngineUnavailable(
+                f"no container engine answers at {address} within {wait:g} s ({root_cause(exc)}): {FIX_HINT}"
+            ) from None
+        client.api.timeout = LONG_TIMEOUT
+        return cls(client, address)
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The docker-py client, for the builders."""
+        return self._client
+
+    def _api(self) -> Any:
+        return self._client.api  # docker-py's stubs leave several calls untyped
+
+    def _errors(self, doing: str) -> Any:
+        return engine_errors(doing, self._address)
+
+    def info(self) -> EngineInfo:
+        if self._info is None:
+            with self._errors("reading the engine's version"):
+                version: dict[str, Any] = self._client.version()
+                info: dict[str, Any] = self._client.info()
+            names = [str(c.get("Name", "")) for c in version.get("Components") or []]
+            name = "podman" if any("podman" in n.lower() for n in names) else "docker"
+            self._info = EngineInfo(
+                name=name,
+                version=str(version.get("Version", "?")),
+                storage_driver=info.get("Driver"),
+                arch=version.get("Arch") or info.get("Architecture"),
+                address=self._address,
+                image_store=_image_store(name, info),
+            )
+        return self._info
+
+    def inspect_image(self, ref: str) -> dict[str, Any]:
+        with self._errors(f"inspecting image {ref!r}"):
+            try:
+                data: dict[str, Any] = self._api().inspect_image(ref)
+            except docker.errors.ImageNotFound:
+                raise ImageNotFound(
+                    f"image {ref!r} is not present on the engine at {self._address}: build or "
+                    f"pull it before the tests run (check with: docker image inspect {ref})"
+                ) from None
+            except docker.errors.NullResource:
+                raise ImageNotFound("an empty image reference: name an image like 'myorg/app:ci'") from None
+        return data
+
+    def history(self, image_id: str) -> list[dict[str, Any]]:
+        with self._errors(f"reading the history of image {image_id}"):
+            history: list[dict[str, Any]] = self._api().history(image_id)
+        return history
+
+    def save(self, image_id: str) -> Iterator[bytes]:
+        doing = f"saving image {image_id[:19]}"
+        with self._errors(doing):
+            try:
+                chunks = self._api().get_image(image_id, chunk_size=1 << 20)
+            except docker.errors.APIError as exc:
+                self._explain_save_failure(image_id, exc)
+                raise
+        iterator = iter(chunks)
+        while True:
+            with self._errors(doing):
+                try:
+                    chunk = next(iterator)
+                except StopIteration:
+                    return
+            yield chunk
+
+    def _explain_save_failure(self, image_id: str, exc: docker.errors.APIError) -> None:
+        try:  # Docker answers 500, not 404, for an image deleted since it was measured
+            self._api().inspect_image(image_id)
+        except docker.errors.NotFound:
+            raise ImageNotFound(
+                f"image {image_id[:19]} disappeared from the engine before its archive could be "
+                "read; keep it until the tests end"
+            ) from None
+        text = _explanation(exc)
+        if "platform" in text.lower() or "content digest" in text.lower() or "not found" in text.lower():
+            raise ImageSizeError(
+                f"the engine cannot export image {image_id[:19]} ({text}): on the containerd "
+                "image store every platform of a multi-platform image must be present; pull it "
+                "with --platform for your architecture or build it for one platform"
+            ) from None
+
+    def read_file(self, image_id: str, path: str, limit: int) -> bytes:
+        wanted = "/" + posixpath.normpath("/" + path).lstrip("/")
+        with self._errors(f"reading {wanted} from image {image_id[:19]}"):
+            container = self._api().create_container(image_id, command=["/nonexistent"], entrypoint=[])
+            try:
+                try:
+                    chunks, stat = self._api().get_archive(container["Id"], wanted)
+                except docker.errors.NotFound:
+                    raise ImageSizeError(f"the image has no file {wanted}") from None
+                if int(stat.get("size", 0)) > limit:
+                    raise ImageSizeError(
+                        f"{wanted} is {stat['size']} bytes, above the read limit of {limit}; "
+                        "pass a larger limit="
+                    )
+                data = b"".join(chunks)
+            finally:
+                self._api().remove_container(container["Id"], force=True)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            for member in tar:
+                if member.isreg():
+                    handle = tar.extractfile(member)
+                    assert handle is not None
+                    return handle.read()
+        raise ImageSizeError(f"{wanted} is not a regular file")
+
+    def image_ids(self) -> set[str]:
+        with self._errors("listing images"):
+            return set(self._api().images(quiet=True, all=True))
+
+    def remove_image(self, ref: str) -> None:
+        with self._errors(f"removing image {ref}"):
+            try:
+                self._api().remove_image(ref, noprune=True)
+            except docker.errors.ImageNotFound:
+                raise ImageNotFound(f"image {ref} is already gone") from None
+
+    def build(
+        self,
+        *,
+        context: str,
+        dockerfile: str,
+        tag: str,
+        target: str | None,
+        build_args: Mapping[str, str],
+        labels: Mapping[str, str],
+    ) -> Iterator[dict[str, Any]]:
+        doing = f"building {dockerfile}"
+        with self._errors(doing):
+            try:
+                stream: Iterable[dict[str, Any]] = self._api().build(
+                    path=context,
+                    dockerfile=dockerfile,
+                    tag=tag,
+                    target=target,
+                    buildargs=dict(build_args) or None,
+                    labels=dict(labels),
+                    rm=True,
+                    forcerm=True,
+                    decode=True,
+                )
+            except docker.errors.APIError as exc:
+                yield {"error": _explanation(exc)}
+                return
+        iterator = iter(stream)
+        while True:
+            with self._errors(doing):
+                try:
+                    chunk = next(iterator)
+                except StopIteration:
+                    return
+            yield chunk
+
+    def events(self, since: float, until: float, filters: Mapping[str, Any]) -> list[dict[str, Any]]:
+        with self._errors("reading engine events"):
+            return list(self._api().events(since=since, until=until, filters=dict(filters), decode=True))
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,363 @@
+"""What an image is, as measured: ``Image`` and ``Layer``.
+
+Sizes are portable (see README, "Size semantics"): the bytes of the files and link targets each
+layer writes. Where the engine's own ``.Size`` is that number (Docker's graph-driver store) it is
+used as it comes, so a plain size check reads no archive; elsewhere the size is read from the
+image's archive, once per image ID (cached). The engine's number is kept as ``engine_size``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..engine.protocol import Engine, EngineInfo
+from ..errors import ImageSizeError
+from .analysis import ImageAnalysis, read_image_archive
+from .cache import AnalysisCache
+from .layers import FileTree
+
+# Instructions that only change the image config, never the filesystem.
+_METADATA_ONLY = re.compile(
+    r"^(?:/bin/sh -c #\(nop\)\s*)?(ENV|LABEL|CMD|ENTRYPOINT|EXPOSE|USER|ARG|ONBUILD|STOPSIGNAL"
+    r"|HEALTHCHECK|SHELL|VOLUME|MAINTAINER)\b"
+)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One filesystem layer: its uncompressed size and the instruction that made it."""
+
+    index: int
+    size: int  # portable: bytes of the files and link targets it writes
+    created_by: str | None
+    diff_id: str | None = None
+    compressed_size: int | None = None  # known once the archive has been read
+    from_base: bool = False  # one of the base image's layers
+
+    @property
+    def instruction(self) -> str:
+        """The Dockerfile instruction, shortened for messages."""
+        text = (self.created_by or "?").strip()
+        text = re.sub(r"^/bin/sh -c #\(nop\)\s*", "", text)
+        text = re.sub(r"^(RUN )?/bin/sh -c ", "RUN ", text)  # classic, Podman; BuildKit
+        text = re.sub(r"\s*# buildkit$", "", text)
+        text = re.sub(r"\s+", " ", text)
+        text = re.sub(r"\b([0-9a-f]{12})[0-9a-f]{52}\b", r"\1", text)  # digests: 12 hex digits
+        return text if len(text) <= 80 else text[:77] + "..."
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """The runtime configuration the image carries."""
+
+    user: str
+    entrypoint: tuple[str, ...] | None
+    cmd: tuple[str, ...] | None
+    env: tuple[str, ...]
+    exposed_ports: tuple[str, ...]
+    workdir: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+class Image:
+    """An image as measured on one engine.
+
+    ``size`` is the portable uncompressed size; ``engine_size`` the engine's own ``.Size``.
+    ``compressed_size``, ``files``, ``wasted_bytes`` and ``efficiency`` need the image's archive:
+    it is read on first use, once per image ID (cached), by the engine the image came from.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        ref: str,
+        id: str,
+        tags: list[str],
+        config: ImageConfig,
+        layers: list[Layer],
+        engine_size: int,
+        engine_info: EngineInfo | None,
+        engine: Engine | None = None,
+        cache: AnalysisCache | None = None,
+        analysis: ImageAnalysis | None = None,
+    ) -> None:
+        self.name = name
+        self.ref = ref
+        self.id = id
+        self.tags = tags
+        self.config = config
+        self.engine_size = engine_size
+        self.engine = engine_info  # what measured it (name, version, image store)
+        self._inspected_layers = layers
+        self._engine = engine
+        self._cache = cache
+        self._analysis = analysis
+
+    def __repr__(self) -> str:
+        return f"Image(name={self.name!r}, ref={self.ref!r}, id={self.short_id!r})"
+
+    @property
+    def short_id(self) -> str:
+        return self.id.split(":", 1)[-1][:12]
+
+    @property
+    def label(self) -> str:
+        """``slim (1a2b3c4d5e6f)``, for messages."""
+        return f"{self.name} ({self.short_id})"
+
+    @property
+    def size_from_engine(self) -> bool:
+        """Whether the engine's own numbers are the portable ones (no archive needed for size)."""
+        return self.engine is not None and self.engine.size_is_portable
+
+    @property
+    def analysed(self) -> bool:
+        """Whether the archive analysis has been done (so lazy fields cost nothing)."""
+        return self._analysis is not None
+
+    def analysis(self) -> ImageAnalysis:
+        """Read the image archive once: portable and compressed sizes, files, waste."""
+        __tracebackhide__ = True  # a failure shows the test's line and our one-line message
+        if self._analysis is None:
+            if self._engine is None:
+                raise ImageSizeError(
+                    f"image {self.label} was measured without an engine connection; its archive "
+                    "cannot be read (measure it with measure_image() or a fixture)"
+                )
+            try:
+                self._analysis = read_image_archive(
+                    self._engine, self.id, self.label, len(self._inspected_layers), self._cache
+                )
+            except ImageSizeError as exc:
+                raise exc.with_traceback(None) from None
+        return self._analysis
+
+    @property
+    def size(self) -> int:
+        """The portable uncompressed size: bytes of the files and link targets the layers write."""
+        __tracebackhide__ = True
+        if self._analysis is None and self.size_from_engine:
+            return self.engine_size
+        return self.analysis().size
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The layers, oldest first, with portable sizes; once the archive has been read they
+        carry compressed sizes and the instructions of the image config's history too."""
+        __tracebackhide__ = True
+        if self._analysis is None and not self.size_from_engine:
+            self.analysis()
+        analysis = self._analysis
+        if analysis is None:
+            return list(self._inspected_layers)
+        history = analysis.created_by or [layer.created_by for layer in self._inspected_layers]
+        return [
+            replace(
+                layer,
+                size=stats.size,
+                compressed_size=stats.compressed_size,
+                created_by=created_by or layer.created_by,
+                diff_id=layer.diff_id or stats.diff_id,
+            )
+            for layer, stats, created_by in zip(self._inspected_layers, analysis.layers, history)
+        ]
+
+    @property
+    def layer_count(self) -> int:
+        return len(self._inspected_layers)
+
+    @property
+    def compressed_size(self) -> int:
+        """Sum of the compressed layer blobs: what a registry stores and a pull downloads."""
+        __tracebackhide__ = True
+        return self.analysis().compressed_size
+
+    @property
+    def wasted_bytes(self) -> int:
+        """Bytes of file copies written by some layer but not in the final filesystem."""
+        __tracebackhide__ = True
+        return self.analysis().wasted_bytes
+
+    @property
+    def efficiency(self) -> float:
+        """1 - wasted / all bytes written by all layers (1.0 for an image with no waste)."""
+        __tracebackhide__ = True
+        return self.analysis().efficiency
+
+    @property
+    def files(self) -> FileTree:
+        """The final filesystem."""
+        __tracebackhide__ = True
+        return self.analysis().files
+
+    def has_file(self, path: str) -> bool:
+        """Whether ``path`` exists in the final filesystem (symlinks are not followed)."""
+        __tracebackhide__ = True
+        return self.analysis().files.has(path)
+
+    def find(self, pattern: str) -> list[str]:
+        """Paths in the final filesystem matching a glob such as ``**/busybox``: ``**`` as a
+        whole segment matches zero or more directories, ``*``/``?``/``[...]`` stay within one
+        name, hidden names match like any other."""
+        __tracebackhide__ = True
+        return self.analysis().files.glob(pattern)
+
+    def read_file(self, path: str, limit: int = 64 * 1024 * 1024) -> bytes:
+        """The bytes of one regular file of the final filesystem."""
+        __tracebackhide__ = True
+        if self._engine is None:
+            raise ImageSizeError(f"image {self.label} was measured without an engine connection")
+        try:
+            return self._engine.read_file(self.id, path, limit)
+        except ImageSizeError as exc:
+            raise ImageSizeError(f"image {self.label}: {exc}").with_traceback(None) from None
+
+    def largest_layers(self, count: int = 3) -> list[Layer]:
+        return sorted(self.layers, key=lambda layer: layer.size, reverse=True)[:count]
+
+    def to_wire(self) -> dict[str, Any]:
+        """A JSON-able copy (for pytest-xdist's worker output); the analysis rides along."""
+        return {
+            "name": self.name,
+            "ref": self.ref,
+            "id": self.id,
+            "tags": list(self.tags),
+            "engine_size": self.engine_size,
+            "layers": [
+                [la.index, la.size, la.created_by, la.diff_id, la.compressed_size, la.from_base]
+                for la in self._inspected_layers
+            ],
+            "config": {**self.config.__dict__, "labels": dict(self.config.labels)},
+            "engine": None if self.engine is None else self.engine.__dict__,
+            "analysis": None if self._analysis is None else self._analysis.to_json(),
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Image:
+        cfg = data["config"]
+        config = ImageConfig(
+            user=cfg["user"],
+            entrypoint=_tuple(cfg["entrypoint"]),
+            cmd=_tuple(cfg["cmd"]),
+            env=tuple(cfg["env"]),
+            exposed_ports=tuple(cfg["exposed_ports"]),
+            workdir=cfg["workdir"],
+            labels=dict(cfg["labels"]),
+        )
+        return cls(
+            name=data["name"],
+            ref=data["ref"],
+            id=data["id"],
+            tags=list(data["tags"]),
+            config=config,
+            layers=[Layer(*row) for row in data["layers"]],
+            engine_size=int(data["engine_size"]),
+            engine_info=None if data["engine"] is None else EngineInfo(**data["engine"]),
+            analysis=None if data["analysis"] is None else ImageAnalysis.from_json(data["analysis"]),
+        )
+
+    @classmethod
+    def measure(
+        cls, engine: Engine, ref: str, name: str | None = None, cache: AnalysisCache | None = None
+    ) -> Image:
+        """Measure ``ref`` through the engine's inspect and history."""
+        data = engine.inspect_image(ref)
+        image_id = str(data["Id"])
+        diff_ids = list((data.get("RootFS") or {}).get("Layers") or [])
+        return cls(
+            name=name or ref,
+            ref=ref,
+            id=image_id,
+            tags=list(data.get("RepoTags") or []),
+            config=config_from_inspect(data),
+            layers=layers_from_history(engine.history(image_id), diff_ids),
+            engine_size=int(data.get("Size") or 0),
+            engine_info=engine.info(),
+            engine=engine,
+            cache=cache,
+        )
+
+
+def _tuple(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def config_from_inspect(data: dict[str, Any]) -> ImageConfig:
+    cfg: dict[str, Any] = data.get("Config") or {}
+    return ImageConfig(
+        user=str(cfg.get("User") or ""),
+        entrypoint=_tuple(cfg.get("Entrypoint")),
+        cmd=_tuple(cfg.get("Cmd")),
+        env=tuple(cfg.get("Env") or ()),
+        exposed_ports=tuple(sorted(cfg.get("ExposedPorts") or {})),
+        workdir=str(cfg.get("WorkingDir") or ""),
+        labels=dict(cfg.get("Labels") or {}),
+    )
+
+
+def layers_from_history(history: Sequence[dict[str, Any]], diff_ids: Sequence[str]) -> list[Layer]:
+    """Pair the engine's history (newest first) with the image's layers (oldest first).
+
+    History holds one entry per instruction; only some made a layer. An entry with a size made a
+    layer; a metadata-only instruction (ENV, CMD, ...) did not; a zero-size RUN/COPY/WORKDIR
+    entry may have made an empty layer or none, so those are settled by the layer count.
+    """
+    entries = list(reversed(history))
+    certain = [bool(e.get("Size")) for e in entries]
+    maybe = [
+        not c and not _METADATA_ONLY.match(str(e.get("CreatedBy") or "").strip())
+        for e, c in zip(entries, certain)
+    ]
+    wanted = len(diff_ids)
+    if sum(certain) == wanted:
+        chosen = certain
+    elif sum(certain) + sum(maybe) == wanted:
+        chosen = [c or m for c, m in zip(certain, maybe)]
+    else:
+        chosen = []
+    if not chosen:
+        # Cannot pair with certainty: keep the layers, but do not guess their instructions.
+        sizes = [int(e.get("Size") or 0) for e in entries if e.get("Size")]
+        sizes += [0] * (wanted - len(sizes))
+        return [
+            Layer(index=i, size=sizes[i] if i < len(sizes) else 0, created_by=None, diff_id=d)
+            for i, d in enumerate(diff_ids)
+        ]
+    picked = [e for e, keep in zip(entries, chosen) if keep]
+    return [
+        Layer(
+            index=i,
+            size=int(e.get("Size") or 0),
+            created_by=str(e.get("CreatedBy") or e.get("Comment") or "") or None,
+            diff_id=diff_ids[i],
+        )
+        for i, e in enumerate(picked)
+    ]
+
+
+def measure_image(
+    ref: str,
+    engine: Engine | None = None,
+    cache: AnalysisCache | None = None,
+    *,
+    client: Any = None,
+    name: str | None = None,
+) -> Image:
+    """Measure an image outside pytest (the CLI uses this). Lazy fields work as in tests.
+
+    ``engine`` defaults to the one at DOCKER_HOST; the earlier ``client=`` (a docker-py client)
+    still works. ``cache`` defaults to the per-user analysis cache."""
+    from ..engine.docker_api import DockerEngine, engine_address
+    from .cache import DirectoryCache
+
+    if engine is None:
+        engine = DockerEngine(client, engine_address()) if client is not None else DockerEngine.connect()
+    return Image.measure(engine, ref, name, DirectoryCache() if cache is None else cache)

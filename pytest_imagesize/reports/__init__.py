@@ -1,0 +1,1 @@
+"""Report writers (HTML) and their data helpers."""

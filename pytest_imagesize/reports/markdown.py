@@ -1,0 +1,38 @@
+"""The Markdown report: a table for a pull-request comment or a CI step summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..engine.protocol import EngineInfo
+
+_VERDICT_MARK = {"passed": "✅ passed", "failed": "❌ failed", "warned": "⚠️ warned"}
+
+
+def markdown(report_rows: Sequence[dict[str, Any]], engine: EngineInfo | None) -> str:
+    """A Markdown table for a pull-request comment or a CI step summary."""
+    lines = [
+        "### Image sizes",
+        "",
+        "| image | size | compressed | layers | limit | headroom | verdict |",
+        "|---|---:|---:|---:|---|---:|---|",
+    ]
+    for row in report_rows:
+        size = row["size"] + (f" ({row['size_delta']})" if row.get("size_delta") else "")
+        compressed = row["compressed"]
+        if row.get("compressed_delta") and compressed != "-":
+            compressed += f" ({row['compressed_delta']})"
+        cells = [
+            f"`{row['image']}`",
+            size,
+            compressed,
+            row["layers"],
+            row["limit"],
+            row["headroom"],
+            _VERDICT_MARK.get(row["verdict"], row["verdict"]),
+        ]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    if engine is not None:
+        lines += ["", f"Measured by {engine.describe()}. MB = 1,000,000 bytes; (c) = compressed (pull) size."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,65 @@
+"""Write the report files a run asked for: JSON, Markdown (and the GitHub step summary), HTML.
+
+Each failure is one line naming the file and the reason; the test results are not changed by it
+(the caller decides)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..atomic import write_atomic, write_json
+from ..engine.protocol import EngineInfo
+from . import markdown
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def write_report_files(
+    *,
+    json_path: Path | None,
+    markdown_path: Path | None,
+    html_path: Path | None,
+    document: Mapping[str, Any],
+    rows: Sequence[dict[str, Any]],
+    engine: EngineInfo | None,
+    environ: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Write what was asked; return one problem line per file that could not be written."""
+    env = os.environ if environ is None else environ
+    problems = []
+    if json_path is not None:
+        try:
+            write_json(json_path, document)
+        except OSError as exc:
+            problems.append(f"pytest-imagesize: cannot write the JSON report {json_path}: {_why(exc)}")
+    summary = env.get("GITHUB_STEP_SUMMARY")
+    if markdown_path is not None or summary:
+        text = markdown.markdown(rows, engine)
+        if markdown_path is not None:
+            try:
+                write_atomic(markdown_path, text)
+            except OSError as exc:
+                problems.append(
+                    f"pytest-imagesize: cannot write the Markdown report {markdown_path}: {_why(exc)}"
+                )
+        if summary:
+            try:
+                with open(summary, "a", encoding="utf-8") as handle:
+                    handle.write(text)
+            except OSError as exc:
+                problems.append(
+                    f"pytest-imagesize: cannot append to GITHUB_STEP_SUMMARY {summary}: {_why(exc)}"
+                )
+    if html_path is not None:
+        from . import html  # the HTML page and its inlined library: only when asked for
+
+        try:
+            html.write(html_path, dict(document))
+        except OSError as exc:
+            problems.append(f"pytest-imagesize: cannot write the HTML report {html_path}: {_why(exc)}")
+    return problems

@@ -1,0 +1,196 @@
+"""The plugin's side of one pytest run: set the session up from the settings, check each test's
+images, print the terminal report, write the report files and the baseline, clean up."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from . import baseline
+from .checks import Check
+from .engine.protocol import Engine
+from .errors import ImageSizeError
+from .fixtures import SESSION_KEY
+from .measure.cache import DirectoryCache, NoCache
+from .options import Settings
+from .reports import json_report, outputs, terminal
+from .session import ImageSizeSession
+from .xdist import OUTPUT_KEY, SharedBuilds, XdistController, to_wire, worker_shared_dir
+
+CONTROLLER = "imagesize-xdist"
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def start_session(config: pytest.Config, settings: Settings) -> ImageSizeSession:
+    """The run's session: engine factory, cache, baseline, and pytest-xdist wiring."""
+
+    def connect() -> Engine:
+        from .engine.docker_api import DockerEngine
+
+        return DockerEngine.connect(settings.engine_timeout)
+
+    try:
+        entries = baseline.load(settings.baseline_path)
+    except ImageSizeError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    session = ImageSizeSession(
+        settings=settings,
+        connect=connect,
+        cache=NoCache() if settings.no_cache else DirectoryCache(),
+        measured_hook=lambda image: config.hook.pytest_imagesize_image_measured(config=config, image=image),
+        baseline=entries,
+    )
+    shared = worker_shared_dir(getattr(config, "workerinput", None))
+    if shared is not None:
+        session.share_build = SharedBuilds(shared)
+    if config.pluginmanager.hasplugin("xdist") and not _is_worker(config):
+        config.pluginmanager.register(XdistController(session, config.add_cleanup), CONTROLLER)
+    return session
+
+
+class PytestRun:
+    """Reads the session for one pytest config; every hook goes through one of these methods."""
+
+    def __init__(self, config: pytest.Config, session: ImageSizeSession) -> None:
+        self.config = config
+        self.session = session
+
+    @classmethod
+    def of(cls, config: pytest.Config) -> PytestRun:
+        return cls(config, config.stash[SESSION_KEY])
+
+    def check_item(self, item: pytest.Function, checks: list[Check]) -> None:
+        """Evaluate a test's checks after its body ran; fail it with their messages."""
+        __tracebackhide__ = True
+        try:
+            outcomes = self.session.run_checks(item.nodeid, checks, item.funcargs)
+        except ImageSizeError as exc:
+            message = str(exc)
+        else:
+            message = ""
+            for outcome in outcomes:
+                for prop in outcome.junit_properties() + self._image_properties(outcome.image):
+                    if prop not in item.user_properties:
+                        item.user_properties.append(prop)
+            message = "\n".join(o.message for o in outcomes if o.outcome == "failed")
+        if message:  # raised outside the except block: one message, no exception chain
+            pytest.fail(message, pytrace=False)
+
+    def _image_properties(self, name: str) -> list[tuple[str, object]]:
+        image = self.session.images.get(name)
+        if image is None:
+            return []
+        props: list[tuple[str, object]] = [("image_size", image.size)]
+        if image.analysed:
+            props.append(("image_compressed_size", image.compressed_size))
+        return props
+
+    def report_rows(self) -> list[dict[str, Any]]:
+        rows = terminal.rows(self.session.images, self.session.outcomes, self.session.baseline or None)
+        self.config.hook.pytest_imagesize_report_rows(config=self.config, rows=rows)
+        return rows
+
+    def terminal_summary(self, reporter: Any) -> None:
+        if _is_worker(self.config):
+            return
+        for problem in self.session.finish_problems:
+            reporter.write_line(f"ERROR: {problem}", red=True)
+        if self.session.baseline_changes is not None:
+            changed = ", ".join(self.session.baseline_changes) or "nothing changed"
+            reporter.write_line(f"baseline {self.session.settings.baseline_path} updated: {changed}")
+        mode = self.session.settings.report_mode
+        if not mode:
+            return
+        reporter.write_sep("-", "image sizes")
+        if not self.session.images:
+            reporter.write_line("no image was measured in this run")
+            return
+        info = self.session.engine_info
+        for line in terminal.table(self.report_rows()):
+            reporter.write_line(line)
+        engine = info.describe() if info else "no engine"
+        reporter.write_line(
+            f"measured by {engine}; portable sizes (README: Size semantics); MB = 1,000,000 bytes; "
+            "(c) = compressed size"
+        )
+        if mode == "layers":
+            for image in self.session.images.values():
+                reporter.write_line("")
+                try:
+                    for line in terminal.layer_lines(image):
+                        reporter.write_line(line)
+                except ImageSizeError as exc:
+                    reporter.write_line(f"{image.name}: layers not analysed: {exc}")
+
+    def finish(self, pytest_session: pytest.Session) -> None:
+        """Worker: hand the results over. Controller or single process: report files, the
+        baseline (only after a run that finished normally), cleanup (always)."""
+        state = self.session
+        if _is_worker(self.config):
+            self.config.workeroutput[OUTPUT_KEY] = to_wire(state)  # type: ignore[attr-defined]
+            return
+        controller = self.config.pluginmanager.get_plugin(CONTROLLER)
+        if isinstance(controller, XdistController):
+            controller.collect_recorded_builds()
+        try:
+            self._write_reports()
+            self._update_baseline(pytest_session)
+        finally:
+            state.cleanup()
+        if state.finish_problems and pytest_session.exitstatus == pytest.ExitCode.OK:
+            pytest_session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _write_reports(self) -> None:
+        settings = self.session.settings
+        if not (settings.report_json or settings.report_md or settings.report_html or _step_summary()):
+            return
+        try:
+            document = json_report.document(
+                self.session.engine_info, self.session.images, self.session.outcomes
+            )
+            rows = self.report_rows()
+        except ImageSizeError as exc:
+            self.session.finish_problems.append(f"pytest-imagesize: reports not written: {exc}")
+            return
+        self.session.finish_problems.extend(
+            outputs.write_report_files(
+                json_path=settings.report_json,
+                markdown_path=settings.report_md,
+                html_path=settings.report_html,
+                document=document,
+                rows=rows,
+                engine=self.session.engine_info,
+            )
+        )
+
+    def _update_baseline(self, pytest_session: pytest.Session) -> None:
+        settings = self.session.settings
+        if not settings.baseline_update or not self.session.images:
+            return
+        if pytest_session.exitstatus in (
+            pytest.ExitCode.INTERRUPTED,
+            pytest.ExitCode.INTERNAL_ERROR,
+            pytest.ExitCode.USAGE_ERROR,
+        ):
+            self.session.finish_problems.append(
+                "pytest-imagesize: the run did not finish normally; "
+                f"baseline {settings.baseline_path} left as it was"
+            )
+            return
+        try:
+            _, changed = baseline.update(
+                settings.baseline_path, self.session.baseline_entries(self.config.rootpath)
+            )
+        except ImageSizeError as exc:
+            self.session.finish_problems.append(str(exc))
+            return
+        self.session.baseline_changes = changed
+
+
+def _step_summary() -> bool:
+    return bool(os.environ.get("GITHUB_STEP_SUMMARY"))
