@@ -1,6 +1,9 @@
 # Quick start: `make demo` (the example project's size tests with --image-report) and
 # `make test` (the plugin's test suite). Both set up what they need; extra pytest arguments go in
-# PYTEST_ARGS, e.g. `make demo PYTEST_ARGS=--image-report-json=out.json`.
+# PYTEST_ARGS, e.g. `make demo PYTEST_ARGS=--image-report-json=out.json`. The engine is chosen by
+# IMAGESIZE_ENGINE (scripts/with-engine): docker (default: the system engine), docker-overlay2,
+# docker-containerd (Debian sid's Docker 28 with either image store) or podman, e.g.
+# `IMAGESIZE_ENGINE=docker-containerd make demo`.
 PYTHON ?= python3
 VENV ?= .venv
 PYTEST_ARGS ?=
@@ -23,13 +26,17 @@ test: venv
 # The suite against Podman's Docker-compatible API (tests of Docker's own numbers are skipped).
 test-podman: venv
 	scripts/ensure-test-tools
-	scripts/with-podman $(BIN)/pytest $(PYTEST_ARGS)
+	IMAGESIZE_ENGINE=podman scripts/with-engine $(BIN)/pytest $(PYTEST_ARGS)
+
+# Engines in a network namespace of their own cannot pull or reach the Debian mirror from inside:
+# their stand-in base images are built (once; they persist in the engine's data root) by --setup.
+STANDINS := --setup 'example_project/scripts/make-standins >/dev/null'
 
 demo: venv
-	scripts/with-engine example_project/run-demo $(PYTEST_ARGS)
+	scripts/with-engine $(STANDINS) example_project/run-demo $(PYTEST_ARGS)
 
 bench: venv
-	scripts/with-engine benchmarks/run
+	scripts/with-engine $(STANDINS) benchmarks/run
 
 lint: venv
 	$(BIN)/ruff check pytest_imagesize tests example_project benchmarks

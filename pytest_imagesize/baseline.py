@@ -120,6 +120,11 @@ def _problem(path: Path, what: str) -> BaselineError:
     )
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 30 else text[:24] + "..."
+
+
 def _bytes(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_BYTES
 
@@ -131,8 +136,7 @@ def _entry(path: Path, name: str, data: Any, version: int) -> Entry:
     for key in ("size", "compressed_size"):
         value = data.get(key)
         if not (value is None and (key == "compressed_size" or version >= 2)) and not _bytes(value):
-            shown = f"{str(value)[:24]}..." if len(str(value)) > 30 else repr(value)
-            raise _problem(path, f"{where}.{key} is {shown}, expected bytes as a whole number up to 2**63-1")
+            raise _problem(path, f"{where}.{key} is {_shown(value)}, expected bytes as a whole number up to 2**63-1")
     layers_raw = data.get("layers", [])
     if not isinstance(layers_raw, list) or not all(
         isinstance(x, dict)
@@ -171,7 +175,7 @@ def parse(path: Path, text: str) -> dict[str, Entry]:
     version = data.get("version")
     if version not in READABLE_VERSIONS or isinstance(version, bool):
         raise _problem(
-            path, f"version {str(version)[:20]!r} is not one this plugin reads (expected {VERSION} or 1)"
+            path, f"version {_shown(version)} is not one this plugin reads (expected {VERSION} or 1)"
         )
     images = data.get("images")
     if not isinstance(images, dict):

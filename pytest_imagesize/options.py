@@ -48,7 +48,6 @@ def add_options(parser: pytest.Parser) -> None:
         "--image-report",
         nargs="?",
         const="summary",
-        choices=REPORT_MODES,
         metavar="MODE",
         dest="image_report",
         default=None,
@@ -213,6 +212,11 @@ class Settings:
             raise pytest.UsageError(
                 f"imagesize_builder / IMAGESIZE_BUILDER = {builder}: use one of {', '.join(BUILDERS)}"
             )
+        mode = option("image_report")
+        if mode is not None and mode not in REPORT_MODES:  # argparse's choices= would take a test path
+            raise pytest.UsageError(
+                f"--image-report={mode}: unknown mode; use --image-report or --image-report=layers"
+            )
         explicit = option("image_baseline") or config.getini("imagesize_baseline")
         try:
             baseline_path = baseline.resolve(
@@ -221,7 +225,7 @@ class Settings:
         except ImageSizeError as exc:
             raise pytest.UsageError(str(exc)) from None
         return cls(
-            report_mode=option("image_report"),
+            report_mode=mode,
             report_json=option("image_report_json"),
             report_md=option("image_report_md"),
             report_html=option("image_report_html"),

@@ -143,7 +143,8 @@ def test_update_writes_this_run_and_keeps_other_entries(
     assert data["images"]["other"] == {**entry(5, 3), "date": None, "commit": None}
     app = data["images"]["app"]
     assert app["size"] == 2000 and app["compressed_size"] > 2000
-    assert app["engine"]["name"] == "docker" and set(app["engine"]) == set(ENGINE)
+    assert app["engine"]["name"] == "docker" and set(app["engine"]) == {*ENGINE, "image_store"}
+    assert data["version"] == 2
     assert app["date"] == time.strftime("%Y-%m-%d")
     assert app["layers"][0]["size"] == 2000 and app["layers"][0]["instruction"].startswith("COPY")
     assert text == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -153,7 +154,8 @@ def test_update_writes_this_run_and_keeps_other_entries(
     ("content", "problem"),
     [
         ("{not json", "not valid JSON"),
-        ('{"version": 2, "images": {}}', "version 2 is not one this plugin reads"),
+        ('{"version": 3, "images": {}}', "version 3 is not one this plugin reads"),
+        ('{"version": 2, "images": {"app": {"size": 10000000000000000000}}}', "images['app'].size is 1000"),
         ('{"version": 1, "images": {"app": {"size": "big"}}}', "images['app'].size is 'big'"),
         ('{"version": 1, "images": []}', "'images' is missing or not an object"),
         ("[1, 2]", "the top level is not an object"),
@@ -214,27 +216,58 @@ def test_concurrent_updates_lose_nothing(tmp_path: Path) -> None:
     assert names == {f"{who}-{i}" for who in "abc" for i in range(25)}
 
 
-def test_baseline_from_another_engine_is_reported() -> None:
-    assert baseline.comparable(ENGINE, {**ENGINE, "name": "podman", "version": "4.3.1"}) == [
-        "name 'docker' vs 'podman'"
-    ]
-    assert baseline.comparable(ENGINE, {**ENGINE, "version": "29.0"}) == []
+def test_only_another_platform_makes_a_baseline_incomparable() -> None:
+    # portable sizes do not depend on the engine or its image store; the architecture does
+    podman = {**ENGINE, "name": "podman", "version": "4.3.1", "image_store": "podman"}
+    assert baseline.comparable(ENGINE, podman) == []
+    assert baseline.comparable(ENGINE, {**ENGINE, "image_store": "containerd"}) == []
+    assert baseline.comparable(ENGINE, {**ENGINE, "arch": "arm64"}) == ["arch 'amd64' vs 'arm64'"]
+
+
+@pytest.mark.parametrize(
+    ("engine", "comparable"),
+    [
+        (ENGINE, True),
+        ({**ENGINE, "storage_driver": "vfs"}, True),
+        ({**ENGINE, "name": "podman", "storage_driver": "overlay"}, False),
+        ({**ENGINE, "storage_driver": "overlayfs"}, False),  # Docker's containerd store
+    ],
+)
+def test_version_1_entries_compare_only_when_graph_driver_docker_measured_them(
+    tmp_path: Path, engine: dict[str, str], comparable: bool
+) -> None:
+    path = tmp_path / "image-sizes.json"
+    write_baseline(path, {"app": entry(1000, 500, engine=engine)})
+    loaded = baseline.load(path)["app"]
+    assert loaded.version == 1
+    assert loaded.size_comparable is comparable
 
 
 @pytest.mark.engine
-@DOCKER_BYTES
-def test_other_engine_baseline_warns(pytester: pytest.Pytester, image_dir: MakeImageDir) -> None:
+def test_baseline_of_another_engine_compares_and_an_incomparable_one_says_so(
+    pytester: pytest.Pytester, image_dir: MakeImageDir
+) -> None:
     image_dir(1000)
-    write_baseline(
-        pytester.path / "image-sizes.json", {"app": entry(1000, engine={**ENGINE, "storage_driver": "vfs"})}
-    )
-    pytester.makepyfile(
+    podman = {**ENGINE, "name": "podman", "storage_driver": "overlay"}
+    suite = (
         "import pytest\nfrom pytest_imagesize import build_image\napp = build_image('Dockerfile')\n"
         "@pytest.mark.max_image_growth('1%')\ndef test_app(app):\n    pass\n"
     )
+    pytester.makepyfile(suite)
+    # another graph driver measured the same portable size: compared (it fails: +100 %), no warning
+    write_baseline(
+        pytester.path / "image-sizes.json", {"app": entry(500, engine={**ENGINE, "storage_driver": "vfs"})}
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*size grew from 500 B (500 B) to 1,000 B (1 KB)*"])
+    # Podman's own size in a format-1 entry: not compared, one warning saying how to rewrite it
+    write_baseline(pytester.path / "image-sizes.json", {"app": entry(500, engine=podman)})
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, warnings=1)
-    result.stdout.fnmatch_lines(["*measured on another engine (storage_driver 'vfs' vs 'overlay2')*"])
+    result.stdout.fnmatch_lines(
+        ["*holds podman overlay's own size, not the portable size*--image-baseline-update*"]
+    )
 
 
 @pytest.mark.engine

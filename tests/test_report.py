@@ -66,29 +66,39 @@ def test_bare_report_flag_does_not_swallow_a_path(pytester: pytest.Pytester, ima
     result.stdout.fnmatch_lines(["small  * 4 KB  *"])
 
 
-def test_json_report_follows_schema_version_1(pytester: pytest.Pytester, image_dir: MakeImageDir) -> None:
+def test_json_report_follows_schema_version_2(pytester: pytest.Pytester, image_dir: MakeImageDir) -> None:
     image_dir(25_000, "big")
     image_dir(4_000, "small")
     pytester.makepyfile(SUITE)
     pytester.runpytest("--image-report-json=out/report.json").assert_outcomes(passed=2, failed=1)
     data = json.loads((pytester.path / "out" / "report.json").read_text())
-    assert data["version"] == 1
-    assert data["engine"]["name"] == "docker"
-    assert set(data["engine"]) == {"name", "version", "storage_driver", "arch"}
+    assert data["version"] == 2
+    assert set(data["engine"]) == {"name", "version", "storage_driver", "arch", "image_store"}
+    store = data["engine"]["image_store"]
+    assert store in ("graphdriver", "containerd", "podman")
     images = {image["name"]: image for image in data["images"]}
+    # the portable size, to the byte, on every engine
     assert images["small"]["size"] == 4_000
     assert images["big"]["size"] == 25_000
+    assert images["big"]["layers"][0]["size"] == 25_000
+    assert images["big"]["layers"][0]["diff_id"].startswith("sha256:")
+    assert isinstance(images["big"]["engine_size"], int)
     assert images["big"]["id"].startswith("sha256:")
     assert images["big"]["ref"].startswith("pytest-imagesize/big:")
-    # not measured in this run: null, never guessed
-    assert images["big"]["compressed_size"] is None
-    assert images["big"]["wasted_bytes"] is None
-    assert images["big"]["layers"][0]["size"] == 25_000
-    assert images["big"]["layers"][0]["compressed_size"] is None
+    assert images["big"]["base"] is None and images["big"]["go_binaries"] is None
+    if store == "graphdriver":
+        # the engine's own number is the portable one: no archive was read, nothing guessed
+        assert images["big"]["engine_size"] == 25_000
+        assert images["big"]["compressed_size"] is None
+        assert images["big"]["wasted_bytes"] is None
+        assert images["big"]["layers"][0]["compressed_size"] is None
+    else:  # the size came from the archive, which also gave the rest
+        assert images["big"]["compressed_size"] > 25_000
+        assert images["big"]["wasted_bytes"] == 0
     checks = sorted(data["checks"], key=lambda c: c["image"])
     assert checks == [
         {
-            "test": "test_json_report_follows_schema_version_1.py::test_big",
+            "test": "test_json_report_follows_schema_version_2.py::test_big",
             "image": "big",
             "kind": "max_image_size",
             "compressed": False,
@@ -98,7 +108,7 @@ def test_json_report_follows_schema_version_1(pytester: pytest.Pytester, image_d
             "outcome": "failed",
         },
         {
-            "test": "test_json_report_follows_schema_version_1.py::test_small",
+            "test": "test_json_report_follows_schema_version_2.py::test_small",
             "image": "small",
             "kind": "max_image_size",
             "compressed": False,

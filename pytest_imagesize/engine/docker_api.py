@@ -60,6 +60,7 @@ def root_cause(exc: BaseException) -> str:
     """A short reason for a connection failure, without the urllib3 noise."""
     seen: set[int] = set()
     current: BaseException | None = exc
+    deepest_os_error: OSError | None = None
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, FileNotFoundError):
@@ -70,12 +71,18 @@ def root_cause(exc: BaseException) -> str:
             return "permission denied on the socket"
         if isinstance(current, TimeoutError) or type(current).__name__ in ("ReadTimeout", "ReadTimeoutError"):
             return "no answer: timed out"
+        if type(current) is OSError:
+            deepest_os_error = current
         for arg in getattr(current, "args", ()):
             if isinstance(arg, BaseException) and id(arg) not in seen:
                 current = arg
                 break
         else:
             current = current.__cause__ or current.__context__
+    if deepest_os_error is not None:
+        if "AF_UNIX path too long" in str(deepest_os_error):
+            return "the socket path is longer than a unix socket address allows (107 bytes)"
+        return str(deepest_os_error)[:200]
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if "Connection refused" in str(exc) or "ConnectionRefusedError" in str(exc):
         return "connection refused"
@@ -110,6 +117,10 @@ def engine_errors(doing: str, address: str | None = None) -> Iterator[None]:
         raise EngineUnavailable(
             f"lost the container engine at {where} while {doing} ({root_cause(exc)}): {FIX_HINT}"
         ) from None
+
+
+def _short(image_id: str) -> str:
+    return image_id.split(":", 1)[-1][:12]
 
 
 def _image_store(name: str, info: Mapping[str, Any]) -> ImageStore:
@@ -197,7 +208,7 @@ class DockerEngine:
         return history
 
     def save(self, image_id: str) -> Iterator[bytes]:
-        doing = f"saving image {image_id[:19]}"
+        doing = f"saving image {_short(image_id)}"
         with self._errors(doing):
             try:
                 chunks = self._api().get_image(image_id, chunk_size=1 << 20)
@@ -211,6 +222,9 @@ class DockerEngine:
                     chunk = next(iterator)
                 except StopIteration:
                     return
+                except docker.errors.APIError as exc:  # docker-py reports a refusal on first read
+                    self._explain_save_failure(image_id, exc)
+                    raise
             yield chunk
 
     def _explain_save_failure(self, image_id: str, exc: docker.errors.APIError) -> None:
@@ -218,20 +232,19 @@ class DockerEngine:
             self._api().inspect_image(image_id)
         except docker.errors.NotFound:
             raise ImageNotFound(
-                f"image {image_id[:19]} disappeared from the engine before its archive could be "
-                "read; keep it until the tests end"
+                "disappeared from the engine before its archive could be read; keep it until the tests end"
             ) from None
         text = _explanation(exc)
         if "platform" in text.lower() or "content digest" in text.lower() or "not found" in text.lower():
             raise ImageSizeError(
-                f"the engine cannot export image {image_id[:19]} ({text}): on the containerd "
+                f"the engine cannot export image {_short(image_id)} ({text}): on the containerd "
                 "image store every platform of a multi-platform image must be present; pull it "
                 "with --platform for your architecture or build it for one platform"
             ) from None
 
     def read_file(self, image_id: str, path: str, limit: int) -> bytes:
         wanted = "/" + posixpath.normpath("/" + path).lstrip("/")
-        with self._errors(f"reading {wanted} from image {image_id[:19]}"):
+        with self._errors(f"reading {wanted} from image {_short(image_id)}"):
             container = self._api().create_container(image_id, command=["/nonexistent"], entrypoint=[])
             try:
                 try:

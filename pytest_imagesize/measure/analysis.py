@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine.protocol import Engine, EngineInfo
-from ..errors import ImageSizeError
+from ..errors import ImageNotFound, ImageSizeError
 from .cache import AnalysisCache
 from .layers import FileRecord, FileTree, HiddenCopy, LayerStats, Merged, layer_history, merge
 
@@ -85,6 +85,8 @@ def read_image_archive(
         scan = read_archive(engine.save(image_id))
     except ArchiveError as exc:
         raise ImageSizeError(f"image {label}: {exc}") from None
+    except ImageNotFound as exc:
+        raise ImageNotFound(f"image {label} {exc}") from None
     except ImageSizeError as exc:
         raise type(exc)(f"image {label}: {exc}") from None
     merged = merge(scan)

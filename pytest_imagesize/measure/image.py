@@ -214,7 +214,7 @@ class Image:
         try:
             return self._engine.read_file(self.id, path, limit)
         except ImageSizeError as exc:
-            raise ImageSizeError(f"image {self.label}: {exc}").with_traceback(None) from None
+            raise type(exc)(f"image {self.label}: {exc}").with_traceback(None) from None
 
     def largest_layers(self, count: int = 3) -> list[Layer]:
         return sorted(self.layers, key=lambda layer: layer.size, reverse=True)[:count]
@@ -358,6 +358,8 @@ def measure_image(
     from ..engine.docker_api import DockerEngine, engine_address
     from .cache import DirectoryCache
 
+    if engine is not None and not hasattr(engine, "save"):  # a docker-py client, given positionally
+        engine, client = None, engine
     if engine is None:
         engine = DockerEngine(client, engine_address()) if client is not None else DockerEngine.connect()
     return Image.measure(engine, ref, name, DirectoryCache() if cache is None else cache)
