@@ -136,7 +136,9 @@ def _entry(path: Path, name: str, data: Any, version: int) -> Entry:
     for key in ("size", "compressed_size"):
         value = data.get(key)
         if not (value is None and (key == "compressed_size" or version >= 2)) and not _bytes(value):
-            raise _problem(path, f"{where}.{key} is {_shown(value)}, expected bytes as a whole number up to 2**63-1")
+            raise _problem(
+                path, f"{where}.{key} is {_shown(value)}, expected bytes as a whole number up to 2**63-1"
+            )
     layers_raw = data.get("layers", [])
     if not isinstance(layers_raw, list) or not all(
         isinstance(x, dict)

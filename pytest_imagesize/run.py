@@ -149,9 +149,16 @@ class PytestRun:
         settings = self.session.settings
         if not (settings.report_json or settings.report_md or settings.report_html or _step_summary()):
             return
+        images = self.session.images
+        treemaps: dict[str, dict[str, Any] | None] = {}
         try:
+            if settings.report_html:  # the page shows what fills each image: read every archive
+                from .reports.treemap import summarise
+
+                for name, image in images.items():
+                    treemaps[name] = summarise(image.files, wasted=image.analysis().hidden)
             document = json_report.document(
-                self.session.engine_info, self.session.images, self.session.outcomes
+                self.session.engine_info, images, self.session.outcomes, self.session.baseline
             )
             rows = self.report_rows()
         except ImageSizeError as exc:
@@ -165,6 +172,7 @@ class PytestRun:
                 document=document,
                 rows=rows,
                 engine=self.session.engine_info,
+                treemaps=treemaps,
             )
         )
 

@@ -45,7 +45,7 @@ def test_compressed_size_matches_the_registry(
     files, dockerfile = CASES[case]
     image_id = build(docker_client, tmp_path / case, files, dockerfile)
     try:
-        image = measure_image(image_id, docker_client)
+        image = measure_image(image_id, client=docker_client)
         ours = [layer.compressed_size for layer in image.layers] if image.compressed_size else []
         theirs = pushed_layer_sizes(docker_client, registry, image_id, f"check-{case}")
         assert len(ours) == len(theirs)
@@ -68,7 +68,7 @@ def test_busybox_layer_and_a_run_layer_match_the_registry(
         f"FROM {busybox_image}\nCOPY notes /notes\nRUN cp /notes /notes2 && rm /notes\n",
     )
     try:
-        image = measure_image(image_id, docker_client)
+        image = measure_image(image_id, client=docker_client)
         theirs = pushed_layer_sizes(docker_client, registry, image_id, "check-busybox")
         assert abs(image.compressed_size - sum(theirs)) <= 0.01 * sum(theirs)
         assert image.wasted_bytes == 11_000

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..baseline import Entry
 from ..checks import Outcome
 from ..engine.protocol import EngineInfo
 from ..measure.image import Image
@@ -43,12 +44,35 @@ def image_json(image: Image) -> dict[str, Any]:
     }
 
 
+def baseline_json(image: Image, entry: Entry | None) -> dict[str, Any] | None:
+    """The image's baseline values and the change since (null where not comparable)."""
+    if entry is None:
+        return None
+    size = entry.size if entry.size_comparable else None
+    compressed = entry.compressed_size if image.analysed else None
+    return {
+        "size": size,
+        "compressed_size": entry.compressed_size,
+        "delta": None if size is None else image.size - size,
+        "compressed_delta": None if compressed is None else image.compressed_size - compressed,
+        "date": entry.date,
+        "commit": entry.commit,
+    }
+
+
 def document(
-    engine: EngineInfo | None, images: Mapping[str, Image], outcomes: Sequence[Outcome]
+    engine: EngineInfo | None,
+    images: Mapping[str, Image],
+    outcomes: Sequence[Outcome],
+    baseline: Mapping[str, Entry] | None = None,
 ) -> dict[str, Any]:
+    entries = baseline or {}
     return {
         "version": JSON_VERSION,
         "engine": engine.to_json() if engine else None,
-        "images": [image_json(image) for image in images.values()],
+        "images": [
+            {**image_json(image), "baseline": baseline_json(image, entries.get(name))}
+            for name, image in images.items()
+        ],
         "checks": [o.to_json() for o in outcomes],
     }

@@ -27,6 +27,7 @@ def write_report_files(
     document: Mapping[str, Any],
     rows: Sequence[dict[str, Any]],
     engine: EngineInfo | None,
+    treemaps: Mapping[str, dict[str, Any] | None] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Write what was asked; return one problem line per file that could not be written."""
@@ -58,8 +59,16 @@ def write_report_files(
     if html_path is not None:
         from . import html  # the HTML page and its inlined library: only when asked for
 
+        trees = treemaps or {}
+        page = {
+            **document,
+            "images": [
+                {**image, "treemap": trees.get(image["name"]), "wasted_files": None}
+                for image in document.get("images", [])
+            ],
+        }
         try:
-            html.write(html_path, dict(document))
+            html.write(html_path, page)
         except OSError as exc:
             problems.append(f"pytest-imagesize: cannot write the HTML report {html_path}: {_why(exc)}")
     return problems
