@@ -9,7 +9,7 @@ VENV ?= .venv
 PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-podman lint bench venv clean
+.PHONY: demo test test-unit test-podman lint bench venv clean
 
 venv: $(VENV)/.installed
 
@@ -21,7 +21,12 @@ $(VENV)/.installed: pyproject.toml
 
 test: venv
 	scripts/ensure-test-tools
+	scripts/ensure-browser
 	scripts/with-engine $(BIN)/pytest $(PYTEST_ARGS)
+
+# The pure logic through a fake engine: no engine, no network, a few seconds.
+test-unit: venv
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 # The suite against Podman's Docker-compatible API (tests of Docker's own numbers are skipped).
 test-podman: venv

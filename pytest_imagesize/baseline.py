@@ -44,19 +44,19 @@ class BaselineError(ImageSizeError):
 
 
 @dataclass(frozen=True)
-class LayerEntry:
+class BaselineLayer:
     instruction: str
     size: int
     diff_id: str | None = None
 
 
 @dataclass(frozen=True)
-class Entry:
+class BaselineEntry:
     """One image's baseline values (``None``: not measured)."""
 
     size: int | None
     compressed_size: int | None
-    layers: tuple[LayerEntry, ...]
+    layers: tuple[BaselineLayer, ...]
     engine: Mapping[str, Any]
     date: str | None = None
     commit: str | None = None
@@ -95,7 +95,7 @@ class Entry:
         }
 
 
-def merge_entry(old: Entry | None, new: Entry) -> Entry:
+def merge_entry(old: BaselineEntry | None, new: BaselineEntry) -> BaselineEntry:
     """``new`` over ``old`` field by field: what ``new`` did not measure keeps its old value; the
     date and commit stay when the numbers did not change."""
     if old is None:
@@ -129,7 +129,7 @@ def _bytes(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_BYTES
 
 
-def _entry(path: Path, name: str, data: Any, version: int) -> Entry:
+def _entry(path: Path, name: str, data: Any, version: int) -> BaselineEntry:
     where = f"images[{name!r}]"
     if not isinstance(data, dict):
         raise _problem(path, f"{where} is {type(data).__name__}, expected an object")
@@ -154,11 +154,11 @@ def _entry(path: Path, name: str, data: Any, version: int) -> Entry:
     for key in ("date", "commit"):
         if data.get(key) is not None and not isinstance(data.get(key), str):
             raise _problem(path, f"{where}.{key} must be a string or null")
-    return Entry(
+    return BaselineEntry(
         size=data.get("size"),
         compressed_size=data.get("compressed_size"),
         layers=tuple(
-            LayerEntry(str(x.get("instruction", "")), int(x["size"]), x.get("diff_id")) for x in layers_raw
+            BaselineLayer(str(x.get("instruction", "")), int(x["size"]), x.get("diff_id")) for x in layers_raw
         ),
         engine=engine,
         date=data.get("date"),
@@ -167,7 +167,7 @@ def _entry(path: Path, name: str, data: Any, version: int) -> Entry:
     )
 
 
-def parse(path: Path, text: str) -> dict[str, Entry]:
+def parse(path: Path, text: str) -> dict[str, BaselineEntry]:
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
@@ -185,7 +185,7 @@ def parse(path: Path, text: str) -> dict[str, Entry]:
     return {str(name): _entry(path, str(name), value, int(version)) for name, value in images.items()}
 
 
-def load(path: Path) -> dict[str, Entry]:
+def load(path: Path) -> dict[str, BaselineEntry]:
     """The baseline's entries; an absent file is an empty baseline."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -197,7 +197,7 @@ def load(path: Path) -> dict[str, Entry]:
     return parse(path, text)
 
 
-def render(entries: Mapping[str, Entry]) -> str:
+def render(entries: Mapping[str, BaselineEntry]) -> str:
     document = {"version": VERSION, "images": {n: e.to_json() for n, e in sorted(entries.items())}}
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
@@ -228,7 +228,7 @@ def resolve(rootdir: Path, value: str | os.PathLike[str], explicit: bool) -> Pat
     return target
 
 
-def update(path: Path, measured: Mapping[str, Entry]) -> tuple[dict[str, Entry], list[str]]:
+def update(path: Path, measured: Mapping[str, BaselineEntry]) -> tuple[dict[str, BaselineEntry], list[str]]:
     """Merge ``measured`` into the file: other images' entries stay as they are. Returns the
     entries now in the file and the names of those whose numbers changed."""
     from filelock import FileLock, Timeout  # only updates need it

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from .baseline import Entry
+from .baseline import BaselineEntry
 from .errors import MarkerError, SizeParseError
 from .measure.image import Image, Layer
 from .sizes import MAX_BYTES, describe_size, format_size, parse_percent, parse_size
@@ -117,7 +117,7 @@ class Outcome:
 class Context:
     """What evaluation may consult besides the image."""
 
-    baseline: Mapping[str, Entry] = field(default_factory=dict)
+    baseline: Mapping[str, BaselineEntry] = field(default_factory=dict)
 
 
 Reject = Callable[[str], MarkerError]
@@ -274,7 +274,7 @@ def _parse_growth(value: Any, kwargs: Mapping[str, Any], reject: Reject) -> dict
     }
 
 
-def _changed_layers(layers: Sequence[Layer], entry: Entry) -> str:
+def _changed_layers(layers: Sequence[Layer], entry: BaselineEntry) -> str:
     count = max(len(layers), len(entry.layers))
     changes = []
     for i in range(count):

@@ -58,7 +58,7 @@ class ImageSizeSession:
     images: dict[str, Image] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
     builds: dict[str, BuildResult | ImageSizeError] = field(default_factory=dict)
-    baseline: dict[str, baseline_file.Entry] = field(default_factory=dict)
+    baseline: dict[str, baseline_file.BaselineEntry] = field(default_factory=dict)
     finish_problems: list[str] = field(default_factory=list)
     baseline_changes: list[str] | None = None  # set by a baseline update: the entries it changed
     engine_info: EngineInfo | None = None
@@ -200,18 +200,18 @@ class ImageSizeSession:
         if self._engine is not None and not isinstance(self._engine, EngineUnavailable):
             self._engine.close()
 
-    def baseline_entries(self, rootdir: Path) -> dict[str, baseline_file.Entry]:
+    def baseline_entries(self, rootdir: Path) -> dict[str, baseline_file.BaselineEntry]:
         """This run's measurements as baseline entries (compressed size only where measured)."""
         commit = baseline_file.git_commit(rootdir)
         engine = self.engine_info.to_json() if self.engine_info else {}
         entries = {}
         for name, image in self.images.items():
             try:
-                entries[name] = baseline_file.Entry(
+                entries[name] = baseline_file.BaselineEntry(
                     size=image.size,
                     compressed_size=image.compressed_size if image.analysed else None,
                     layers=tuple(
-                        baseline_file.LayerEntry(layer.instruction, layer.size, layer.diff_id)
+                        baseline_file.BaselineLayer(layer.instruction, layer.size, layer.diff_id)
                         for layer in image.layers
                     ),
                     engine=engine,

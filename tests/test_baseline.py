@@ -14,6 +14,7 @@ import pytest
 
 from pytest_imagesize import baseline
 from pytest_imagesize.errors import ImageSizeError
+from pytest_imagesize.sizes import format_size
 
 from .conftest import DOCKER_BYTES, MakeImageDir, buildx_builds
 
@@ -207,7 +208,7 @@ def test_concurrent_updates_lose_nothing(tmp_path: Path) -> None:
     script = (
         "import sys\nfrom pathlib import Path\nfrom pytest_imagesize import baseline\n"
         "for i in range(25):\n"
-        "    e = baseline.Entry(size=i, compressed_size=None, layers=(), engine={})\n"
+        "    e = baseline.BaselineEntry(size=i, compressed_size=None, layers=(), engine={})\n"
         "    baseline.update(Path(sys.argv[1]), {f'{sys.argv[2]}-{i}': e})\n"
     )
     procs = [subprocess.Popen([sys.executable, "-c", script, str(path), who]) for who in ("a", "b", "c")]
@@ -336,7 +337,9 @@ def test_markdown_report_step_summary_and_junit_properties(
             pass
         """
     )
-    result = pytester.runpytest("--image-report-md=pr.md", "--junitxml=junit.xml")
+    result = pytester.runpytest(
+        "--image-report-md=pr.md", "--junitxml=junit.xml", "--image-report-json=report.json"
+    )
     result.assert_outcomes(passed=1, failed=1)
     text = (pytester.path / "pr.md").read_text()
     lines = text.splitlines()
@@ -348,7 +351,10 @@ def test_markdown_report_step_summary_and_junit_properties(
     ]
     slim_row = next(x for x in lines if x.startswith("| `slim`"))
     assert slim_row.startswith("| `slim` | 5.16 KB (+3.2 % ▲) | ")
-    assert slim_row.endswith(" | 1 | 10 KB (c) | " + slim_row.split(" | ")[5] + " | ✅ passed |")
+    report = json.loads((pytester.path / "report.json").read_text())
+    compressed = next(i["compressed_size"] for i in report["images"] if i["name"] == "slim")
+    headroom = format_size(10_000 - compressed)  # the limit less the compressed size, from the JSON
+    assert slim_row.endswith(f" | 1 | 10 KB (c) | {headroom} | ✅ passed |")
     compressed_cell = slim_row.split(" | ")[2]
     assert compressed_cell.endswith(" % ▲)")  # 4000 B baseline: random bytes grew
     assert "| `fat` | 9 KB (new) | - | 1 | 8 KB | 1 KB over | ❌ failed |" in lines

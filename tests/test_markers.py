@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+
+import docker
 import pytest
 
-from .conftest import DOCKER_BYTES, MakeImageDir
+from .conftest import DOCKER_BYTES, MakeImageDir, buildx_builds
 
 pytestmark = [
     pytest.mark.engine,
@@ -178,20 +183,31 @@ def test_two_image_fixtures_need_image_argument(pytester: pytest.Pytester, image
     )
 
 
+@pytest.mark.engine
 def test_declarations_resolve_paths_from_their_module_and_build_once(
-    pytester: pytest.Pytester, image_dir: MakeImageDir
+    pytester: pytest.Pytester,
+    image_dir: MakeImageDir,
+    builder: str,
+    cli_log: Path,
+    docker_client: docker.DockerClient,
+    engine_name: str,
 ) -> None:
     image_dir(2048, "service")
     pytester.makeconftest(
         """
+        import json
         from pytest_imagesize import build_image
 
-        built = []
+        measured = []
         svc = build_image("service/Dockerfile", context="service")
         same = build_image("service/Dockerfile")  # same inputs: one build for both names
 
         def pytest_imagesize_image_measured(config, image):
-            built.append(image.name)
+            measured.append([image.name, image.id])
+
+        def pytest_sessionfinish(session):
+            with open("measured.json", "w") as handle:
+                json.dump(measured, handle)
         """
     )
     sub = pytester.mkdir("sub")
@@ -201,8 +217,20 @@ def test_declarations_resolve_paths_from_their_module_and_build_once(
         "def test_a(svc):\n    pass\n"
         "def test_b(svc, same):\n    assert svc.id == same.id and svc.size == 2048\n"
     )
+    start = int(time.time())
     result = pytester.runpytest("-s")
     result.assert_outcomes(passed=2)
+    measured = json.loads((pytester.path / "measured.json").read_text())
+    assert sorted(name for name, _ in measured) == ["same", "svc"]  # each name measured once
+    assert len({image_id for _, image_id in measured}) == 1
+    if builder == "buildx":
+        assert buildx_builds(cli_log) == 1
+    elif engine_name == "docker":  # the classic build tags its one image once
+        events = docker_client.api.events(
+            since=start, until=int(time.time()) + 1, decode=True, filters={"type": "image", "event": "tag"}
+        )
+        tags = [e["Actor"]["Attributes"]["name"] for e in events]
+        assert len([t for t in tags if t.startswith("pytest-imagesize/")]) == 1, tags
 
 
 def test_build_args_from_the_declaration_and_the_command_line(

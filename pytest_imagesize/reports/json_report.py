@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..baseline import Entry
+from ..baseline import BaselineEntry
 from ..checks import Outcome
 from ..engine.protocol import EngineInfo
 from ..measure.image import Image
@@ -44,7 +44,7 @@ def image_json(image: Image) -> dict[str, Any]:
     }
 
 
-def baseline_json(image: Image, entry: Entry | None) -> dict[str, Any] | None:
+def baseline_json(image: Image, entry: BaselineEntry | None) -> dict[str, Any] | None:
     """The image's baseline values and the change since (null where not comparable)."""
     if entry is None:
         return None
@@ -64,7 +64,7 @@ def document(
     engine: EngineInfo | None,
     images: Mapping[str, Image],
     outcomes: Sequence[Outcome],
-    baseline: Mapping[str, Entry] | None = None,
+    baseline: Mapping[str, BaselineEntry] | None = None,
 ) -> dict[str, Any]:
     entries = baseline or {}
     return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..baseline import Entry
+from ..baseline import BaselineEntry
 from ..checks import Outcome
 from ..measure.image import Image
 from ..sizes import format_delta, format_size
@@ -32,7 +32,7 @@ def verdict(outcomes: Sequence[Outcome]) -> str:
     return "-"
 
 
-def _deltas(image: Image, entry: Entry | None, with_bytes: bool) -> tuple[str, str]:
+def _deltas(image: Image, entry: BaselineEntry | None, with_bytes: bool) -> tuple[str, str]:
     if entry is None:
         return "new", "new"
     if entry.size is None or not entry.size_comparable:
@@ -46,7 +46,9 @@ def _deltas(image: Image, entry: Entry | None, with_bytes: bool) -> tuple[str, s
 
 
 def rows(
-    images: Mapping[str, Image], outcomes: Sequence[Outcome], baseline: Mapping[str, Entry] | None = None
+    images: Mapping[str, Image],
+    outcomes: Sequence[Outcome],
+    baseline: Mapping[str, BaselineEntry] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per measured image, in the order the images were first measured. With a
     baseline, ``size_delta``/``compressed_delta`` say how each changed (and a column shows it)."""

@@ -1,0 +1,24 @@
+"""Pure-Python reader of Go executables: what a Go binary is and where its bytes go.
+
+Reads ELF files (amd64, arm64; static or dynamic; stripped or not) built by Go 1.18 and later from
+their bytes alone: build info (``.go.buildinfo``), the function table (``.gopclntab``, present even in
+stripped binaries) and the ELF section headers. No Go toolchain is needed at analysis time.
+"""
+
+from __future__ import annotations
+
+from .analyse import analyse_go_binary, looks_like_elf
+from .hygiene import hygiene_findings
+from .model import Finding, GoBinary, GoModule, GoPackage
+from .names import package_of
+
+__all__ = [
+    "Finding",
+    "GoBinary",
+    "GoModule",
+    "GoPackage",
+    "analyse_go_binary",
+    "hygiene_findings",
+    "looks_like_elf",
+    "package_of",
+]
