@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -155,7 +156,6 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def pushed_layer_sizes(client: docker.DockerClient, registry: str, image_id: str, name: str) -> list[int]:
     """Push ``image_id`` to the local registry; return the manifest's layer sizes (pull sizes)."""
-    import urllib.request
 
     repository = f"{registry}/{name}"
     client.api.tag(image_id, repository, "t")
@@ -165,13 +165,41 @@ def pushed_layer_sizes(client: docker.DockerClient, registry: str, image_id: str
                 raise AssertionError(f"push failed: {chunk['error']}")
     finally:
         client.api.remove_image(f"{repository}:t", noprune=True)
+    manifest = registry_manifest(registry, name, "t")
+    if "manifests" in manifest:  # an index (containerd image store, BuildKit): our platform's manifest
+        import platform
+
+        arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+        chosen = next(
+            m
+            for m in manifest["manifests"]
+            if (m.get("platform") or {}).get("architecture") == arch
+            and (m.get("platform") or {}).get("os") == "linux"
+        )
+        manifest = registry_manifest(registry, name, chosen["digest"])
+    return [int(layer["size"]) for layer in manifest["layers"]]
+
+
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+    ]
+)
+
+
+def registry_manifest(registry: str, name: str, reference: str) -> dict[str, Any]:
+    """A manifest or index from the registry, in whichever format the engine pushed."""
+    import urllib.request
+
     request = urllib.request.Request(
-        f"http://{registry}/v2/{name}/manifests/t",
-        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+        f"http://{registry}/v2/{name}/manifests/{reference}", headers={"Accept": MANIFEST_TYPES}
     )
     with urllib.request.urlopen(request, timeout=30) as response:
-        manifest = json.loads(response.read())
-    return [int(layer["size"]) for layer in manifest["layers"]]
+        data: dict[str, Any] = json.loads(response.read())
+    return data
 
 
 @pytest.fixture(scope="session")

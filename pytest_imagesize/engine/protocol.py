@@ -44,7 +44,12 @@ class EngineInfo:
 
     def describe(self) -> str:
         driver = f", {self.storage_driver}" if self.storage_driver else ""
-        store = f" ({self.image_store} image store)" if self.image_store not in ("unknown", "podman") else ""
+        store = {
+            "graphdriver": "",
+            "podman": "",
+            "containerd": " (containerd image store)",
+            "unknown": " (unknown image store: sizes measured from the image archive)",
+        }.get(self.image_store, "")
         return f"{self.name} {self.version}{driver}{store}, {self.arch or '?'}"
 
     @property
