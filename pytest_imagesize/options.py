@@ -14,9 +14,11 @@ from . import baseline
 from .checks import Check
 from .errors import ImageSizeError
 from .sizes import parse_percent, parse_size
+from .terminal_progress import ProgressMode
 
 REPORT_MODES = ("summary", "layers")
 BUILDERS = ("auto", "classic", "buildx")
+PROGRESS_MODES = ("auto", "lines", "off")
 DEFAULT_BASELINE = "image-sizes.json"
 ReportMode = Literal["summary", "layers"]
 BuilderName = Literal["auto", "classic", "buildx"]
@@ -143,6 +145,14 @@ def add_options(parser: pytest.Parser) -> None:
         "environment IMAGESIZE_ENGINE_TIMEOUT)",
     )
     add(
+        "--image-progress",
+        dest="image_progress",
+        default=None,
+        choices=PROGRESS_MODES,
+        help="progress of builds and archive reads: auto (a status line on a terminal, start and end "
+        "lines in CI logs; the default), lines (start and end lines only), off",
+    )
+    add(
         "--image-no-cache",
         action="store_true",
         dest="image_no_cache",
@@ -197,6 +207,7 @@ class Settings:
     growth_default: Check | None
     engine_timeout: float | None
     no_cache: bool
+    progress: ProgressMode
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -241,6 +252,7 @@ class Settings:
             growth_default=_growth_default(config),
             engine_timeout=option("image_engine_timeout") or _ini_seconds(config, "imagesize_engine_timeout"),
             no_cache=bool(option("image_no_cache")),
+            progress=option("image_progress") or "auto",
         )
 
 

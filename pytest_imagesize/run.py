@@ -17,7 +17,8 @@ from .measure.cache import DirectoryCache, NoCache
 from .options import Settings
 from .reports import json_report, outputs, terminal
 from .session import ImageSizeSession
-from .xdist import OUTPUT_KEY, SharedBuilds, XdistController, to_wire, worker_shared_dir
+from .terminal_progress import REPORT_ATTRIBUTE, TerminalProgress
+from .xdist import OUTPUT_KEY, SharedBuilds, XdistController, to_wire, worker_owner_pids, worker_shared_dir
 
 CONTROLLER = "imagesize-xdist"
 
@@ -45,9 +46,20 @@ def start_session(config: pytest.Config, settings: Settings) -> ImageSizeSession
         measured_hook=lambda image: config.hook.pytest_imagesize_image_measured(config=config, image=image),
         baseline=entries,
     )
-    shared = worker_shared_dir(getattr(config, "workerinput", None))
+    workerinput = getattr(config, "workerinput", None)
+    shared = worker_shared_dir(workerinput)
     if shared is not None:
         session.share_build = SharedBuilds(shared)
+    session.owner_pids = worker_owner_pids(workerinput)
+    session.progress = TerminalProgress(
+        config.pluginmanager.get_plugin("terminalreporter"),
+        settings.progress,
+        config.get_verbosity(),
+        worker=workerinput is not None,
+        capture=config.pluginmanager.get_plugin("capturemanager"),
+    )
+    config.pluginmanager.register(session.progress, "imagesize-progress")
+    session.sweep_leftovers = workerinput is None
     if config.pluginmanager.hasplugin("xdist") and not _is_worker(config):
         config.pluginmanager.register(XdistController(session, config.add_cleanup), CONTROLLER)
     return session
@@ -89,6 +101,12 @@ class PytestRun:
         if image.analysed:
             props.append(("image_compressed_size", image.compressed_size))
         return props
+
+    def attach_progress(self, report: pytest.TestReport) -> None:
+        """Worker: the progress lines since the last report travel with this one."""
+        progress = self.session.progress
+        if isinstance(progress, TerminalProgress) and _is_worker(self.config) and progress.pending:
+            setattr(report, REPORT_ATTRIBUTE, progress.take_pending())
 
     def report_rows(self) -> list[dict[str, Any]]:
         rows = terminal.rows(self.session.images, self.session.outcomes, self.session.baseline or None)

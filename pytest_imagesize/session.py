@@ -6,6 +6,7 @@ through the engine seam, and to pytest not at all (warnings go through ``warning
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,13 +15,16 @@ from typing import Any, Literal
 
 from . import baseline as baseline_file
 from .checks import Check, Context, Outcome, evaluate
-from .engine.build import Builder, BuildResult, BuildSpec, tag_for
+from .engine.build import Builder, BuildResult, BuildSpec, step_of, tag_for
 from .engine.cleanup import remove_intermediates, remove_our_tag
+from .engine.leftovers import BuildRecord, full_ids, sweep
 from .engine.protocol import Engine, EngineInfo
 from .errors import BuildError, EngineUnavailable, ImageSizeError
 from .measure.cache import AnalysisCache
 from .measure.image import Image
 from .options import Settings
+from .progress import ProgressSink, Step, no_progress
+from .sizes import format_size
 
 EngineFactory = Callable[[], Engine]
 
@@ -55,6 +59,8 @@ class ImageSizeSession:
     cache: AnalysisCache | None = None
     measured_hook: Callable[[Image], None] | None = None
     share_build: SharedBuild = _alone  # pytest-xdist: one build per spec across workers
+    owner_pids: tuple[int, ...] = ()  # this process's pid (after the xdist controller's, in a worker)
+    sweep_leftovers: bool = True  # remove what killed runs left (not in xdist workers)
     images: dict[str, Image] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
     builds: dict[str, BuildResult | ImageSizeError] = field(default_factory=dict)
@@ -64,6 +70,9 @@ class ImageSizeSession:
     engine_info: EngineInfo | None = None
     _engine: Engine | EngineUnavailable | None = None
     _builder: Builder | None = None
+    _record: BuildRecord | None = None
+    _building: Step | None = None
+    progress: ProgressSink = no_progress
 
     # ------------------------------------------------------------------ the engine
 
@@ -72,11 +81,19 @@ class ImageSizeSession:
             try:
                 self._engine = self.connect()
                 self.engine_info = self._engine.info()
+                if self.sweep_leftovers:
+                    sweep(self._engine)
             except EngineUnavailable as exc:
                 self._engine = exc
         if isinstance(self._engine, EngineUnavailable):
             raise self._engine
         return self._engine
+
+    def record(self) -> BuildRecord:
+        """Where this process notes what its builds put on the engine, as they go."""
+        if self._record is None:
+            self._record = BuildRecord(self.engine().address, self.owner_pids or (os.getpid(),))
+        return self._record
 
     def builder(self) -> Builder:
         """``auto`` means buildx when ``docker buildx version`` works and the engine is Docker."""
@@ -88,9 +105,11 @@ class ImageSizeSession:
             if wanted == "auto":
                 docker = self.engine_info is not None and self.engine_info.name == "docker"
                 wanted = "buildx" if docker and buildx_available() is None else "classic"
-            self._builder = (
-                BuildxBuilder(self.settings.buildx_builder) if wanted == "buildx" else ClassicBuilder()
-            )
+            if wanted == "buildx":
+                self._builder = BuildxBuilder(self.settings.buildx_builder, on_line=self._build_line)
+            else:
+                record = self.record()
+                self._builder = ClassicBuilder(lambda image_id: record.add("id", image_id), self._build_line)
         return self._builder
 
     # ------------------------------------------------------------------ images
@@ -114,17 +133,37 @@ class ImageSizeSession:
         known = self.images.get(name)
         if known is not None and known.ref == ref:
             return known
-        image = Image.measure(engine, ref, name, self.cache)
+        image = Image.measure(engine, ref, name, self.cache, self.progress)
+        if self._building is not None:
+            size = f": {format_size(image.size)}" if image.size_from_engine else ""
+            self._building.end(f"built {name} in {{seconds}}{size}")
+            self._building = None
         self.images[name] = image
         if self.measured_hook is not None:
             self.measured_hook(image)
         return image
 
+    def _build_line(self, line: str) -> None:
+        step = self._building
+        if step is not None and (text := step_of(line)) is not None:
+            step.status(f"{step.name}: {text}")
+
     def _build(self, engine: Engine, name: str, spec: BuildSpec) -> BuildResult | ImageSizeError:
+        tag = tag_for(name, spec)
+        record = self.record()
+        record.add("tag", tag)  # before the build: an interrupted one may still tag
+        builder = self.builder()
+        self._building = Step(self.progress, f"building {name} ({spec.dockerfile.name}, {builder.name}) ...")
         try:
-            return self.builder().build(engine, spec, tag_for(name, spec))
+            result: BuildResult | ImageSizeError = builder.build(engine, spec, tag)
         except ImageSizeError as exc:
-            return exc
+            result = exc
+        if isinstance(result, ImageSizeError):
+            self._building.end(f"building {name} failed after {{seconds}}")
+            self._building = None
+        for image_id in sorted(getattr(result, "created_ids", ())):
+            record.add("id", image_id)
+        return result
 
     # ------------------------------------------------------------------ checks
 
@@ -177,12 +216,18 @@ class ImageSizeSession:
     def cleanup(self) -> None:
         """Remove the tags this session created (unless ``keep``); never anything else. A
         failure is one line in ``finish_problems``."""
-        if self.settings.keep or not self.builds:
+        if self.settings.keep:
+            if self._record is not None:
+                self._record.done(prefix_only=True)  # kept on purpose: not leftovers
+            return
+        if not self.builds and (self._record is None or not self._record.image_ids):
             return
         try:
             engine = self.engine()
         except EngineUnavailable as exc:
-            self.finish_problems.append(f"pytest-imagesize: built images not removed: {exc}")
+            self.finish_problems.append(
+                f"pytest-imagesize: built images not removed (the next run removes them): {exc}"
+            )
             return
         created: set[str] = set()
         try:
@@ -192,9 +237,16 @@ class ImageSizeSession:
                     remove_our_tag(engine, result)
                 elif isinstance(result, BuildError):
                     created |= result.created_ids
+            if self._record is not None:  # also what an interrupted build had made so far
+                created |= full_ids(engine, self._record.image_ids)
             remove_intermediates(engine, created)
         except ImageSizeError as exc:
-            self.finish_problems.append(f"pytest-imagesize: built images not all removed: {exc}")
+            self.finish_problems.append(
+                f"pytest-imagesize: built images not all removed (the next run removes them): {exc}"
+            )
+            return
+        if self._record is not None:
+            self._record.done(prefix_only=True)
 
     def close(self) -> None:
         if self._engine is not None and not isinstance(self._engine, EngineUnavailable):

@@ -8,6 +8,7 @@ outcomes, builds (for cleanup) and the engine's facts.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -19,8 +20,10 @@ from .engine.protocol import EngineInfo
 from .errors import BuildError, ImageSizeError
 from .measure.image import Image
 from .session import ImageSizeSession
+from .terminal_progress import REPORT_ATTRIBUTE, TerminalProgress
 
 SHARED_KEY = "imagesize_shared"
+CONTROLLER_PID_KEY = "imagesize_controller_pid"
 OUTPUT_KEY = "imagesize"
 
 
@@ -122,11 +125,20 @@ class XdistController:
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[SHARED_KEY] = self.shared.name
+        node.workerinput[CONTROLLER_PID_KEY] = os.getpid()
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         wire = getattr(node, "workeroutput", {}).get(OUTPUT_KEY)
         if wire:
             merge_wire(self.session, wire)
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        """A worker's progress lines ride on its test reports: print them as each arrives."""
+        lines = getattr(report, REPORT_ATTRIBUTE, None)
+        progress = self.session.progress
+        if lines and isinstance(progress, TerminalProgress):
+            for line in lines:
+                progress.write(str(line))
 
     def collect_recorded_builds(self) -> None:
         for result in SharedBuilds(Path(self.shared.name)).results():
@@ -137,3 +149,11 @@ def worker_shared_dir(workerinput: dict[str, Any] | None) -> Path | None:
     if workerinput is None or not workerinput.get(SHARED_KEY):
         return None
     return Path(workerinput[SHARED_KEY])
+
+
+def worker_owner_pids(workerinput: dict[str, Any] | None) -> tuple[int, ...]:
+    """A worker's build record belongs to the controller and the worker: it is a leftover only
+    when both are gone (the controller removes it after its cleanup)."""
+    if workerinput is None or not workerinput.get(CONTROLLER_PID_KEY):
+        return (os.getpid(),)
+    return (int(workerinput[CONTROLLER_PID_KEY]), os.getpid())

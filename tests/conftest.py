@@ -245,6 +245,15 @@ def engine_name(docker_client: docker.DockerClient) -> str:
 
 
 @pytest.fixture(autouse=True)
+def _own_cache_and_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test has its own analysis cache and build records (XDG_CACHE_HOME, XDG_STATE_HOME):
+    a test that counts archive reads must not find another test's cached analysis."""
+    home = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+
+
+@pytest.fixture(autouse=True)
 def _docker_only(request: pytest.FixtureRequest) -> None:
     marker = request.node.get_closest_marker("docker_only")
     if marker is None:

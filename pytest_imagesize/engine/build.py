@@ -136,6 +136,20 @@ BUILDKIT_HINT = (
 )
 
 
+_CLASSIC_STEP = re.compile(r"^(?:Step|STEP) (\d+/\d+) ?: ?(.*)$")
+_BUILDKIT_STEP = re.compile(r"^#\d+ \[([^\]]*\d+/\d+)\] (.*)$")
+
+
+def step_of(line: str) -> str | None:
+    """``step 3/6 RUN go build ...`` from a classic (``Step 3/6 : RUN ...``) or BuildKit
+    (``#7 [build 3/6] RUN ...``) progress line; None for other lines."""
+    match = _CLASSIC_STEP.match(line) or _BUILDKIT_STEP.match(line)
+    if match is None:
+        return None
+    text = re.sub(r"\s+", " ", match.group(2)).strip()
+    return f"step {match.group(1)} {text[:60]}"
+
+
 def failure_message(spec: BuildSpec, error: str, lines: list[str], step: str | None) -> str:
     if "requires BuildKit" in error or "requires BuildKit" in "\n".join(lines):
         error = error.split(". Refer to")[0] + BUILDKIT_HINT

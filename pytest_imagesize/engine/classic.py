@@ -32,8 +32,11 @@ class ClassicBuilder:
 
     name = "classic"
 
-    def __init__(self, record: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, record: Callable[[str], None] | None = None, on_line: Callable[[str], None] | None = None
+    ) -> None:
         self._record = record
+        self._on_line = on_line
 
     def build(self, engine: Engine, spec: BuildSpec, tag: str) -> BuildResult:
         before = prepare(engine, spec, tag)
@@ -53,6 +56,8 @@ class ClassicBuilder:
                 if "stream" in chunk:
                     for line in str(chunk["stream"]).rstrip("\n").splitlines():
                         lines.append(line)
+                        if self._on_line is not None:
+                            self._on_line(line)
                         match = _STEP_IMAGE.match(line)
                         if match and self._record is not None:
                             self._record(match.group(1))

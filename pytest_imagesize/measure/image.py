@@ -9,12 +9,14 @@ image's archive, once per image ID (cached). The engine's number is kept as ``en
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from ..engine.protocol import Engine, EngineInfo
 from ..errors import ImageSizeError
+from ..progress import ProgressSink, Step, counted
+from ..sizes import format_size
 from .analysis import ImageAnalysis, read_image_archive
 from .cache import AnalysisCache
 from .layers import FileTree
@@ -84,6 +86,7 @@ class Image:
         engine: Engine | None = None,
         cache: AnalysisCache | None = None,
         analysis: ImageAnalysis | None = None,
+        progress: ProgressSink | None = None,
     ) -> None:
         self.name = name
         self.ref = ref
@@ -96,6 +99,7 @@ class Image:
         self._engine = engine
         self._cache = cache
         self._analysis = analysis
+        self._progress = progress
 
     def __repr__(self) -> str:
         return f"Image(name={self.name!r}, ref={self.ref!r}, id={self.short_id!r})"
@@ -128,12 +132,14 @@ class Image:
                     f"image {self.label} was measured without an engine connection; its archive "
                     "cannot be read (measure it with measure_image() or a fixture)"
                 )
+            reading = _ReadProgress(self._engine, self._progress, self.name, self.engine_size)
             try:
                 self._analysis = read_image_archive(
-                    self._engine, self.id, self.label, len(self._inspected_layers), self._cache
+                    cast(Engine, reading), self.id, self.label, len(self._inspected_layers), self._cache
                 )
             except ImageSizeError as exc:
                 raise exc.with_traceback(None) from None
+            reading.finished(self._analysis)
         return self._analysis
 
     @property
@@ -262,7 +268,12 @@ class Image:
 
     @classmethod
     def measure(
-        cls, engine: Engine, ref: str, name: str | None = None, cache: AnalysisCache | None = None
+        cls,
+        engine: Engine,
+        ref: str,
+        name: str | None = None,
+        cache: AnalysisCache | None = None,
+        progress: ProgressSink | None = None,
     ) -> Image:
         """Measure ``ref`` through the engine's inspect and history."""
         data = engine.inspect_image(ref)
@@ -279,7 +290,37 @@ class Image:
             engine_info=engine.info(),
             engine=engine,
             cache=cache,
+            progress=progress,
         )
+
+
+class _ReadProgress:
+    """The engine as the archive reader sees it: ``save`` reports the read's start, bytes read so
+    far and its end (nothing when the analysis comes from the cache)."""
+
+    def __init__(self, engine: Engine, sink: ProgressSink | None, name: str, approximate_total: int) -> None:
+        self._engine = engine
+        self._sink = sink
+        self._name = name
+        self._total = approximate_total
+        self._step: Step | None = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._engine, attribute)
+
+    def save(self, image_id: str) -> Iterator[bytes]:
+        chunks = self._engine.save(image_id)
+        if self._sink is None:
+            return chunks
+        self._step = Step(self._sink, f"reading {self._name} (~{format_size(self._total)} archive) ...")
+        return counted(chunks, self._step, self._name, self._total)
+
+    def finished(self, analysis: ImageAnalysis) -> None:
+        if self._step is not None:
+            self._step.end(
+                f"read {self._name} in {{seconds}}: {format_size(analysis.size)}, "
+                f"{format_size(analysis.compressed_size)} compressed"
+            )
 
 
 def _tuple(value: Any) -> tuple[str, ...] | None:

@@ -16,14 +16,27 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pytest_imagesize"
 # top to bottom; a module may import its own layer and the layers below it
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("api", ("pytest_imagesize",)),
-    ("pytest glue", ("plugin", "options", "fixtures", "session", "xdist", "collection", "run", "hookspecs")),
+    (
+        "pytest glue",
+        (
+            "plugin",
+            "options",
+            "fixtures",
+            "session",
+            "xdist",
+            "collection",
+            "run",
+            "hookspecs",
+            "terminal_progress",
+        ),
+    ),
     ("cli", ("cli",)),
     ("reports", ("reports",)),
     ("checks", ("checks",)),
     ("baseline", ("baseline",)),
     ("measure", ("measure",)),
     ("engine", ("engine",)),
-    ("base", ("errors", "sizes", "atomic")),
+    ("base", ("errors", "sizes", "atomic", "progress")),
 ]
 PURE = ("measure.archive", "measure.layers", "measure.paths", "measure.go")
 
