@@ -25,12 +25,13 @@ import json
 import os
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .atomic import write_atomic
 from .errors import ImageSizeError
+from .measure.summary import BaseSummary, ImageSummary, LayerSummary
 from .sizes import MAX_BYTES
 
 VERSION = 2
@@ -48,6 +49,7 @@ class BaselineLayer:
     instruction: str
     size: int
     diff_id: str | None = None
+    from_base: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,49 @@ class BaselineEntry:
     date: str | None = None
     commit: str | None = None
     version: int = VERSION  # the file version the entry was read from
+    base: BaseSummary | None = None
+    own_size: int | None = None
+    own_compressed_size: int | None = None
+    files: Mapping[str, int] = field(default_factory=dict)  # the largest files, path -> bytes
+    dirs: Mapping[str, int] = field(default_factory=dict)  # directories to depth 3 -> bytes
+    go: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # Go binary -> module -> bytes
+
+    @classmethod
+    def of(
+        cls, summary: ImageSummary, engine: Mapping[str, Any], date: str | None, commit: str | None
+    ) -> BaselineEntry:
+        return cls(
+            size=summary.size,
+            compressed_size=summary.compressed_size,
+            layers=tuple(
+                BaselineLayer(la.instruction, la.size, la.diff_id, la.from_base) for la in summary.layers
+            ),
+            engine=engine,
+            date=date,
+            commit=commit,
+            base=summary.base,
+            own_size=summary.own_size,
+            own_compressed_size=summary.own_compressed_size,
+            files=dict(summary.files),
+            dirs=dict(summary.dirs),
+            go={binary: dict(modules) for binary, modules in summary.go.items()},
+        )
+
+    def summary(self) -> ImageSummary:
+        """The entry as a summary to compare an image with (the size only where comparable)."""
+        return ImageSummary(
+            size=self.size if self.size_comparable else None,
+            compressed_size=self.compressed_size,
+            layers=tuple(
+                LayerSummary(la.diff_id, la.size, la.instruction, la.from_base) for la in self.layers
+            ),
+            base=self.base,
+            own_size=self.own_size,
+            own_compressed_size=self.own_compressed_size,
+            files=self.files,
+            dirs=self.dirs,
+            go=self.go,
+        )
 
     @property
     def size_comparable(self) -> bool:
@@ -86,13 +131,37 @@ class BaselineEntry:
                     "instruction": la.instruction,
                     "size": la.size,
                     **({"diff_id": la.diff_id} if la.diff_id else {}),
+                    **({"from_base": True} if la.from_base else {}),
                 }
                 for la in self.layers
             ],
             "engine": dict(self.engine),
             "date": self.date,
             "commit": self.commit,
+            **self._explaining_json(),
         }
+
+    def _explaining_json(self) -> dict[str, Any]:
+        """The version-2 fields that explain growth; left out when never measured (a version-1
+        entry rewritten keeps its shape)."""
+        data: dict[str, Any] = {}
+        if self.base is not None:
+            data["base"] = {
+                "ref": self.base.ref,
+                "id": self.base.id,
+                "size": self.base.size,
+                "compressed_size": self.base.compressed_size,
+            }
+        if self.own_size is not None:
+            data["own_size"] = self.own_size
+            data["own_compressed_size"] = self.own_compressed_size
+        if self.files:
+            data["files"] = dict(sorted(self.files.items()))
+        if self.dirs:
+            data["dirs"] = dict(sorted(self.dirs.items()))
+        if self.go:
+            data["go"] = {b: dict(sorted(m.items())) for b, m in sorted(self.go.items())}
+        return data
 
 
 def merge_entry(old: BaselineEntry | None, new: BaselineEntry) -> BaselineEntry:
@@ -107,6 +176,14 @@ def merge_entry(old: BaselineEntry | None, new: BaselineEntry) -> BaselineEntry:
         size=new.size if new.size is not None else old.size,
         compressed_size=new.compressed_size if new.compressed_size is not None else old.compressed_size,
         layers=new.layers or old.layers,
+        base=new.base if new.base is not None else old.base,
+        own_size=new.own_size if new.own_size is not None else old.own_size,
+        own_compressed_size=new.own_compressed_size
+        if new.own_compressed_size is not None
+        else old.own_compressed_size,
+        files=new.files or old.files,
+        dirs=new.dirs or old.dirs,
+        go=new.go or old.go,
     )
     if merged.numbers() == old.numbers() and old.version == VERSION:
         return replace(merged, date=old.date, commit=old.commit, engine=old.engine)
@@ -158,12 +235,63 @@ def _entry(path: Path, name: str, data: Any, version: int) -> BaselineEntry:
         size=data.get("size"),
         compressed_size=data.get("compressed_size"),
         layers=tuple(
-            BaselineLayer(str(x.get("instruction", "")), int(x["size"]), x.get("diff_id")) for x in layers_raw
+            BaselineLayer(
+                str(x.get("instruction", "")), int(x["size"]), x.get("diff_id"), x.get("from_base") is True
+            )
+            for x in layers_raw
         ),
         engine=engine,
         date=data.get("date"),
         commit=data.get("commit"),
         version=version,
+        base=_base(path, where, data.get("base")),
+        own_size=_optional_bytes(path, f"{where}.own_size", data.get("own_size")),
+        own_compressed_size=_optional_bytes(
+            path, f"{where}.own_compressed_size", data.get("own_compressed_size")
+        ),
+        files=_byte_map(path, f"{where}.files", data.get("files")),
+        dirs=_byte_map(path, f"{where}.dirs", data.get("dirs")),
+        go={
+            str(binary): _byte_map(path, f"{where}.go[{binary!r}]", modules)
+            for binary, modules in _mapping(path, f"{where}.go", data.get("go")).items()
+        },
+    )
+
+
+def _mapping(path: Path, where: str, value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _problem(path, f"{where} must be an object")
+    return value
+
+
+def _byte_map(path: Path, where: str, value: Any) -> dict[str, int]:
+    mapping = _mapping(path, where, value)
+    if not all(_bytes(v) for v in mapping.values()):
+        raise _problem(path, f"{where} must map names to bytes (whole numbers up to 2**63-1)")
+    return {str(k): int(v) for k, v in mapping.items()}
+
+
+def _optional_bytes(path: Path, where: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if not _bytes(value):
+        raise _problem(path, f"{where} is {_shown(value)}, expected bytes or null")
+    return int(value)
+
+
+def _base(path: Path, where: str, value: Any) -> BaseSummary | None:
+    if value is None:
+        return None
+    data = _mapping(path, f"{where}.base", value)
+    if not isinstance(data.get("ref"), str) or not isinstance(data.get("id"), (str, type(None))):
+        raise _problem(path, f"{where}.base needs a ref and an id")
+    return BaseSummary(
+        ref=data["ref"],
+        id=data.get("id"),
+        size=_optional_bytes(path, f"{where}.base.size", data.get("size")) or 0,
+        compressed_size=_optional_bytes(path, f"{where}.base.compressed_size", data.get("compressed_size")),
     )
 
 

@@ -15,13 +15,17 @@ from typing import Any, Literal
 
 from .baseline import BaselineEntry
 from .errors import MarkerError, SizeParseError
-from .measure.image import Image, Layer
+from .explain import movers_lines
+from .measure.image import Image
+from .measure.summary import compare
 from .sizes import MAX_BYTES, describe_size, format_size, parse_percent, parse_size
 
 KindName = Literal[
     "max_image_size", "max_image_layers", "max_wasted_bytes", "min_image_efficiency", "max_image_growth"
 ]
 Verdict = Literal["passed", "failed", "warned"]
+Scope = Literal["image", "own"]
+SCOPES: tuple[Scope, ...] = ("image", "own")
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class Check:
     compressed: bool = False
     warn: int | None = None
     floor: int = 0
+    scope: Scope | None = None  # growth: "image" or "own" (None: the ini default, else "image")
 
     @property
     def record(self) -> CheckKind:
@@ -62,6 +67,7 @@ class Outcome:
     baseline: int | None = None  # growth checks: the baseline value compared with
     delta: int | None = None  # growth checks: bytes gained since the baseline
     note: str = ""  # e.g. "new": not in the baseline
+    scope: Scope | None = None  # growth checks: the whole image or its own layers
 
     @property
     def record(self) -> CheckKind:
@@ -105,7 +111,7 @@ class Outcome:
             "outcome": self.outcome,
         }
         if self.kind == "max_image_growth":
-            data.update(baseline=self.baseline, delta=self.delta, note=self.note)
+            data.update(baseline=self.baseline, delta=self.delta, note=self.note, scope=self.scope)
         return data
 
     @classmethod
@@ -267,24 +273,35 @@ def _evaluate_efficiency(check: Check, image: Image, test: str, context: Context
 
 def _parse_growth(value: Any, kwargs: Mapping[str, Any], reject: Reject) -> dict[str, Any]:
     floor = kwargs.get("floor")
+    scope = kwargs.get("scope")
+    if scope is not None and scope not in SCOPES:
+        raise reject(
+            f"scope={scope!r}: use scope='image' (the whole image) or scope='own' (layers above the base)"
+        )
     return {
         "limit": parse_percent(value),
         "compressed": _bool(kwargs, "compressed", reject),
         "floor": 0 if floor is None else parse_size(floor),
+        "scope": scope,
     }
 
 
-def _changed_layers(layers: Sequence[Layer], entry: BaselineEntry) -> str:
-    count = max(len(layers), len(entry.layers))
-    changes = []
-    for i in range(count):
-        old = entry.layers[i].size if i < len(entry.layers) else 0
-        new = layers[i].size if i < len(layers) else 0
-        label = layers[i].instruction if i < len(layers) else entry.layers[i].instruction
-        if new != old:
-            changes.append((abs(new - old), f"    #{i} {new - old:+,} B  {label}"))
-    top = [text for _, text in sorted(changes, key=lambda c: c[0], reverse=True)[:3]]
-    return "\n  layers that changed most:\n" + "\n".join(top) if top else ""
+def _explanation(image: Image, entry: BaselineEntry) -> str:
+    """The top movers since the baseline (reads the image's analysis: a failure may)."""
+    now = image.summary(files=True)
+    full = {r.path: r.size for r in image.files if r.kind == "file"}
+    lines = movers_lines(compare(entry.summary(), now, b_files=full))
+    return "\n" + "\n".join(lines) if lines else ""
+
+
+def _growth_values(check: Check, image: Image, entry: BaselineEntry) -> tuple[int | None, int, str]:
+    """(baseline value, value now, what is compared) for the check's scope."""
+    if check.scope == "own" and image.base is not None:
+        base = entry.own_compressed_size if check.compressed else entry.own_size
+        now = image.own_compressed_size if check.compressed else image.own_size
+        return base, now, ("own compressed size" if check.compressed else "own size")
+    base = entry.compressed_size if check.compressed else entry.size
+    return base, image.compressed_size if check.compressed else image.size, _what(check)
 
 
 def _evaluate_growth(check: Check, image: Image, test: str, context: Context) -> Outcome:
@@ -294,16 +311,16 @@ def _evaluate_growth(check: Check, image: Image, test: str, context: Context) ->
         "image": image.name,
         "kind": check.kind,
         "compressed": check.compressed,
+        "scope": check.scope or "image",
     }
     if entry is None:
         return Outcome(**common, limit=check.limit, actual=None, outcome="passed", message="", note="new")
     if not check.compressed and not entry.size_comparable:
         note = "not comparable"  # a version-1 entry holding an engine's own, other number
         return Outcome(**common, limit=check.limit, actual=None, outcome="passed", message="", note=note)
-    base = entry.compressed_size if check.compressed else entry.size
+    base, now, what = _growth_values(check, image, entry)
     if base is None:  # not measured that way in the baseline
         return Outcome(**common, limit=check.limit, actual=None, outcome="passed", message="", note="new")
-    now = image.compressed_size if check.compressed else image.size
     delta = now - base
     percent: float | None = delta / base * 100 if base else None
     failed = delta > check.floor and (percent is None or percent > check.limit)
@@ -311,12 +328,10 @@ def _evaluate_growth(check: Check, image: Image, test: str, context: Context) ->
     if failed:
         change = f"+{percent:.2f} %" if percent is not None else "from nothing"
         message = (
-            f"image {image.label} {_what(check)} grew from {describe_size(base)} to "
+            f"image {image.label} {what} grew from {describe_size(base)} to "
             f"{describe_size(now)}: +{describe_size(delta)} ({change}), over both the "
             f"{check.limit:g} % limit and the {format_size(check.floor)} floor ({check.marker})"
-        )
-        if not check.compressed:
-            message += _changed_layers(image.layers, entry)
+        ) + _explanation(image, entry)
     return Outcome(
         **common,
         limit=check.limit,
@@ -379,14 +394,17 @@ KINDS: dict[KindName, CheckKind] = {
         ),
         CheckKind(
             name="max_image_growth",
-            signature="percent, *, floor=None, compressed=False, image=None",
-            help="fail when the image grew against the baseline by more than percent AND more than floor",
-            options=frozenset({"floor", "compressed"}),
+            signature="percent, *, floor=None, compressed=False, scope='image', image=None",
+            help="fail when the image grew against the baseline by more than percent AND more than "
+            "floor; scope='own' counts only the layers above the base image",
+            options=frozenset({"floor", "compressed", "scope"}),
             parse=_parse_growth,
-            limit_text=lambda o: f"growth {o.limit:g} %" + _compressed_mark(o),
+            limit_text=lambda o: (
+                f"growth {o.limit:g} %" + _compressed_mark(o) + (" own" if o.scope == "own" else "")
+            ),
             amount_text=lambda n: f"{n:.1f} %",
             evaluate=_evaluate_growth,
-            distinct_by=("compressed",),
+            distinct_by=("compressed", "scope"),
         ),
     )
 }
@@ -423,12 +441,19 @@ def check_from_marker(
     return Check(kind=kind.name, marker=text, image=image, **fields)
 
 
-def closest_checks(markers: Iterable[tuple[str, Sequence[Any], Mapping[str, Any]]]) -> list[Check]:
-    """Checks from markers given closest first; a farther marker of the same measure is shadowed."""
+def closest_checks(
+    markers: Iterable[tuple[str, Sequence[Any], Mapping[str, Any]]],
+    image_fixtures: Sequence[str] | None = None,
+) -> list[Check]:
+    """Checks from markers given closest first; a farther marker of the same measure (kind, image
+    and the kind's distinguishing arguments) is shadowed. With ``image_fixtures``, each check's
+    image is resolved first, so ``image='app'`` and no ``image=`` on a test of one image agree."""
     seen: set[tuple[Any, ...]] = set()
     checks = []
     for name, args, kwargs in markers:
         check = check_from_marker(name, args, kwargs)
+        if image_fixtures is not None:
+            check = resolve_image(check, image_fixtures)
         if check.measure not in seen:
             seen.add(check.measure)
             checks.append(check)

@@ -26,7 +26,17 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("image")
     check.add_argument("--max", required=True, help="limit, e.g. 5MB or 4.5MiB (MB = 1,000,000 bytes)")
     check.add_argument("--compressed", action="store_true", help="check the compressed (pull) size")
-    for command in (inspect, check):
+    diff = sub.add_parser(
+        "diff",
+        help="what changed between two images, or between an image and its baseline entry "
+        "(exit 0: nothing changed, 1: something did)",
+    )
+    diff.add_argument("image", help="the image (the newer one when comparing two)")
+    diff.add_argument("other", nargs="?", help="an older image to compare with")
+    diff.add_argument("--baseline", metavar="PATH", help="compare with this baseline file's entry instead")
+    diff.add_argument("--name", help="the baseline entry's name (default: the image argument)")
+    diff.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    for command in (inspect, check, diff):
         command.add_argument("--no-cache", action="store_true", help="read the image's archive again")
     return parser
 
@@ -83,9 +93,67 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diff(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from pathlib import Path
+
+    from . import baseline
+    from .explain import comparison_json, movers_lines, signed
+    from .measure.image import Image
+    from .measure.summary import compare
+    from .sizes import format_size
+
+    if (args.other is None) == (args.baseline is None):
+        parser.error("diff: give two images (diff NEW OLD) or one image and --baseline PATH")
+    if args.name and not args.baseline:
+        parser.error("diff: --name goes with --baseline")
+    new = _measure(args.image, args.no_cache)
+    assert isinstance(new, Image)
+    new_files = {r.path: r.size for r in new.files if r.kind == "file"}
+    if args.baseline:
+        path = Path(args.baseline)
+        if not path.is_file():
+            raise ImageSizeError(f"--baseline {path}: no such file")
+        entries = baseline.load(path)
+        name = args.name or args.image
+        entry = entries.get(name)
+        if entry is None:
+            known = ", ".join(sorted(entries)) or "none"
+            raise ImageSizeError(
+                f"baseline {path} has no entry {name!r} (entries: {known}); pick one with --name"
+            )
+        old_label, old_summary, old_files = f"baseline {path}:{name}", entry.summary(), None
+    else:
+        old = _measure(args.other, args.no_cache)
+        assert isinstance(old, Image)
+        old_label, old_summary = args.other, old.summary(files=True)
+        old_files = {r.path: r.size for r in old.files if r.kind == "file"}
+    comparison = compare(old_summary, new.summary(files=True), a_files=old_files, b_files=new_files)
+    if args.json:
+        print(json.dumps(comparison_json(comparison, old_label, args.image), indent=2))
+    else:
+        a, b = comparison.a, comparison.b
+        print(f"{old_label} → {args.image}")
+        for what, old_value, new_value in (
+            ("size", a.size, b.size),
+            ("compressed", a.compressed_size, b.compressed_size),
+            ("own", a.own_size, b.own_size),
+            ("base", a.base.size if a.base else None, b.base.size if b.base else None),
+        ):
+            if old_value is None and new_value is None:
+                continue
+            change = signed(new_value - old_value) if old_value is not None and new_value is not None else "?"
+            print(f"  {what:<10} {format_size(old_value):>10} → {format_size(new_value):>10}  {change}")
+        lines = movers_lines(comparison, max_lines=200)
+        print("\n".join(lines) if lines else "  nothing changed")
+    return 1 if comparison.changed else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
+        if args.command == "diff":
+            return _diff(args, parser)
         return _check(args) if args.command == "check" else _inspect(args)
     except ImageSizeError as exc:
         print(f"pytest-imagesize: error: {exc}", file=sys.stderr)

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from .checks import KINDS, Check, closest_checks, resolve_image
+from .checks import KINDS, Check, Scope, closest_checks
 from .errors import ImageSizeError
 from .fixtures import declaration_of
 
@@ -22,7 +22,9 @@ def image_fixtures(item: pytest.Function) -> list[str]:
     ]
 
 
-def checks_for_item(item: pytest.Item, growth_default: Check | None) -> list[Check]:
+def checks_for_item(
+    item: pytest.Item, growth_default: Check | None, growth_scope: Scope = "image"
+) -> list[Check]:
     """The resolved checks of one test (closest marker of each measure wins); raises
     ImageSizeError with a one-line reason for a bad marker."""
     markers = [(m.name, m.args, dict(m.kwargs)) for name in KINDS for m in item.iter_markers(name)]
@@ -31,8 +33,15 @@ def checks_for_item(item: pytest.Item, growth_default: Check | None) -> list[Che
         return []
     if not isinstance(item, pytest.Function):
         raise ImageSizeError("image size markers apply to test functions only")
-    checks = [resolve_image(c, fixtures) for c in closest_checks(markers)]
+    checks = [
+        replace(c, scope=c.scope or growth_scope) if c.kind == "max_image_growth" else c
+        for c in closest_checks(markers, fixtures)
+    ]
     if growth_default is not None:
         covered = {c.image for c in checks if c.kind == "max_image_growth" and not c.compressed}
-        checks += [replace(growth_default, image=name) for name in fixtures if name not in covered]
+        checks += [
+            replace(growth_default, image=name, scope=growth_scope)
+            for name in fixtures
+            if name not in covered
+        ]
     return checks

@@ -66,11 +66,19 @@ def build_image(
     return _image_fixture(Declaration("build", spec=spec), scope, name)
 
 
-def existing_image(ref: str, *, name: str | None = None, scope: str = "session") -> Any:
-    """Declare an image that is already on the engine (built by an earlier CI step)."""
+def existing_image(
+    ref: str, *, name: str | None = None, scope: str = "session", base: str | None = None
+) -> Any:
+    """Declare an image that is already on the engine (built by an earlier CI step). ``base``
+    names the image it was built on, for base/own accounting (else the image's
+    ``org.opencontainers.image.base.name`` label, when it has one)."""
     if not isinstance(ref, str) or not ref.strip():
         raise ImageSizeError(f"existing_image() needs an image reference like 'myorg/app:ci', got {ref!r}")
-    return _image_fixture(Declaration("existing", ref=ref.strip()), scope, name)
+    if base is not None and (not isinstance(base, str) or not base.strip()):
+        raise ImageSizeError(f"existing_image(base=...) needs an image reference, got {base!r}")
+    return _image_fixture(
+        Declaration("existing", ref=ref.strip(), base=base.strip() if base else None), scope, name
+    )
 
 
 def declaration_of(fixture_function: Any) -> Declaration | None:

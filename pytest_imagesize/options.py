@@ -11,7 +11,7 @@ from typing import Literal, cast
 import pytest
 
 from . import baseline
-from .checks import Check
+from .checks import SCOPES, Check, Scope
 from .errors import ImageSizeError
 from .sizes import parse_percent, parse_size
 from .terminal_progress import ProgressMode
@@ -170,6 +170,11 @@ def add_options(parser: pytest.Parser) -> None:
         "imagesize_max_growth", "growth limit against the baseline for every image, e.g. 5%", default=None
     )
     parser.addini("imagesize_growth_floor", "bytes an image may always grow by, e.g. 1MB", default=None)
+    parser.addini(
+        "imagesize_growth_scope",
+        "what growth limits compare by default: image (the whole image) or own (layers above the base)",
+        default=None,
+    )
     parser.addini("imagesize_engine_timeout", "seconds to wait for the engine's first answer", default=None)
 
 
@@ -208,6 +213,7 @@ class Settings:
     engine_timeout: float | None
     no_cache: bool
     progress: ProgressMode
+    growth_scope: Scope
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -253,6 +259,7 @@ class Settings:
             engine_timeout=option("image_engine_timeout") or _ini_seconds(config, "imagesize_engine_timeout"),
             no_cache=bool(option("image_no_cache")),
             progress=option("image_progress") or "auto",
+            growth_scope=_growth_scope(config),
         )
 
 
@@ -269,6 +276,13 @@ def _ini_seconds(config: pytest.Config, name: str) -> float | None:
         return _seconds(str(text))
     except argparse.ArgumentTypeError as exc:
         raise pytest.UsageError(f"ini {name} = {text}: {exc}") from None
+
+
+def _growth_scope(config: pytest.Config) -> Scope:
+    value = config.getini("imagesize_growth_scope") or "image"
+    if value not in SCOPES:
+        raise pytest.UsageError(f"ini imagesize_growth_scope = {value}: use image or own")
+    return cast(Scope, value)
 
 
 def _growth_default(config: pytest.Config) -> Check | None:

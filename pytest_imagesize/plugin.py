@@ -44,7 +44,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     problems = []
     for item in items:
         try:
-            checks = checks_for_item(item, settings.growth_default)
+            checks = checks_for_item(item, settings.growth_default, settings.growth_scope)
         except ImageSizeError as exc:
             problems.append(f"{item.nodeid}: {exc}")
             continue

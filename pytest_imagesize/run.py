@@ -12,8 +12,10 @@ from . import baseline
 from .checks import Check
 from .engine.protocol import Engine
 from .errors import ImageSizeError
+from .explain import base_drift, movers_lines
 from .fixtures import SESSION_KEY
 from .measure.cache import DirectoryCache, NoCache
+from .measure.summary import compare
 from .options import Settings
 from .reports import json_report, outputs, terminal
 from .session import ImageSizeSession
@@ -108,6 +110,37 @@ class PytestRun:
         if isinstance(progress, TerminalProgress) and _is_worker(self.config) and progress.pending:
             setattr(report, REPORT_ATTRIBUTE, progress.take_pending())
 
+    def base_notes(self) -> list[str]:
+        """One line per image whose base image changed since the baseline, and base/own sizes."""
+        notes = []
+        for name, image in self.session.images.items():
+            entry = self.session.baseline.get(name)
+            try:
+                base = image.base
+                drift = base_drift(entry.base, base) if entry is not None else None
+            except ImageSizeError:
+                continue
+            if drift:
+                notes.append(f"{name}: {drift}")
+        return notes
+
+    def growth_details(self) -> dict[str, list[str]]:
+        """For each image that grew since the baseline, its top movers (reads its analysis)."""
+        details = {}
+        for name, image in self.session.images.items():
+            entry = self.session.baseline.get(name)
+            if entry is None or entry.size is None or not entry.size_comparable:
+                continue
+            try:
+                if image.size <= entry.size:
+                    continue
+                full = {r.path: r.size for r in image.files if r.kind == "file"}
+                comparison = compare(entry.summary(), image.summary(files=True), b_files=full)
+            except ImageSizeError:
+                continue
+            details[name] = [line.strip("\n") for line in movers_lines(comparison)]
+        return details
+
     def report_rows(self) -> list[dict[str, Any]]:
         rows = terminal.rows(self.session.images, self.session.outcomes, self.session.baseline or None)
         self.config.hook.pytest_imagesize_report_rows(config=self.config, rows=rows)
@@ -118,6 +151,8 @@ class PytestRun:
             return
         for problem in self.session.finish_problems:
             reporter.write_line(f"ERROR: {problem}", red=True)
+        for note in self.base_notes():
+            reporter.write_line(note, yellow=True)
         if self.session.baseline_changes is not None:
             changed = ", ".join(self.session.baseline_changes) or "nothing changed"
             reporter.write_line(f"baseline {self.session.settings.baseline_path} updated: {changed}")
@@ -191,6 +226,8 @@ class PytestRun:
                 rows=rows,
                 engine=self.session.engine_info,
                 treemaps=treemaps,
+                notes=self.base_notes(),
+                details=self.growth_details() if settings.report_md or _step_summary() else None,
             )
         )
 

@@ -17,6 +17,7 @@ from . import baseline as baseline_file
 from .checks import Check, Context, Outcome, evaluate
 from .engine.build import Builder, BuildResult, BuildSpec, step_of, tag_for
 from .engine.cleanup import remove_intermediates, remove_our_tag
+from .engine.dockerfile import final_base
 from .engine.leftovers import BuildRecord, full_ids, sweep
 from .engine.protocol import Engine, EngineInfo
 from .errors import BuildError, EngineUnavailable, ImageSizeError
@@ -41,6 +42,16 @@ class Declaration:
     kind: Literal["build", "existing"]
     spec: BuildSpec | None = None
     ref: str | None = None
+    base: str | None = None  # existing_image(base=...): the image it was built on
+
+
+def _base_of(spec: BuildSpec) -> str | None:
+    """The final stage's FROM, with the build's arguments."""
+    try:
+        text = spec.dockerfile.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    return final_base(text, dict(spec.build_args), spec.target)
 
 
 SharedBuild = Callable[[str, Callable[[], "BuildResult | ImageSizeError"]], "BuildResult | ImageSizeError"]
@@ -127,13 +138,16 @@ class ImageSizeSession:
             if isinstance(result, ImageSizeError):
                 raise result
             ref = result.tag
+            base = _base_of(spec)
         else:
             assert declaration.ref is not None
-            ref = declaration.ref
+            ref, base = declaration.ref, declaration.base
         known = self.images.get(name)
         if known is not None and known.ref == ref:
             return known
-        image = Image.measure(engine, ref, name, self.cache, self.progress)
+        image = Image.measure(engine, ref, name, self.cache, self.progress, base)
+        if image.base_image is not None and image.base_image.note:
+            warnings.warn(ImageSizeWarning(f"image {name}: {image.base_image.note}"), stacklevel=1)
         if self._building is not None:
             size = f": {format_size(image.size)}" if image.size_from_engine else ""
             self._building.end(f"built {name} in {{seconds}}{size}")
@@ -258,18 +272,9 @@ class ImageSizeSession:
         engine = self.engine_info.to_json() if self.engine_info else {}
         entries = {}
         for name, image in self.images.items():
-            try:
-                entries[name] = baseline_file.BaselineEntry(
-                    size=image.size,
-                    compressed_size=image.compressed_size if image.analysed else None,
-                    layers=tuple(
-                        baseline_file.BaselineLayer(layer.instruction, layer.size, layer.diff_id)
-                        for layer in image.layers
-                    ),
-                    engine=engine,
-                    date=baseline_file.today(),
-                    commit=commit,
-                )
+            try:  # the archive is read: the entry keeps what explains growth later
+                summary = image.summary(files=True)
+                entries[name] = baseline_file.BaselineEntry.of(summary, engine, baseline_file.today(), commit)
             except ImageSizeError as exc:  # its measurement failed: its old entry stays
                 self.finish_problems.append(f"pytest-imagesize: baseline entry {name} kept: {exc}")
         return entries

@@ -39,17 +39,19 @@ def parse_size(value: object) -> int:
     if _PLAIN_NUMBER.match(text):
         return _bounded(int(text), value)
     try:
-        return _bounded(int(humanfriendly.parse_size(text)), value)
+        size = int(humanfriendly.parse_size(text))
     except (humanfriendly.InvalidSize, OverflowError, ValueError):
         raise SizeParseError(
             f"{value!r} is not a size: use units B, kB, MB, GB (powers of 1000) "
             "or KiB, MiB, GiB (powers of 1024), e.g. '5MB'"
         ) from None
+    return _bounded(size, value)
 
 
 def _bounded(size: int, value: object) -> int:
     if size > MAX_BYTES:
-        shown = f"{str(value)[:20]}..." if len(str(value)) > 24 else repr(value)
+        text = repr(value)
+        shown = f"{text[:20]}..." if len(text) > 24 else text
         raise SizeParseError(f"{shown} is too large: sizes go up to {MAX_BYTES:,} bytes (2**63 - 1)")
     return size
 

@@ -7,6 +7,7 @@ outcomes, builds (for cleanup) and the engine's facts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -53,7 +54,13 @@ def result_from_json(data: dict[str, Any]) -> BuildResult | ImageSizeError:
 
 
 def to_wire(session: ImageSizeSession) -> str:
-    """What a worker hands to the controller."""
+    """What a worker hands to the controller. The controller has no engine connection for a
+    worker's images: where the size must come from the archive (no graph driver), it is read
+    here, so the controller's reports have it."""
+    for image in session.images.values():
+        if not image.size_from_engine and not image.analysed:
+            with contextlib.suppress(ImageSizeError):
+                image.analysis()
     return json.dumps(
         {
             "images": [image.to_wire() for image in session.images.values()],

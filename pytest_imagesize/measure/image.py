@@ -14,12 +14,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from ..engine.protocol import Engine, EngineInfo
-from ..errors import ImageSizeError
+from ..errors import ImageNotFound, ImageSizeError
 from ..progress import ProgressSink, Step, counted
 from ..sizes import format_size
 from .analysis import ImageAnalysis, read_image_archive
 from .cache import AnalysisCache
 from .layers import FileTree
+from .summary import BaseSummary, ImageSummary, LayerSummary, directory_totals, file_manifest
 
 # Instructions that only change the image config, never the filesystem.
 _METADATA_ONLY = re.compile(
@@ -100,6 +101,7 @@ class Image:
         self._cache = cache
         self._analysis = analysis
         self._progress = progress
+        self.base_image: BaseImage | None = None
 
     def __repr__(self) -> str:
         return f"Image(name={self.name!r}, ref={self.ref!r}, id={self.short_id!r})"
@@ -222,6 +224,51 @@ class Image:
         except ImageSizeError as exc:
             raise type(exc)(f"image {self.label}: {exc}").with_traceback(None) from None
 
+    @property
+    def base(self) -> BaseSummary | None:
+        """The base image (ref, ID, its layers' portable and compressed sizes), or None for an
+        image on ``scratch`` or whose base is not known or not matched."""
+        __tracebackhide__ = True
+        info = self.base_image
+        if info is None or not info.layer_count:
+            return None
+        layers = self.layers[: info.layer_count]
+        compressed = [la.compressed_size for la in layers]
+        return BaseSummary(
+            ref=info.ref,
+            id=info.id,
+            size=sum(la.size for la in layers),
+            compressed_size=None if None in compressed else sum(c or 0 for c in compressed),
+        )
+
+    @property
+    def own_size(self) -> int:
+        """The portable size of the layers above the base image (the whole image without one)."""
+        __tracebackhide__ = True
+        return sum(la.size for la in self.layers if not la.from_base)
+
+    @property
+    def own_compressed_size(self) -> int:
+        __tracebackhide__ = True
+        self.analysis()
+        return sum(la.compressed_size or 0 for la in self.layers if not la.from_base)
+
+    def summary(self, *, files: bool = True) -> ImageSummary:
+        """What a baseline keeps of this image; ``files=True`` reads the archive for the manifest."""
+        __tracebackhide__ = True
+        analysis = self.analysis() if files else self._analysis
+        layers = self.layers
+        return ImageSummary(
+            size=self.size,
+            compressed_size=analysis.compressed_size if analysis else None,
+            layers=tuple(LayerSummary(la.diff_id, la.size, la.instruction, la.from_base) for la in layers),
+            base=self.base,
+            own_size=self.own_size,
+            own_compressed_size=self.own_compressed_size if analysis else None,
+            files=file_manifest(analysis.files, self.size) if analysis else {},
+            dirs=directory_totals(analysis.files) if analysis else {},
+        )
+
     def largest_layers(self, count: int = 3) -> list[Layer]:
         return sorted(self.layers, key=lambda layer: layer.size, reverse=True)[:count]
 
@@ -274,24 +321,76 @@ class Image:
         name: str | None = None,
         cache: AnalysisCache | None = None,
         progress: ProgressSink | None = None,
+        base: str | None = None,
     ) -> Image:
-        """Measure ``ref`` through the engine's inspect and history."""
+        """Measure ``ref`` through the engine's inspect and history. ``base`` names the image it
+        was built on (else the ``org.opencontainers.image.base.name`` label, when present)."""
         data = engine.inspect_image(ref)
         image_id = str(data["Id"])
         diff_ids = list((data.get("RootFS") or {}).get("Layers") or [])
-        return cls(
+        config = config_from_inspect(data)
+        layers = layers_from_history(engine.history(image_id), diff_ids)
+        base_ref = base or config.labels.get(BASE_LABEL) or None
+        base_image = None if base_ref is None else _find_base(engine, base_ref, diff_ids)
+        if base_image is not None and base_image.layer_count:
+            layers = [replace(la, from_base=i < base_image.layer_count) for i, la in enumerate(layers)]
+        image = cls(
             name=name or ref,
             ref=ref,
             id=image_id,
             tags=list(data.get("RepoTags") or []),
-            config=config_from_inspect(data),
-            layers=layers_from_history(engine.history(image_id), diff_ids),
+            config=config,
+            layers=layers,
             engine_size=int(data.get("Size") or 0),
             engine_info=engine.info(),
             engine=engine,
             cache=cache,
             progress=progress,
         )
+        image.base_image = base_image
+        return image
+
+
+BASE_LABEL = "org.opencontainers.image.base.name"
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """The image another was built on, as the engine has it now. ``layer_count`` leading layers
+    of the image are the base's (0 when the base is not on the engine or its layers differ);
+    ``note`` says why, in one line, when they could not be matched."""
+
+    ref: str
+    id: str | None
+    layer_count: int
+    note: str | None = None
+
+
+def _find_base(engine: Engine, ref: str, diff_ids: Sequence[str]) -> BaseImage:
+    try:
+        data = engine.inspect_image(ref)
+    except ImageNotFound:
+        return BaseImage(
+            ref,
+            None,
+            0,
+            f"base image {ref} is not in the engine's image store (built remotely?): the whole "
+            "image counts as its own layers",
+        )
+    base_ids = list((data.get("RootFS") or {}).get("Layers") or [])
+    if base_ids and list(diff_ids[: len(base_ids)]) == base_ids:
+        return BaseImage(ref, str(data["Id"]), len(base_ids))
+    return BaseImage(
+        ref,
+        str(data["Id"]),
+        0,
+        f"base image {ref} on the engine ({_short(str(data['Id']))}) has other layers than the ones "
+        "this image was built on: the whole image counts as its own layers",
+    )
+
+
+def _short(image_id: str) -> str:
+    return image_id.split(":", 1)[-1][:12]
 
 
 class _ReadProgress:

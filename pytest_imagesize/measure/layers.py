@@ -13,9 +13,9 @@ from __future__ import annotations
 import heapq
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .paths import OPAQUE, WHITEOUT_PREFIX, clean_path
 
@@ -66,7 +66,7 @@ def _segment_regex(segment: str) -> str:
                 body = segment[i + 1 : end]
                 negate = body[:1] in ("!", "^")
                 body = body[1:] if negate else body
-                escaped = "".join("\\" + c if c in "\\^]" else c for c in body)
+                escaped = "".join("\\" + c if c in "\\^][" else c for c in body)
                 out.append(f"[^/{escaped}]" if negate else f"[{escaped}]")
                 i = end
         else:
@@ -93,10 +93,32 @@ class FileTree:
     """The final filesystem of an image, by absolute path."""
 
     def __init__(self, records: dict[str, FileRecord]) -> None:
-        self._records = records
+        self.__records: dict[str, FileRecord] | None = records
+        self._rows: list[Sequence[Any]] = []
+
+    @classmethod
+    def from_rows(cls, rows: list[Sequence[Any]]) -> FileTree:
+        """A tree from ``[path, kind, size, mode, uid, gid, link, layer]`` rows (a cache entry),
+        built on first use: a command that never looks at the files does not pay for them."""
+        tree = cls({})
+        tree.__records = None
+        tree._rows = rows
+        return tree
+
+    @property
+    def _records(self) -> dict[str, FileRecord]:
+        if self.__records is None:
+            self.__records = {
+                str(r[0]): FileRecord(
+                    str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), str(r[6]), int(r[7])
+                )
+                for r in self._rows
+            }
+            self._rows = []
+        return self.__records
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._records) if self.__records is not None else len({r[0] for r in self._rows})
 
     def __iter__(self) -> Iterator[FileRecord]:
         return iter(self._records.values())

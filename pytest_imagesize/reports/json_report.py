@@ -16,6 +16,7 @@ JSON_VERSION = 2
 
 def image_json(image: Image) -> dict[str, Any]:
     analysis = image.analysis() if image.analysed else None
+    base = image.base
     return {
         "name": image.name,
         "ref": image.ref,
@@ -24,9 +25,11 @@ def image_json(image: Image) -> dict[str, Any]:
         "size": image.size,
         "engine_size": image.engine_size,
         "compressed_size": analysis.compressed_size if analysis else None,
-        "base": None,
-        "own_size": None,
-        "own_compressed_size": None,
+        "base": None
+        if base is None
+        else {"ref": base.ref, "id": base.id, "size": base.size, "compressed_size": base.compressed_size},
+        "own_size": image.own_size,
+        "own_compressed_size": image.own_compressed_size if analysis else None,
         "layers": [
             {
                 "created_by": layer.created_by,

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..engine.protocol import EngineInfo
 
+FENCE = "`" * 3
 _VERDICT_MARK = {"passed": "✅ passed", "failed": "❌ failed", "warned": "⚠️ warned"}
 
 
-def markdown(report_rows: Sequence[dict[str, Any]], engine: EngineInfo | None) -> str:
-    """A Markdown table for a pull-request comment or a CI step summary."""
+def markdown(
+    report_rows: Sequence[dict[str, Any]],
+    engine: EngineInfo | None,
+    notes: Sequence[str] = (),
+    details: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """A Markdown table for a pull-request comment or a CI step summary; ``notes`` (base image
+    drift, base/own sizes) follow it, then a collapsed block of top movers per grown image."""
     lines = [
         "### Image sizes",
         "",
@@ -33,6 +40,32 @@ def markdown(report_rows: Sequence[dict[str, Any]], engine: EngineInfo | None) -
             _VERDICT_MARK.get(row["verdict"], row["verdict"]),
         ]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    if notes:
+        lines.append("")
+        lines += [f"- {_inline(note)}" for note in notes]
+    for name, movers in (details or {}).items():
+        if movers:
+            summary = (
+                f"<details><summary><code>{_html(name)}</code>: what changed since the baseline</summary>"
+            )
+            lines += [
+                "",
+                summary,
+                "",
+                FENCE,
+                *(m.replace(FENCE, "'" * 3) for m in movers),
+                FENCE,
+                "",
+                "</details>",
+            ]
     if engine is not None:
         lines += ["", f"Measured by {engine.describe()}. MB = 1,000,000 bytes; (c) = compressed (pull) size."]
     return "\n".join(lines) + "\n"
+
+
+def _inline(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -28,6 +28,8 @@ def write_report_files(
     rows: Sequence[dict[str, Any]],
     engine: EngineInfo | None,
     treemaps: Mapping[str, dict[str, Any] | None] | None = None,
+    notes: Sequence[str] = (),
+    details: Mapping[str, Sequence[str]] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Write what was asked; return one problem line per file that could not be written."""
@@ -40,7 +42,7 @@ def write_report_files(
             problems.append(f"pytest-imagesize: cannot write the JSON report {json_path}: {_why(exc)}")
     summary = env.get("GITHUB_STEP_SUMMARY")
     if markdown_path is not None or summary:
-        text = markdown.markdown(rows, engine)
+        text = markdown.markdown(rows, engine, notes, details)
         if markdown_path is not None:
             try:
                 write_atomic(markdown_path, text)

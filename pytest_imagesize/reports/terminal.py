@@ -74,6 +74,9 @@ def rows(
                 "extra": {},
             }
         )
+        base = image.base
+        if base is not None:
+            result[-1]["extra"].update(base=format_size(base.size), own=format_size(image.own_size))
         if baseline is not None:
             size_delta, compressed_delta = _deltas(image, baseline.get(name), with_bytes=False)
             result[-1].update(size_delta=size_delta, compressed_delta=compressed_delta)

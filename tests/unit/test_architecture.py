@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cli", ("cli",)),
     ("reports", ("reports",)),
     ("checks", ("checks",)),
+    ("explain", ("explain",)),
     ("baseline", ("baseline",)),
     ("measure", ("measure",)),
     ("engine", ("engine",)),
@@ -154,7 +155,8 @@ def test_imports_run_down_the_layer_order() -> None:
     [
         ("docker", ("pytest_imagesize.engine.",)),
         ("pytest", ("pytest_imagesize.plugin", "pytest_imagesize.options", "pytest_imagesize.fixtures",
-                    "pytest_imagesize.collection", "pytest_imagesize.run", "pytest_imagesize.hookspecs")),
+                    "pytest_imagesize.collection", "pytest_imagesize.run", "pytest_imagesize.hookspecs",
+                    "pytest_imagesize.terminal_progress")),
         ("zlib_ng", ("pytest_imagesize.measure.archive",)),
     ],
 )  # fmt: skip
