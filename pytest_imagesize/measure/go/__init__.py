@@ -3,14 +3,20 @@
 Reads ELF files (amd64, arm64; static or dynamic; stripped or not) built by Go 1.18 and later from
 their bytes alone: build info (``.go.buildinfo``), the function table (``.gopclntab``, present even in
 stripped binaries) and the ELF section headers. No Go toolchain is needed at analysis time.
+
+The reader (and pyelftools) loads on first use of ``analyse_go_binary``; the result types are light.
 """
 
 from __future__ import annotations
 
-from .analyse import analyse_go_binary, looks_like_elf
+from typing import TYPE_CHECKING, Any
+
 from .hygiene import hygiene_findings
 from .model import Finding, GoBinary, GoModule, GoPackage
 from .names import package_of
+
+if TYPE_CHECKING:
+    from .analyse import analyse_go_binary, looks_like_elf
 
 __all__ = [
     "Finding",
@@ -22,3 +28,11 @@ __all__ = [
     "looks_like_elf",
     "package_of",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("analyse_go_binary", "looks_like_elf"):
+        from . import analyse
+
+        return getattr(analyse, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
