@@ -69,6 +69,7 @@ class BaselineEntry:
     files: Mapping[str, int] = field(default_factory=dict)  # the largest files, path -> bytes
     dirs: Mapping[str, int] = field(default_factory=dict)  # directories to depth 3 -> bytes
     go: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # Go binary -> module -> bytes
+    go_packages: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # own binaries' packages
 
     @classmethod
     def of(
@@ -89,6 +90,7 @@ class BaselineEntry:
             files=dict(summary.files),
             dirs=dict(summary.dirs),
             go={binary: dict(modules) for binary, modules in summary.go.items()},
+            go_packages={binary: dict(packages) for binary, packages in summary.go_packages.items()},
         )
 
     def summary(self) -> ImageSummary:
@@ -105,6 +107,7 @@ class BaselineEntry:
             files=self.files,
             dirs=self.dirs,
             go=self.go,
+            go_packages=self.go_packages,
         )
 
     @property
@@ -161,6 +164,8 @@ class BaselineEntry:
             data["dirs"] = dict(sorted(self.dirs.items()))
         if self.go:
             data["go"] = {b: dict(sorted(m.items())) for b, m in sorted(self.go.items())}
+        if self.go_packages:
+            data["go_packages"] = {b: dict(sorted(p.items())) for b, p in sorted(self.go_packages.items())}
         return data
 
 
@@ -184,6 +189,7 @@ def merge_entry(old: BaselineEntry | None, new: BaselineEntry) -> BaselineEntry:
         files=new.files or old.files,
         dirs=new.dirs or old.dirs,
         go=new.go or old.go,
+        go_packages=new.go_packages or old.go_packages,
     )
     if merged.numbers() == old.numbers() and old.version == VERSION:
         return replace(merged, date=old.date, commit=old.commit, engine=old.engine)
@@ -254,6 +260,10 @@ def _entry(path: Path, name: str, data: Any, version: int) -> BaselineEntry:
         go={
             str(binary): _byte_map(path, f"{where}.go[{binary!r}]", modules)
             for binary, modules in _mapping(path, f"{where}.go", data.get("go")).items()
+        },
+        go_packages={
+            str(binary): _byte_map(path, f"{where}.go_packages[{binary!r}]", packages)
+            for binary, packages in _mapping(path, f"{where}.go_packages", data.get("go_packages")).items()
         },
     )
 

@@ -14,14 +14,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from .baseline import BaselineEntry
-from .errors import MarkerError, SizeParseError
+from .errors import ImageSizeError, MarkerError, SizeParseError
 from .explain import movers_lines
 from .measure.image import Image
 from .measure.summary import compare
 from .sizes import MAX_BYTES, describe_size, format_size, parse_percent, parse_size
 
 KindName = Literal[
-    "max_image_size", "max_image_layers", "max_wasted_bytes", "min_image_efficiency", "max_image_growth"
+    "max_image_size",
+    "max_image_layers",
+    "max_wasted_bytes",
+    "min_image_efficiency",
+    "max_image_growth",
+    "go_build_hygiene",
 ]
 Verdict = Literal["passed", "failed", "warned"]
 Scope = Literal["image", "own"]
@@ -33,13 +38,14 @@ class Check:
     """One claim about one image, as written in a marker (or an ini default)."""
 
     kind: KindName
-    limit: float
+    limit: float | None  # None: a kind without a numeric limit (go_build_hygiene)
     marker: str  # the marker as written, for messages
     image: str | None = None  # fixture name; None until resolved when the marker omits it
     compressed: bool = False
     warn: int | None = None
     floor: int = 0
     scope: Scope | None = None  # growth: "image" or "own" (None: the ini default, else "image")
+    allow: tuple[str, ...] = ()  # go_build_hygiene: rules not applied
 
     @property
     def record(self) -> CheckKind:
@@ -59,7 +65,7 @@ class Outcome:
     image: str
     kind: KindName
     compressed: bool
-    limit: float
+    limit: float | None
     actual: float | None  # None: nothing to compare (a new image in a growth check)
     outcome: Verdict
     message: str
@@ -68,6 +74,7 @@ class Outcome:
     delta: int | None = None  # growth checks: bytes gained since the baseline
     note: str = ""  # e.g. "new": not in the baseline
     scope: Scope | None = None  # growth checks: the whole image or its own layers
+    details: tuple[dict[str, Any], ...] = ()  # kinds without a numeric limit: the findings
 
     @property
     def record(self) -> CheckKind:
@@ -76,7 +83,7 @@ class Outcome:
     @property
     def headroom(self) -> float | None:
         """How far from failing: positive inside the limit, negative over it."""
-        if self.actual is None:
+        if self.actual is None or self.limit is None:
             return None
         return self.actual - self.limit if self.record.at_least else self.limit - self.actual
 
@@ -112,6 +119,8 @@ class Outcome:
         }
         if self.kind == "max_image_growth":
             data.update(baseline=self.baseline, delta=self.delta, note=self.note, scope=self.scope)
+        if self.record.takes_limit is False:
+            data["details"] = list(self.details)
         return data
 
     @classmethod
@@ -143,6 +152,7 @@ class CheckKind:
     evaluate: Callable[[Check, Image, str, Context], Outcome]
     distinct_by: tuple[str, ...] = ()  # Check fields that make two markers measure different things
     at_least: bool = False  # the actual must be >= the limit (else <=)
+    takes_limit: bool = True  # the marker's one positional argument; False: none
 
     @property
     def marker_line(self) -> str:
@@ -166,16 +176,44 @@ def _limit_size(value: Any) -> int:
     return size
 
 
+def _limit(check: Check) -> float:
+    """The numeric limit of a kind that has one."""
+    assert check.limit is not None, f"{check.kind} has no numeric limit"
+    return check.limit
+
+
 def _what(check: Check) -> str:
     return "compressed size" if check.compressed else "size"
 
 
 def _layer_lines(image: Image, compressed: bool) -> str:
     rows = []
-    for layer in image.largest_layers(3):
+    largest = image.largest_layers(3)
+    for layer in largest:
         size = layer.compressed_size if compressed and layer.compressed_size is not None else layer.size
         rows.append(f"    {describe_size(size):>28}  {layer.instruction}")
-    return "\n  largest layers:\n" + "\n".join(rows) if rows else ""
+    text = "\n  largest layers:\n" + "\n".join(rows) if rows else ""
+    return text + (_go_lines(image, largest[0].index) if largest else "")
+
+
+def _go_lines(image: Image, layer_index: int) -> str:
+    """The top modules of the Go binaries that the largest layer wrote (a failure may read the
+    archive for this; a pass never does)."""
+    try:
+        binaries = [
+            b
+            for b in image.go_binaries
+            if (r := image.files.get(b.path)) is not None and r.layer == layer_index
+        ]
+    except ImageSizeError:
+        return ""
+    lines = []
+    for binary in sorted(binaries, key=lambda b: -b.size)[:2]:
+        lines.append(f"  Go binary {binary.path} ({format_size(binary.size)}), top modules:")
+        for path, module in binary.top_modules(5):
+            share = module.size / binary.size * 100 if binary.size else 0.0
+            lines.append(f"    {format_size(module.size):>10} ({share:4.1f} %)  {path}")
+    return "\n" + "\n".join(lines) if lines else ""
 
 
 def _outcome(check: Check, image: Image, test: str, actual: float, failed: bool, message: str) -> Outcome:
@@ -184,7 +222,7 @@ def _outcome(check: Check, image: Image, test: str, actual: float, failed: bool,
         verdict = "warned"
         message = (
             f"image {image.label} {_what(check)} is {describe_size(int(actual))}, above the warning "
-            f"threshold of {describe_size(check.warn)} (limit {format_size(int(check.limit))})"
+            f"threshold of {describe_size(check.warn)} (limit {format_size(int(_limit(check)))})"
         )
     return Outcome(
         test=test,
@@ -200,10 +238,10 @@ def _outcome(check: Check, image: Image, test: str, actual: float, failed: bool,
 
 
 def _bytes_over(check: Check, image: Image, test: str, actual: int, what: str, details: str) -> Outcome:
-    over = actual - int(check.limit)
+    over = actual - int(_limit(check))
     message = (
         f"image {image.label} {what} is {describe_size(actual)}, over the limit of "
-        f"{describe_size(int(check.limit))} by {describe_size(max(over, 0))} ({check.marker})"
+        f"{describe_size(int(_limit(check)))} by {describe_size(max(over, 0))} ({check.marker})"
     )
     return _outcome(check, image, test, actual, over > 0, message + (details if over > 0 else ""))
 
@@ -224,9 +262,12 @@ def _parse_size_marker(value: Any, kwargs: Mapping[str, Any], reject: Reject) ->
 
 def _evaluate_size(check: Check, image: Image, test: str, context: Context) -> Outcome:
     actual = image.compressed_size if check.compressed else image.size
-    if actual <= check.limit and (check.warn is None or actual <= check.warn):
+    if actual <= _limit(check) and (check.warn is None or actual <= check.warn):
         return _outcome(check, image, test, actual, False, "")
-    return _bytes_over(check, image, test, actual, _what(check), _layer_lines(image, check.compressed))
+    over = actual > _limit(check)  # the details (which may read the archive) only for a failure
+    return _bytes_over(
+        check, image, test, actual, _what(check), _layer_lines(image, check.compressed) if over else ""
+    )
 
 
 def _parse_layers(value: Any, kwargs: Mapping[str, Any], reject: Reject) -> dict[str, Any]:
@@ -237,11 +278,11 @@ def _parse_layers(value: Any, kwargs: Mapping[str, Any], reject: Reject) -> dict
 
 def _evaluate_layers(check: Check, image: Image, test: str, context: Context) -> Outcome:
     actual = image.layer_count
-    over = actual - int(check.limit)
+    over = actual - int(_limit(check))
     message = ""
     if over > 0:
         message = (
-            f"image {image.label} has {actual} layers, {over} over the limit of {int(check.limit)} "
+            f"image {image.label} has {actual} layers, {over} over the limit of {int(_limit(check))} "
             f"({check.marker})" + _layer_lines(image, False)
         )
     return _outcome(check, image, test, actual, over > 0, message)
@@ -263,9 +304,9 @@ def _parse_efficiency(value: Any, kwargs: Mapping[str, Any], reject: Reject) -> 
 
 def _evaluate_efficiency(check: Check, image: Image, test: str, context: Context) -> Outcome:
     actual = image.efficiency
-    failed = actual < check.limit
+    failed = actual < _limit(check)
     message = (
-        f"image {image.label} has efficiency {actual:.4f}, below {check.marker}'s {check.limit:.4f}; "
+        f"image {image.label} has efficiency {actual:.4f}, below {check.marker}'s {_limit(check):.4f}; "
         f"{describe_size(image.wasted_bytes)} of files are hidden or deleted by later layers"
     )
     return _outcome(check, image, test, actual, failed, message if failed else "")
@@ -323,14 +364,14 @@ def _evaluate_growth(check: Check, image: Image, test: str, context: Context) ->
         return Outcome(**common, limit=check.limit, actual=None, outcome="passed", message="", note="new")
     delta = now - base
     percent: float | None = delta / base * 100 if base else None
-    failed = delta > check.floor and (percent is None or percent > check.limit)
+    failed = delta > check.floor and (percent is None or percent > _limit(check))
     message = ""
     if failed:
         change = f"+{percent:.2f} %" if percent is not None else "from nothing"
         message = (
             f"image {image.label} {what} grew from {describe_size(base)} to "
             f"{describe_size(now)}: +{describe_size(delta)} ({change}), over both the "
-            f"{check.limit:g} % limit and the {format_size(check.floor)} floor ({check.marker})"
+            f"{_limit(check):g} % limit and the {format_size(check.floor)} floor ({check.marker})"
         ) + _explanation(image, entry)
     return Outcome(
         **common,
@@ -340,6 +381,48 @@ def _evaluate_growth(check: Check, image: Image, test: str, context: Context) ->
         message=message,
         baseline=base,
         delta=delta,
+    )
+
+
+HYGIENE_RULES = ("test-binary", "stripped", "trimpath", "static")
+
+
+def _parse_hygiene(value: Any, kwargs: Mapping[str, Any], reject: Reject) -> dict[str, Any]:
+    allow = kwargs.get("allow", ())
+    if isinstance(allow, str):
+        allow = (allow,)
+    if not isinstance(allow, (tuple, list, set, frozenset)) or not all(a in HYGIENE_RULES for a in allow):
+        raise reject(f"allow={allow!r}: name rules among {', '.join(repr(r) for r in HYGIENE_RULES)}")
+    return {"limit": None, "allow": tuple(sorted(allow))}
+
+
+def _evaluate_hygiene(check: Check, image: Image, test: str, context: Context) -> Outcome:
+    findings = [f for f in image.go_findings() if f.rule not in check.allow]
+    message = ""
+    if findings:
+        lines = [
+            f"  {f.path}: {f.problem}"
+            + (f" ({format_size(f.cost_bytes)})" if f.cost_bytes else "")
+            + f"; fix: {f.fix}"
+            for f in findings
+        ]
+        message = (
+            f"image {image.label} has {len(findings)} Go build hygiene problem"
+            f"{'s' if len(findings) != 1 else ''} ({check.marker}):\n" + "\n".join(lines)
+        )
+    return Outcome(
+        test=test,
+        image=image.name,
+        kind=check.kind,
+        compressed=False,
+        limit=None,
+        actual=None,
+        outcome="failed" if findings else "passed",
+        message=message,
+        details=tuple(
+            {"rule": f.rule, "path": f.path, "problem": f.problem, "cost_bytes": f.cost_bytes, "fix": f.fix}
+            for f in findings
+        ),
     )
 
 
@@ -356,7 +439,7 @@ KINDS: dict[KindName, CheckKind] = {
             help="fail when the image is larger than limit ('5MB', '4.5MiB' or bytes); warn= is a soft limit",
             options=frozenset({"compressed", "warn"}),
             parse=_parse_size_marker,
-            limit_text=lambda o: format_size(int(o.limit)) + _compressed_mark(o),
+            limit_text=lambda o: format_size(int(o.limit or 0)) + _compressed_mark(o),
             amount_text=lambda n: format_size(int(n)),
             evaluate=_evaluate_size,
             distinct_by=("compressed",),
@@ -367,7 +450,7 @@ KINDS: dict[KindName, CheckKind] = {
             help="fail when the image has more than n layers",
             options=frozenset(),
             parse=_parse_layers,
-            limit_text=lambda o: f"{int(o.limit)} layers",
+            limit_text=lambda o: f"{int(o.limit or 0)} layers",
             amount_text=lambda n: f"{int(n)} layers",
             evaluate=_evaluate_layers,
         ),
@@ -377,7 +460,7 @@ KINDS: dict[KindName, CheckKind] = {
             help="fail when more than limit bytes of files are hidden or deleted by later layers",
             options=frozenset(),
             parse=_parse_waste,
-            limit_text=lambda o: format_size(int(o.limit)) + " waste",
+            limit_text=lambda o: format_size(int(o.limit or 0)) + " waste",
             amount_text=lambda n: format_size(int(n)),
             evaluate=_evaluate_waste,
         ),
@@ -406,6 +489,19 @@ KINDS: dict[KindName, CheckKind] = {
             evaluate=_evaluate_growth,
             distinct_by=("compressed", "scope"),
         ),
+        CheckKind(
+            name="go_build_hygiene",
+            signature="*, allow=(), image=None",
+            help="fail when a Go binary in the image is a test binary, is not stripped, was built "
+            "without -trimpath, or is dynamically linked in an image with no dynamic loader; allow= "
+            "names rules to skip: 'test-binary', 'stripped', 'trimpath', 'static'",
+            options=frozenset({"allow"}),
+            parse=_parse_hygiene,
+            limit_text=lambda o: "Go hygiene",
+            amount_text=lambda n: "-",
+            evaluate=_evaluate_hygiene,
+            takes_limit=False,
+        ),
     )
 }
 
@@ -429,13 +525,15 @@ def check_from_marker(
     if unknown:
         allowed = ", ".join(sorted(kind.options | {"image"}))
         raise reject(f"unknown argument {', '.join(sorted(unknown))} (allowed: {allowed})")
-    if len(args) != 1:
+    if kind.takes_limit and len(args) != 1:
         raise reject(f"takes exactly one limit, got {len(args)}")
+    if not kind.takes_limit and args:
+        raise reject(f"takes no positional argument, got {len(args)}")
     image = kwargs.get("image")
     if image is not None and (not isinstance(image, str) or not image.isidentifier()):
         raise reject(f"image= must name an image fixture, got {image!r}")
     try:
-        fields = kind.parse(args[0], kwargs, reject)
+        fields = kind.parse(args[0] if args else None, kwargs, reject)
     except SizeParseError as exc:
         raise reject(str(exc)) from None
     return Check(kind=kind.name, marker=text, image=image, **fields)

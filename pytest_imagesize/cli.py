@@ -26,6 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("image")
     check.add_argument("--max", required=True, help="limit, e.g. 5MB or 4.5MiB (MB = 1,000,000 bytes)")
     check.add_argument("--compressed", action="store_true", help="check the compressed (pull) size")
+    go = sub.add_parser("go", help="the Go binaries in an image: what they are, where their bytes go")
+    go.add_argument("image")
+    go.add_argument("--json", action="store_true", help="print every binary in full as JSON")
+    go.add_argument("--top", type=int, default=10, metavar="N", help="modules and packages listed per binary")
     diff = sub.add_parser(
         "diff",
         help="what changed between two images, or between an image and its baseline entry "
@@ -36,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--baseline", metavar="PATH", help="compare with this baseline file's entry instead")
     diff.add_argument("--name", help="the baseline entry's name (default: the image argument)")
     diff.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    for command in (inspect, check, diff):
+    for command in (inspect, check, go, diff):
         command.add_argument("--no-cache", action="store_true", help="read the image's archive again")
     return parser
 
@@ -69,7 +73,8 @@ def _check(args: argparse.Namespace) -> int:
         return 1
     what = "compressed size" if args.compressed else "size"
     assert outcome.actual is not None
-    print(f"OK {args.image}: {what} {describe_size(int(outcome.actual))} <= {format_size(int(check.limit))}")
+    limit = int(check.limit or 0)
+    print(f"OK {args.image}: {what} {describe_size(int(outcome.actual))} <= {format_size(limit)}")
     return 0
 
 
@@ -148,12 +153,29 @@ def _diff(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 1 if comparison.changed else 0
 
 
+def _go(args: argparse.Namespace) -> int:
+    from .measure.image import Image
+    from .reports import terminal
+
+    image = _measure(args.image, args.no_cache)
+    assert isinstance(image, Image)
+    if args.json:
+        binaries = [binary.to_json() for binary in image.go_binaries]
+        print(json.dumps({"image": args.image, "binaries": binaries}, indent=2))
+        return 0
+    for line in terminal.go_lines(image, max(args.top, 0)):
+        print(line)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "diff":
             return _diff(args, parser)
+        if args.command == "go":
+            return _go(args)
         return _check(args) if args.command == "check" else _inspect(args)
     except ImageSizeError as exc:
         print(f"pytest-imagesize: error: {exc}", file=sys.stderr)

@@ -16,11 +16,11 @@ from .errors import ImageSizeError
 from .sizes import parse_percent, parse_size
 from .terminal_progress import ProgressMode
 
-REPORT_MODES = ("summary", "layers")
+REPORT_MODES = ("summary", "layers", "go")
 BUILDERS = ("auto", "classic", "buildx")
 PROGRESS_MODES = ("auto", "lines", "off")
 DEFAULT_BASELINE = "image-sizes.json"
-ReportMode = Literal["summary", "layers"]
+ReportMode = Literal["summary", "layers", "go"]
 BuilderName = Literal["auto", "classic", "buildx"]
 
 
@@ -54,7 +54,8 @@ def add_options(parser: pytest.Parser) -> None:
         dest="image_report",
         default=None,
         help="print a table of every image measured; --image-report=layers adds per-layer rows "
-        "and the files that waste the most bytes",
+        "and the files that waste the most bytes; --image-report=go the Go binaries' top modules "
+        "and packages",
     )
     add(
         "--image-report-json",
@@ -232,7 +233,8 @@ class Settings:
         mode = option("image_report")
         if mode is not None and mode not in REPORT_MODES:  # argparse's choices= would take a test path
             raise pytest.UsageError(
-                f"--image-report={mode}: unknown mode; use --image-report or --image-report=layers"
+                f"--image-report={mode}: unknown mode; use --image-report, --image-report=layers "
+                "or --image-report=go"
             )
         explicit = option("image_baseline") or config.getini("imagesize_baseline")
         try:

@@ -171,14 +171,15 @@ class PytestRun:
             f"measured by {engine}; portable sizes (README: Size semantics); MB = 1,000,000 bytes; "
             "(c) = compressed size"
         )
-        if mode == "layers":
+        if mode in ("layers", "go"):
+            lines_of = terminal.layer_lines if mode == "layers" else terminal.go_lines
             for image in self.session.images.values():
                 reporter.write_line("")
                 try:
-                    for line in terminal.layer_lines(image):
+                    for line in lines_of(image):
                         reporter.write_line(line)
                 except ImageSizeError as exc:
-                    reporter.write_line(f"{image.name}: layers not analysed: {exc}")
+                    reporter.write_line(f"{image.name}: not analysed: {exc}")
 
     def finish(self, pytest_session: pytest.Session) -> None:
         """Worker: hand the results over. Controller or single process: report files, the

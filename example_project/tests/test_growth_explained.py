@@ -98,5 +98,5 @@ def test_a_base_image_change_is_drift_not_growth_of_our_own(
         assert second.ret == 0, text  # our own layers did not grow: scope="own" passes
         assert "base image pytest-imagesize-example/bumped-base:1 changed: +3 MB" in text
     finally:
-        client.images.remove(bumped.id, force=True)
+        client.images.remove(str(bumped.id), force=True)
         client.close()

@@ -1,20 +1,27 @@
 """One image's archive, read once: per-layer sizes, the final filesystem, waste; cached by image ID.
 
 ``read_image_archive`` is the only place that streams an archive out of the engine; everything
-it finds is kept in an :class:`ImageAnalysis`, small enough to cache as JSON.
+it finds is kept in an :class:`ImageAnalysis`, small enough to cache as JSON. Each layer's own
+result (its entries, portable and compressed size) is cached too, by diff ID (the hash of its
+content, so the entry holds on any engine): a rebuilt image whose lower layers did not change,
+or another image on the same base, reads its archive again but only measures the new layers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..engine.protocol import Engine, EngineInfo
 from ..errors import ImageNotFound, ImageSizeError
 from .cache import AnalysisCache
-from .layers import FileRecord, FileTree, HiddenCopy, LayerStats, Merged, layer_history, merge
+from .go.model import GoBinary
+from .layers import FileTree, HiddenCopy, LayerStats, Merged, layer_history, merge
 
-CACHE_VERSION = 4  # bump whenever what is measured or how changes
+if TYPE_CHECKING:
+    from .archive import ArchiveScan, KnownLayers, LayerScan
+
+CACHE_VERSION = 5  # bump whenever what is measured or how changes
 
 
 @dataclass
@@ -24,6 +31,7 @@ class ImageAnalysis(Merged):
     not say which entries made a layer; empty when it cannot be paired)."""
 
     created_by: list[str | None] = field(default_factory=list)
+    go_binaries: list[GoBinary] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -31,9 +39,10 @@ class ImageAnalysis(Merged):
             "layers": [
                 [la.size, la.compressed_size, la.written, la.wasted, la.diff_id] for la in self.layers
             ],
-            "files": [[r.path, r.kind, r.size, r.mode, r.uid, r.gid, r.link, r.layer] for r in self.files],
+            "files": [list(r) for r in self.files],  # path, kind, size, mode, uid, gid, link, layer
             "hidden": [[h.path, h.size, h.layer] for h in self.hidden],
             "created_by": list(self.created_by),
+            "go": [binary.to_json() for binary in self.go_binaries],
         }
 
     @classmethod
@@ -46,22 +55,104 @@ class ImageAnalysis(Merged):
                 LayerStats(int(r[0]), int(r[1]), int(r[2]), int(r[3]), None if r[4] is None else str(r[4]))
                 for r in data["layers"]
             ]
-            records = {
-                str(r[0]): FileRecord(
-                    str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), str(r[6]), int(r[7])
-                )
-                for r in data["files"]
-            }
+            rows = data["files"]
+            if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == 8 for r in rows):
+                return None
             hidden = [HiddenCopy(str(p), int(n), int(i)) for p, n, i in data["hidden"]]
             created_by = [None if c is None else str(c) for c in data["created_by"]]
-            return cls(layers, FileTree(records), hidden, created_by)
+            go = [GoBinary.from_json(b) for b in data["go"]]
+            return cls(layers, FileTree.from_rows(rows), hidden, created_by, go)
         except (AttributeError, KeyError, TypeError, ValueError, IndexError):
             return None  # a damaged cache entry is recomputed, never trusted
+
+
+def _surviving_go_binaries(merged: Merged, scan: ArchiveScan) -> list[GoBinary]:
+    """The Go binaries of the final filesystem: a copy a later layer hid or deleted is not one."""
+    found = []
+    for record in merged.files:
+        if record.kind == "file":
+            binary = scan.layers[record.layer].probed.get(record.path)
+            if isinstance(binary, GoBinary):
+                found.append(binary)
+    return sorted(found, key=lambda b: b.path)
 
 
 def cache_key(info: EngineInfo | None, image_id: str) -> str:
     engine = f"{info.name}-{info.image_store}" if info else "unknown"
     return f"analysis/{engine}/{image_id}"
+
+
+def layer_key(diff_id: str) -> str:
+    """Where one layer's result is cached: by content, the same for every engine."""
+    return f"layer/{diff_id}"
+
+
+def layer_to_json(scan: LayerScan) -> dict[str, Any]:
+    return {
+        "version": CACHE_VERSION,
+        "diff_id": scan.diff_id,
+        "tar_size": scan.tar_size,
+        "size": scan.portable_size,
+        "compressed": scan.compressed_size,
+        "entries": [list(e) for e in scan.entries],
+        "probed": {path: found.to_json() for path, found in scan.probed.items()},
+    }
+
+
+def layer_from_json(data: Any, diff_id: str) -> LayerScan | None:
+    """A cached layer, or None for an entry of another version, another layer or a damaged one."""
+    from .archive import LayerScan, TarEntry
+
+    try:
+        if data.get("version") != CACHE_VERSION or data.get("diff_id") != diff_id:
+            return None
+        entries = [
+            TarEntry(str(p), str(k), int(n), int(m), int(u), int(g), str(lk))
+            for p, k, n, m, u, g, lk in data["entries"]
+        ]
+        return LayerScan(
+            key="",
+            entries=entries,
+            portable_size=int(data["size"]),
+            compressed_size=int(data["compressed"]),
+            diff_id=diff_id,
+            tar_size=int(data["tar_size"]),
+            probed={str(path): GoBinary.from_json(found) for path, found in data["probed"].items()},
+        )
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None  # a damaged cache entry is recomputed, never trusted
+
+
+def _diff_ids(engine: Engine, image_id: str) -> list[str]:
+    """The image's diff IDs in order, from the engine (before the archive is read)."""
+    try:
+        layers = engine.inspect_image(image_id).get("RootFS", {}).get("Layers") or []
+    except (ImageSizeError, AttributeError):
+        return []
+    return [str(d) for d in layers] if isinstance(layers, list) else []
+
+
+def _known_layers(engine: Engine, image_id: str, cache: AnalysisCache | None) -> KnownLayers | None:
+    """The image's layers that are in the cache already, to be recognised in the stream."""
+    from .archive import KnownLayers
+
+    expected = _diff_ids(engine, image_id) if cache is not None else []
+    scans: dict[str, LayerScan] = {}
+    for diff_id in dict.fromkeys(expected):
+        assert cache is not None
+        data = cache.get(layer_key(diff_id))
+        scan = layer_from_json(data, diff_id)
+        if scan is not None:
+            scans[diff_id] = scan
+        elif data is not None:
+            _stale(cache, layer_key(diff_id))
+    return KnownLayers(expected, scans) if scans else None
+
+
+def _stale(cache: AnalysisCache, key: str) -> None:
+    stale = getattr(cache, "stale", None)
+    if callable(stale):
+        stale(key)
 
 
 def read_image_archive(
@@ -76,13 +167,22 @@ def read_image_archive(
     info = engine.info()
     key = cache_key(info, image_id)
     if cache is not None:
-        cached = ImageAnalysis.from_json(cache.get(key))
+        data = cache.get(key)
+        cached = ImageAnalysis.from_json(data)
         if cached is not None and len(cached.layers) == layer_count:
             return cached
-    from .archive import ArchiveError, read_archive  # zlib-ng and tarfile: only when reading
+        if data is not None:
+            _stale(cache, key)
+    from .archive import ArchiveError, LayerGuessMissed, read_archive  # zlib-ng: only when reading
 
     try:
-        scan = read_archive(engine.save(image_id))
+        known = _known_layers(engine, image_id, cache)
+        from .go.probe import GoProbe  # Go binaries are read in the same pass
+
+        try:
+            scan = read_archive(engine.save(image_id), known=known, probe=GoProbe())
+        except LayerGuessMissed:  # a layer was not the cached one it was taken for: measure all
+            scan = read_archive(engine.save(image_id), probe=GoProbe())
     except ArchiveError as exc:
         raise ImageSizeError(f"image {label}: {exc}") from None
     except ImageNotFound as exc:
@@ -91,7 +191,11 @@ def read_image_archive(
         raise type(exc)(f"image {label}: {exc}") from None
     merged = merge(scan)
     analysis = ImageAnalysis(
-        merged.layers, merged.files, merged.hidden, layer_history(scan.config, len(scan.layers))
+        merged.layers,
+        merged.files,
+        merged.hidden,
+        layer_history(scan.config, len(scan.layers)),
+        _surviving_go_binaries(merged, scan),
     )
     if len(analysis.layers) != layer_count:
         raise ImageSizeError(
@@ -99,5 +203,9 @@ def read_image_archive(
             f"reports {layer_count}"
         )
     if cache is not None:
+        for layer in scan.layers:
+            if not layer.reused and layer.stored_as == "tar" and layer.diff_id:
+                cache.set(layer_key(layer.diff_id), layer_to_json(layer))
+                layer.reused = True  # a layer that recurs in the image is stored once
         cache.set(key, analysis.to_json())
     return analysis

@@ -3,10 +3,20 @@
 Both layouts are understood: the classic one (``<id>/layer.tar`` + ``manifest.json``) written by
 Docker before 25, and the OCI one (``index.json`` + ``blobs/sha256/...``) written by Docker 25+
 and Podman; layer blobs may be plain tars, gzip or zstd (every layer media type of the OCI image
-spec). Nothing is written to disk and the archive is never held whole in memory: each plain layer
-tar is parsed once while its bytes are gzip-compressed in blocks on a thread pool of one worker
-per core (capped), so that the compression (the costly part) overlaps the download of the
-archive. A compressed blob is counted at its stored size and only decompressed to be parsed.
+spec). Nothing is written to disk and the archive is never held whole in memory.
+
+The work is spread so that it keeps pace with the stream: the reading thread walks the tar
+headers (its own parser: no copy of the file data, which is only sliced and passed on) and hashes
+each plain layer (hashlib releases the GIL); the layer's bytes are cut into 1 MiB blocks that a
+pool of one thread per core gzip-compresses (zlib-ng releases the GIL while deflating). At most
+``2 * workers`` blocks are in flight: the reader waits for the oldest one, so memory stays bounded
+whatever the image size. A compressed blob is counted at its stored size and only decompressed
+to be parsed.
+
+Layers measured before can be passed in (:class:`KnownLayers`, by diff ID): a layer recognised
+as one of them is only hashed on its way past (to confirm the pairing), neither parsed nor
+compressed. When the pairing turns out wrong for a layer that is not known after all,
+:class:`LayerGuessMissed` is raised and the caller reads the archive again without guesses.
 
 Per layer this measures the portable size: the bytes of the regular files plus the lengths of the
 symlink targets the layer writes (hard links count 0), which is what Docker's graph-driver store
@@ -16,16 +26,17 @@ reports as ``.Size`` and is the same on every engine for the same files.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
 import tarfile
 import zlib
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
 
 from zlib_ng import zlib_ng
 
@@ -45,10 +56,30 @@ MAX_JSON = 16 << 20
 MAX_WORKERS = 8
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+RECORD = 512
+ZERO_RECORD = bytes(RECORD)
+
+# tar type flags (POSIX, GNU and pax)
+_REGULAR = (b"0", b"\0", b"7", b"S")
+_SUPPORTED = (b"0", b"\0", b"7", b"S", b"1", b"2", b"3", b"4", b"5", b"6", b"L", b"K", b"x", b"g", b"X")
+_KINDS = {
+    b"0": "file",
+    b"\0": "file",
+    b"7": "file",
+    b"S": "file",
+    b"5": "dir",
+    b"2": "symlink",
+    b"1": "hardlink",
+}
+_GNU_TYPES = (b"L", b"K", b"S")
 
 
 class ArchiveError(ImageSizeError):
     """The archive stream is truncated or not an image archive."""
+
+
+class LayerGuessMissed(ArchiveError):
+    """A layer taken for a known one (and so not measured) turned out to be another, unknown one."""
 
 
 def default_workers() -> int:
@@ -56,8 +87,7 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
 
 
-@dataclass(frozen=True)
-class TarEntry:
+class TarEntry(NamedTuple):
     """One tar entry of a layer. ``size`` counts data bytes (0 for links, dirs, devices)."""
 
     path: str  # absolute, cleaned: "/usr/bin/go"
@@ -80,6 +110,8 @@ class LayerScan:
     stored_as: str = "tar"  # "tar", "gzip" or "zstd"
     diff_id: str | None = None
     probed: dict[str, Any] = field(default_factory=dict)  # path -> what the file probe made of it
+    tar_size: int = 0  # bytes of the layer as stored in the archive
+    reused: bool = False  # taken from KnownLayers, not measured in this pass
 
 
 @dataclass
@@ -88,6 +120,15 @@ class ArchiveScan:
 
     layers: list[LayerScan]
     config: dict[str, Any]
+
+
+@dataclass
+class KnownLayers:
+    """Layers measured before (by diff ID), and the diff IDs the image is expected to have in image
+    order (``RootFS.Layers`` of the engine's inspect data), which is what pairs them up."""
+
+    expected: list[str]
+    scans: dict[str, LayerScan]
 
 
 class FileProbe:
@@ -125,6 +166,159 @@ class ChunkStream(io.RawIOBase):
         return n
 
 
+Sink = Callable[[Any], None]
+
+
+class _Source:
+    """The bytes of a chunk iterator, consumed in order without copying the chunks. What is
+    consumed while ``sink`` is set goes to it too, in ranges of whole chunks where possible (not
+    one call per tar header): the range consumed from the current chunk is handed over when the
+    next chunk is fetched or the sink changes."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks: Iterator[bytes] = iter(chunks)
+        self._buf: bytes = b""
+        self._pos = 0
+        self._mark = 0  # where in _buf the bytes not yet handed to the sink start
+        self._sink: Sink | None = None
+        self.taken = 0  # bytes consumed so far
+
+    @property
+    def sink(self) -> Sink | None:
+        return self._sink
+
+    @sink.setter
+    def sink(self, sink: Sink | None) -> None:
+        self._flush()
+        self._sink = sink
+
+    def _flush(self) -> None:
+        if self._sink is not None and self._pos > self._mark:
+            if self._mark == 0 and self._pos == len(self._buf):
+                self._sink(self._buf)
+            else:
+                self._sink(memoryview(self._buf)[self._mark : self._pos])
+        self._mark = self._pos
+
+    def _fill(self) -> bool:
+        self._flush()
+        for chunk in self._chunks:
+            if chunk:
+                self._buf = bytes(chunk) if not isinstance(chunk, bytes) else chunk
+                self._pos = self._mark = 0
+                return True
+        self._buf, self._pos, self._mark = b"", 0, 0
+        return False
+
+    def peek(self, n: int) -> bytes:
+        """Up to ``n`` bytes, not consumed."""
+        while len(self._buf) - self._pos < n:
+            self._flush()
+            rest = self._buf[self._pos :]
+            if not self._fill():
+                self._buf = rest
+                break
+            self._buf = rest + self._buf
+        return self._buf[self._pos : self._pos + n]
+
+    def read(self, n: int) -> bytes:
+        """``n`` bytes, fewer only at the end of the stream."""
+        pos = self._pos
+        if len(self._buf) - pos >= n:
+            self._pos = pos + n
+            self.taken += n
+            return self._buf[pos : pos + n]
+        parts = []
+        need = n
+        while need:
+            avail = len(self._buf) - self._pos
+            if not avail:
+                if not self._fill():
+                    break
+                continue
+            take = min(avail, need)
+            parts.append(self._buf[self._pos : self._pos + take])
+            self._pos += take
+            need -= take
+        data = b"".join(parts)
+        self.taken += len(data)
+        return data
+
+    def skip(self, n: int) -> int:
+        """Consume ``n`` bytes (fewer only at the end of the stream); returns how many."""
+        pos = self._pos
+        if len(self._buf) - pos >= n:
+            self._pos = pos + n
+            self.taken += n
+            return n
+        done = 0
+        while done < n:
+            avail = len(self._buf) - self._pos
+            if not avail:
+                if not self._fill():
+                    break
+                continue
+            take = min(avail, n - done)
+            self._pos += take
+            done += take
+        self.taken += done
+        return done
+
+
+class _Limited:
+    """The next ``size`` bytes of a source (one archive member)."""
+
+    def __init__(self, source: _Source, size: int) -> None:
+        self._source = source
+        self.remaining = size
+        self.taken = 0
+
+    def read(self, n: int) -> bytes:
+        data = self._source.read(min(n, self.remaining))
+        self.remaining -= len(data)
+        self.taken += len(data)
+        return data
+
+    def skip(self, n: int) -> int:
+        done = self._source.skip(min(n, self.remaining))
+        self.remaining -= done
+        self.taken += done
+        return done
+
+
+class _FileReader:
+    """Adapts a file-like ``read`` to the source interface (decompressed blobs, ``scan_layer``)."""
+
+    def __init__(self, raw: Any, sink: Sink | None = None) -> None:
+        self._raw = raw
+        self._sink = sink
+
+    def read(self, n: int) -> bytes:
+        parts = []
+        need = n
+        while need:
+            data = self._raw.read(min(need, BLOCK))
+            if not data:
+                break
+            parts.append(bytes(data))
+            need -= len(data)
+        out = parts[0] if len(parts) == 1 else b"".join(parts)
+        if self._sink is not None and out:
+            self._sink(out)
+        return out
+
+    def skip(self, n: int) -> int:
+        done = 0
+        while done < n:
+            data = self._raw.read(min(n - done, BLOCK))
+            if not data:
+                break
+            if self._sink is not None:
+                self._sink(data)
+            done += len(data)
+        return done
+
+
 class _Decompressing(io.RawIOBase):
     """Decompress a gzip (any number of members) or zstd stream while reading."""
 
@@ -134,7 +328,7 @@ class _Decompressing(io.RawIOBase):
         if stored_as == "zstd":
             import zstandard  # only images with zstd layers need it
 
-            self._inflate = zstandard.ZstdDecompressor().decompressobj()
+            self._inflate = zstandard.ZstdDecompressor().decompressobj(read_across_frames=True)
         else:
             self._inflate = _GzipMembers()
         self._pending = b""
@@ -178,14 +372,14 @@ class _GzipMembers:
         return bytes(self._inflate.flush())
 
 
-def _deflate(block: bytes, primer: bytes, last: bool, level: int) -> int:
+def _deflate(block: Any, primer: bytes, last: bool, level: int) -> int:
     args = (level, zlib_ng.DEFLATED, -15, 8, zlib_ng.Z_DEFAULT_STRATEGY)
     comp = zlib_ng.compressobj(*args, primer) if primer else zlib_ng.compressobj(*args)
     size = len(comp.compress(block))
     return size + len(comp.flush(zlib_ng.Z_FINISH if last else zlib_ng.Z_SYNC_FLUSH))
 
 
-def _deflated_size(block: bytes, primer: bytes, last: bool) -> int:
+def _deflated_size(block: Any, primer: bytes, last: bool) -> int:
     size = _deflate(block, primer, last, LEVEL)
     if size * HIGHLY_COMPRESSIBLE < len(block):
         # zlib-ng's level-6 strategy stops short on long repeats (4x Go's size on "abcabc...");
@@ -199,75 +393,60 @@ class BlockCompressor:
 
     Each block is deflated with the previous block's last 32 KiB as dictionary, so the sum of
     block sizes is what a single gzip stream of the whole input would be to within a few bytes
-    per block (the pigz method). At most ``2 * workers`` blocks are in flight.
+    per block (the pigz method). The last block takes the remainder (1 to 2 MiB). At most
+    ``2 * workers`` blocks are in flight: ``feed`` waits for the oldest (back-pressure).
     """
 
     def __init__(self, pool: ThreadPoolExecutor, workers: int) -> None:
         self._pool = pool
         self._limit = max(2, 2 * workers)
         self._futures: deque[Future[int]] = deque()
-        self._buffer = bytearray()
+        self._current = bytearray()
+        self._held: bytearray | None = None  # the last full block: it may yet be the last one
         self._primer = b""
         self._total = 0
         self.raw_size = 0
 
-    def _submit(self, block: bytes, last: bool) -> None:
+    def _submit(self, block: bytearray, last: bool) -> None:
         while len(self._futures) >= self._limit:
             self._total += self._futures.popleft().result()
         self._futures.append(self._pool.submit(_deflated_size, block, self._primer, last))
-        self._primer = block[-WINDOW:]
+        self._primer = bytes(block[-WINDOW:])
 
-    def feed(self, data: bytes) -> None:
-        self.raw_size += len(data)
-        self._buffer += data
-        while len(self._buffer) >= 2 * BLOCK:
-            self._submit(bytes(self._buffer[:BLOCK]), False)
-            del self._buffer[:BLOCK]
+    def _full(self, block: bytearray) -> None:
+        if self._held is not None:
+            self._submit(self._held, False)
+        self._held = block
+
+    def feed(self, data: Any) -> None:
+        n = len(data)
+        self.raw_size += n
+        current = self._current
+        room = BLOCK - len(current)
+        if n < room:
+            current += data
+            return
+        view = memoryview(data)
+        pos = 0
+        while n - pos >= room:
+            current += view[pos : pos + room]
+            pos += room
+            self._full(current)
+            current = self._current = bytearray()
+            room = BLOCK
+        if pos < n:
+            current += view[pos:]
+
+    def __call__(self, data: Any) -> None:
+        self.feed(data)
 
     def finish(self) -> int:
-        self._submit(bytes(self._buffer), True)
-        self._buffer = bytearray()
+        last = self._current if self._held is None else self._held + self._current
+        self._held, self._current = None, bytearray()
+        self._submit(last, True)
         while self._futures:
             self._total += self._futures.popleft().result()
         return self._total + GZIP_OVERHEAD
-
-
-class _Tee(io.RawIOBase):
-    """Passes every byte read from ``raw`` to ``sink`` as well, and counts them."""
-
-    def __init__(self, raw: Any, sink: BlockCompressor | None = None) -> None:
-        self._raw = raw
-        self._sink = sink
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        data = self._raw.read(len(target))
-        if not data:
-            return 0
-        if self._sink is not None:
-            self._sink.feed(data)
-        n = len(data)
-        self.count += n
-        target[:n] = data
-        return n
-
-
-def _entry(member: tarfile.TarInfo) -> TarEntry:
-    if member.isreg():
-        kind, size = "file", member.size
-    elif member.isdir():
-        kind, size = "dir", 0
-    elif member.issym():
-        kind, size = "symlink", 0
-    elif member.islnk():
-        kind, size = "hardlink", 0
-    else:
-        kind, size = "other", 0
-    link = member.linkname if member.issym() else (clean_path(member.linkname) if member.islnk() else "")
-    return TarEntry(clean_path(member.name), kind, size, member.mode, member.uid, member.gid, link)
 
 
 def link_size(target: str) -> int:
@@ -275,44 +454,253 @@ def link_size(target: str) -> int:
     return len(target.encode("utf-8", "surrogateescape"))
 
 
+# ---------------------------------------------------------------- tar headers
+
+
+def _nts(raw: bytes) -> str:
+    end = raw.find(b"\0")
+    return (raw if end == -1 else raw[:end]).decode("utf-8", "surrogateescape")
+
+
+def _number(raw: bytes) -> int:
+    try:
+        return int(raw.rstrip(b"\0 ") or b"0", 8)
+    except ValueError:
+        pass
+    if raw[:1] and raw[0] & 0x80:
+        value: int = tarfile.nti(raw)  # type: ignore[attr-defined]  # base-256
+        return value
+    text = raw.split(b"\0", 1)[0].strip()
+    return int(text, 8) if text else 0
+
+
+def _checksum_ok(block: bytes) -> bool:
+    try:
+        stored = _number(block[148:156])
+    except ValueError:
+        return False
+    # the unsigned sum (the checksum field counted as spaces), compared through Adler-32's first
+    # half (1 + the byte sum, mod 65521), which zlib computes at memory speed
+    field = block[148:156]
+    if (stored + sum(field) - 256 + 1) % 65521 == zlib.adler32(block) & 0xFFFF:
+        return True
+    signed = sum(b - 256 if b > 127 else b for b in block[:148] + block[156:]) + 256
+    return stored == signed
+
+
+class _Header(NamedTuple):
+    name: str
+    type: bytes
+    size: int  # data bytes that follow the header (before padding)
+    real_size: int  # the file's size (differs for GNU sparse files)
+    mode: int
+    uid: int
+    gid: int
+    link: str
+    extended: bool  # GNU sparse: more sparse headers follow
+
+
+def _parse_header(block: bytes) -> _Header:
+    """One 512-byte header; ``ValueError`` when it is not one."""
+    if not _checksum_ok(block):
+        raise ValueError("bad checksum")
+    kind = block[156:157]
+    name = _nts(block[:100])
+    if block[345] and block[257:263] == b"ustar\0" and kind not in _GNU_TYPES:
+        prefix = _nts(block[345:500])
+        if prefix:
+            name = prefix + "/" + name
+    try:  # plain octal numbers (nearly always): no call per field
+        size = int(block[124:136].rstrip(b"\0 ") or b"0", 8)
+        mode = int(block[100:108].rstrip(b"\0 ") or b"0", 8)
+        uid = int(block[108:116].rstrip(b"\0 ") or b"0", 8)
+        gid = int(block[116:124].rstrip(b"\0 ") or b"0", 8)
+    except ValueError:
+        size, mode = _number(block[124:136]), _number(block[100:108])
+        uid, gid = _number(block[108:116]), _number(block[116:124])
+    real_size = size
+    extended = False
+    if kind == b"S":
+        real_size = _number(block[483:495])
+        extended = bool(block[482])
+    if kind == b"\0" and name.endswith("/"):
+        kind = b"5"
+    return _Header(
+        name, kind, size, real_size, mode, uid, gid, _nts(block[157:257]) if block[157] else "", extended
+    )
+
+
+def _pax(data: bytes) -> dict[str, str]:
+    records: dict[str, str] = {}
+    pos = 0
+    while pos < len(data) and data[pos] != 0:
+        space = data.find(b" ", pos)
+        if space == -1:
+            raise ValueError("bad pax record")
+        length = int(data[pos:space])
+        if length <= 0:
+            raise ValueError("bad pax record")
+        record = data[space + 1 : pos + length - 1]
+        key, sep, value = record.partition(b"=")
+        if not sep:
+            raise ValueError("bad pax record")
+        records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+        pos += length
+    return records
+
+
+def _padded(size: int) -> int:
+    return (size + RECORD - 1) // RECORD * RECORD
+
+
+def _walk(source: Any, what: str) -> Iterator[tuple[_Header, int]]:
+    """The members of a tar, as (header, data size); the caller may read some of the data, the
+    rest (and the padding) is skipped when it asks for the next member. Ends at the first zero
+    record, or at a bad or short header after the first (as tarfile does)."""
+    pending: dict[str, str] = {}
+    global_pax: dict[str, str] = {}
+    first = True
+    while True:
+        block = source.read(RECORD)
+        if len(block) < RECORD or block == ZERO_RECORD:
+            if first and len(block) < RECORD and block:
+                raise ArchiveError(f"{what} is not a valid tar (truncated header)")
+            if first and not block:
+                raise ArchiveError(f"{what} is empty")
+            return
+        try:
+            header = _parse_header(block)
+        except (ValueError, tarfile.HeaderError):
+            if first:
+                raise ArchiveError(f"{what} is not a valid tar (bad header)") from None
+            return
+        first = False
+        kind = header.type
+        if kind in (b"L", b"K", b"x", b"g", b"X"):
+            data = source.read(_padded(header.size))
+            if len(data) < _padded(header.size):
+                raise ArchiveError(f"{what} is truncated")
+            data = data[: header.size]
+            if kind == b"L":
+                pending["path"] = _nts(data)
+            elif kind == b"K":
+                pending["linkpath"] = _nts(data)
+            else:
+                try:
+                    records = _pax(data)
+                except ValueError:
+                    raise ArchiveError(f"{what} has a bad pax header") from None
+                (global_pax if kind == b"g" else pending).update(records)
+            continue
+        if global_pax or pending:
+            extra = {**global_pax, **pending}
+            pending = {}
+            try:
+                header = header._replace(
+                    name=extra.get("path", header.name),
+                    link=extra.get("linkpath", header.link),
+                    uid=int(extra.get("uid", header.uid)),
+                    gid=int(extra.get("gid", header.gid)),
+                )
+                if "size" in extra:
+                    size = int(extra["size"])
+                    header = header._replace(size=size, real_size=size)
+            except ValueError:
+                raise ArchiveError(f"{what} has a bad pax header") from None
+        if header.extended:
+            while True:
+                more = source.read(RECORD)
+                if len(more) < RECORD:
+                    raise ArchiveError(f"{what} is truncated")
+                if not more[504]:
+                    break
+        stored = header.size if (kind in _REGULAR or kind not in _SUPPORTED) else 0
+        padded = _padded(stored)
+        before = source.taken
+        yield header, stored
+        left = padded - (source.taken - before)
+        if left > 0 and source.skip(left) < left:
+            raise ArchiveError(f"{what} is truncated")
+
+
+def _entry(header: _Header) -> TarEntry:
+    kind = _KINDS.get(header.type, "other")
+    name = header.name
+    path = clean_path(name) if ("//" in name or "/." in name or name[:1] == ".") else "/" + name.strip("/")
+    if kind == "file":
+        return TarEntry(path, kind, header.real_size, header.mode, header.uid, header.gid)
+    if kind == "symlink":
+        return TarEntry(path, kind, 0, header.mode, header.uid, header.gid, header.link)
+    if kind == "hardlink":
+        return TarEntry(path, kind, 0, header.mode, header.uid, header.gid, clean_path(header.link))
+    return TarEntry(path, kind, 0, header.mode, header.uid, header.gid)
+
+
+class _Counted:
+    """A source that counts what was taken from it (for members read from a file-like)."""
+
+    def __init__(self, inner: _FileReader, size: int) -> None:
+        self._inner = inner
+        self.remaining = size
+        self.taken = 0
+
+    def read(self, n: int) -> bytes:
+        data = self._inner.read(min(n, self.remaining))
+        self.remaining -= len(data)
+        self.taken += len(data)
+        return data
+
+    def skip(self, n: int) -> int:
+        done = self._inner.skip(min(n, self.remaining))
+        self.remaining -= done
+        self.taken += done
+        return done
+
+
+def _scan_entries(source: Any, key: str, probe: FileProbe | None) -> LayerScan:
+    scan = LayerScan(key=key)
+    entries = scan.entries
+    portable = 0
+    try:
+        for header, stored in _walk(source, f"layer {key}"):
+            entry = _entry(header)
+            entries.append(entry)
+            if entry.kind == "file":
+                portable += entry.size
+                if probe is not None and stored and header.type != b"S":
+                    _probe(probe, source, entry, stored, scan)
+            elif entry.kind == "symlink":
+                portable += link_size(entry.link)
+    except ArchiveError as exc:
+        if "is empty" not in str(exc):
+            raise
+    scan.portable_size = portable
+    return scan
+
+
 def scan_layer(
     raw: Any, key: str, compressor: BlockCompressor | None, probe: FileProbe | None = None
 ) -> LayerScan:
-    """Parse one (uncompressed) layer tar from ``raw``, feeding its bytes to ``compressor``."""
-    scan = LayerScan(key=key)
-    tee = io.BufferedReader(_Tee(raw, compressor), buffer_size=BLOCK)
-    portable = 0
-    try:
-        with tarfile.open(fileobj=tee, mode="r|") as inner:
-            for member in inner:
-                entry = _entry(member)
-                scan.entries.append(entry)
-                if entry.kind == "file":
-                    portable += entry.size
-                    if probe is not None and entry.size:
-                        _probe(probe, inner, member, entry, scan)
-                elif entry.kind == "symlink":
-                    portable += link_size(entry.link)
-    except tarfile.ReadError as exc:
-        if "empty file" not in str(exc):
-            raise ArchiveError(f"layer {key} is not a valid tar ({exc})") from None
-    while tee.read(BLOCK):  # the end-of-archive padding counts in the pushed tar too
+    """Parse one (uncompressed) layer tar from the file-like ``raw``, feeding its bytes to
+    ``compressor``."""
+    reader = _FileReader(raw, compressor)
+    source = _Counted(reader, 1 << 62)
+    scan = _scan_entries(source, key, probe)
+    while source.skip(BLOCK):  # the end-of-archive padding counts in the pushed tar too
         pass
-    scan.portable_size = portable
+    scan.tar_size = (1 << 62) - source.remaining
     if compressor is not None:
         scan.compressed_size = compressor.finish()
     return scan
 
 
-def _probe(
-    probe: FileProbe, tar: tarfile.TarFile, member: tarfile.TarInfo, entry: TarEntry, scan: LayerScan
-) -> None:
-    handle = tar.extractfile(member)
-    if handle is None:
-        return
-    head = handle.read(64)
+def _probe(probe: FileProbe, source: Any, entry: TarEntry, stored: int, scan: LayerScan) -> None:
+    head = source.read(min(64, stored))
     if probe.wants(entry.path, entry.size, head):
-        found = probe.take(entry.path, head + handle.read())
+        rest = source.read(stored - len(head))
+        if len(head) + len(rest) < stored:
+            raise ArchiveError(f"layer {scan.key} is truncated")
+        found = probe.take(entry.path, head + rest)
         if found is not None:
             scan.probed[entry.path] = found
 
@@ -321,46 +709,133 @@ def _is_layer_name(name: str) -> bool:
     return name.endswith("/layer.tar") or name.startswith("blobs/") or name.endswith(".tar")
 
 
-def read_archive(
-    chunks: Iterable[bytes], workers: int | None = None, probe: FileProbe | None = None
-) -> ArchiveScan:
-    """Scan an image archive stream: every layer's entries, portable size and compressed size."""
-    workers = workers or default_workers()
-    scans: dict[str, LayerScan] = {}
-    documents: dict[str, Any] = {}
-    stream = io.BufferedReader(ChunkStream(chunks), buffer_size=BLOCK)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imagesize-gzip") as pool:
+class _Reader:
+    """One pass over one archive."""
+
+    def __init__(self, workers: int, probe: FileProbe | None, known: KnownLayers | None) -> None:
+        self.workers = workers
+        self.probe = probe
+        self.known = known  # a reused layer brings what the probe found in it (cached with it)
+        self.remaining = list(known.expected) if known is not None else []
+        self.scans: dict[str, LayerScan] = {}
+        self.documents: dict[str, Any] = {}
+
+    def _guess(self, name: str, size: int) -> LayerScan | None:
+        if self.known is None:
+            return None
+        if name.startswith("blobs/sha256/"):
+            digest = "sha256:" + name.rsplit("/", 1)[-1]
+            return self.known.scans.get(digest)
+        for diff_id in self.remaining:
+            scan = self.known.scans.get(diff_id)
+            if scan is not None and scan.tar_size == size:
+                return scan
+        return None
+
+    def _identified(self, diff_id: str) -> None:
+        with contextlib.suppress(ValueError):
+            self.remaining.remove(diff_id)
+
+    def plain_layer(self, source: _Source, name: str, size: int, pool: ThreadPoolExecutor) -> LayerScan:
+        hasher = hashlib.sha256()
+        member = _Limited(source, size)
+        guess = self._guess(name, size)
+        if guess is not None:
+            source.sink = hasher.update
+            try:
+                got = member.skip(size)
+            finally:
+                source.sink = None
+            if got < size:
+                raise ArchiveError("the image archive is truncated")
+            diff_id = "sha256:" + hasher.hexdigest()
+            assert self.known is not None
+            known = self.known.scans.get(diff_id)
+            if known is None:
+                raise LayerGuessMissed(f"layer {name} is not the known layer it was taken for")
+            self._identified(diff_id)
+            return replace(known, key=name, diff_id=diff_id, reused=True)
+        compressor = BlockCompressor(pool, self.workers)
+
+        def both(data: Any) -> None:
+            hasher.update(data)
+            compressor.feed(data)
+
+        source.sink = both
         try:
-            with tarfile.open(fileobj=stream, mode="r|") as outer:
-                for member in outer:
-                    if not member.isreg():
-                        continue
-                    name = member.name.removeprefix("./")
-                    handle = outer.extractfile(member)
-                    assert handle is not None
-                    head = handle.read(512)
-                    rest = io.BufferedReader(_Prefixed(head, handle), buffer_size=BLOCK)
-                    stored_as = _compression(head)
-                    if stored_as and _is_layer_name(name):
-                        counter = _Tee(rest)
-                        plain = io.BufferedReader(_Decompressing(counter, stored_as), buffer_size=BLOCK)
-                        packed = scan_layer(plain, name, None, probe)
-                        while counter.read(BLOCK):
-                            pass
-                        packed.compressed_size = counter.count
-                        packed.stored_as = stored_as
-                        scans[name] = packed
-                    elif len(head) >= 262 and head[257:262] == b"ustar" and _is_layer_name(name):
-                        scans[name] = scan_layer(rest, name, BlockCompressor(pool, workers), probe)
-                    elif head.lstrip()[:1] in (b"{", b"[") and member.size <= MAX_JSON:
-                        with contextlib.suppress(ValueError):
-                            documents[name] = json.loads(rest.read())
-                    elif len(head) == 512 and head == bytes(512) and _is_layer_name(name):
-                        # an empty layer: only the end-of-archive zero blocks
-                        scans[name] = scan_layer(rest, name, BlockCompressor(pool, workers), probe)
-        except (tarfile.ReadError, EOFError, zlib.error) as exc:
-            raise ArchiveError(f"the image archive is truncated or malformed ({exc})") from None
-    return _order(scans, documents)
+            scan = _scan_entries(member, name, self.probe)
+            member.skip(member.remaining)  # the end-of-archive padding counts in the pushed tar too
+        finally:
+            source.sink = None
+        if member.remaining:
+            raise ArchiveError("the image archive is truncated")
+        scan.tar_size = size
+        scan.compressed_size = compressor.finish()
+        scan.diff_id = "sha256:" + hasher.hexdigest()
+        self._identified(scan.diff_id)
+        if self.known is not None:
+            self.known.scans.setdefault(scan.diff_id, scan)  # a layer that recurs in the image
+        return scan
+
+    def compressed_layer(self, source: _Source, name: str, size: int, stored_as: str) -> LayerScan:
+        member = _Limited(source, size)
+        plain = io.BufferedReader(_Decompressing(member, stored_as), buffer_size=BLOCK)
+        reader = _FileReader(plain)
+        counted = _Counted(reader, 1 << 62)
+        scan = _scan_entries(counted, name, self.probe)
+        while counted.skip(BLOCK):
+            pass
+        member.skip(member.remaining)
+        if member.remaining:
+            raise ArchiveError("the image archive is truncated")
+        scan.tar_size = size
+        scan.compressed_size = size
+        scan.stored_as = stored_as
+        return scan
+
+    def read(self, chunks: Iterable[bytes]) -> ArchiveScan:
+        source = _Source(chunks)
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="imagesize-gzip") as pool:
+            try:
+                self._members(source, pool)
+            except (EOFError, zlib.error) as exc:
+                raise ArchiveError(f"the image archive is truncated or malformed ({exc})") from None
+        return _order(self.scans, self.documents)
+
+    def _members(self, source: _Source, pool: ThreadPoolExecutor) -> None:
+        what = "the image archive"
+        for header, stored in _walk(source, what):
+            if header.type not in _REGULAR or header.type == b"S":
+                continue
+            name = header.name.removeprefix("./")
+            head = source.peek(min(RECORD, stored))
+            stored_as = _compression(head)
+            if stored_as and _is_layer_name(name):
+                self.scans[name] = self.compressed_layer(source, name, stored, stored_as)
+            elif len(head) >= 262 and head[257:262] == b"ustar" and _is_layer_name(name):
+                self.scans[name] = self.plain_layer(source, name, stored, pool)
+            elif head.lstrip()[:1] in (b"{", b"[") and stored <= MAX_JSON:
+                data = source.read(stored)
+                if len(data) < stored:
+                    raise ArchiveError("the image archive is truncated")
+                with contextlib.suppress(ValueError):
+                    self.documents[name] = json.loads(data)
+            elif len(head) == RECORD and head == ZERO_RECORD and _is_layer_name(name):
+                # an empty layer: only the end-of-archive zero blocks
+                self.scans[name] = self.plain_layer(source, name, stored, pool)
+
+
+def read_archive(
+    chunks: Iterable[bytes],
+    workers: int | None = None,
+    probe: FileProbe | None = None,
+    known: KnownLayers | None = None,
+) -> ArchiveScan:
+    """Scan an image archive stream: every layer's entries, portable size and compressed size.
+
+    With ``known``, a layer recognised as a known one is only hashed, not measured again
+    (``LayerGuessMissed`` when it was not one after all)."""
+    return _Reader(workers or default_workers(), probe, known).read(chunks)
 
 
 def _compression(head: bytes) -> str | None:
@@ -369,25 +844,6 @@ def _compression(head: bytes) -> str | None:
     if head[:4] == ZSTD_MAGIC:
         return "zstd"
     return None
-
-
-class _Prefixed(io.RawIOBase):
-    def __init__(self, head: bytes, raw: Any) -> None:
-        self._head = memoryview(head)
-        self._raw = raw
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        if self._head:
-            n = min(len(target), len(self._head))
-            target[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._raw.read(len(target))
-        target[: len(data)] = data
-        return len(data)
 
 
 def _blob(digest: str) -> str:

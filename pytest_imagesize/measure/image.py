@@ -19,6 +19,7 @@ from ..progress import ProgressSink, Step, counted
 from ..sizes import format_size
 from .analysis import ImageAnalysis, read_image_archive
 from .cache import AnalysisCache
+from .go import Finding, GoBinary, hygiene_findings
 from .layers import FileTree
 from .summary import BaseSummary, ImageSummary, LayerSummary, directory_totals, file_manifest
 
@@ -267,7 +268,44 @@ class Image:
             own_compressed_size=self.own_compressed_size if analysis else None,
             files=file_manifest(analysis.files, self.size) if analysis else {},
             dirs=directory_totals(analysis.files) if analysis else {},
+            go={b.path: {m: mod.size for m, mod in b.modules.items()} for b in analysis.go_binaries}
+            if analysis
+            else {},
+            go_packages=self._own_go_packages(analysis) if analysis else {},
         )
+
+    def _own_go_packages(self, analysis: ImageAnalysis) -> dict[str, dict[str, int]]:
+        """Package sizes of the Go binaries in the image's own layers (not the base image's:
+        a toolchain base holds dozens of binaries of hundreds of packages each)."""
+        own_layers = {la.index for la in self.layers if not la.from_base}
+        found = {}
+        for binary in analysis.go_binaries:
+            record = analysis.files.get(binary.path)
+            if record is not None and record.layer in own_layers:
+                found[binary.path] = {p: pkg.size for p, pkg in binary.packages.items() if pkg.size}
+        return found
+
+    @property
+    def go_binaries(self) -> list[GoBinary]:
+        """Every Go executable of the final filesystem, read from the archive (no container)."""
+        __tracebackhide__ = True
+        return list(self.analysis().go_binaries)
+
+    @property
+    def has_dynamic_loader(self) -> bool:
+        """Whether the final filesystem holds an ELF dynamic loader (glibc's or musl's)."""
+        __tracebackhide__ = True
+        files = self.analysis().files
+        return any(
+            files.glob(pattern) for pattern in ("/**/ld-linux*.so*", "/**/ld-musl-*.so*", "/**/ld64.so*")
+        )
+
+    def go_findings(self) -> list[Finding]:
+        """Build-hygiene findings for every Go binary (see ``go_build_hygiene``)."""
+        __tracebackhide__ = True
+        binaries = self.go_binaries
+        loader = self.has_dynamic_loader if any(not b.static for b in binaries) else True
+        return [finding for binary in binaries for finding in hygiene_findings(binary, loader)]
 
     def largest_layers(self, count: int = 3) -> list[Layer]:
         return sorted(self.layers, key=lambda layer: layer.size, reverse=True)[:count]

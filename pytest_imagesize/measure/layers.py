@@ -15,7 +15,7 @@ import posixpath
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .paths import OPAQUE, WHITEOUT_PREFIX, clean_path
 
@@ -25,10 +25,11 @@ if TYPE_CHECKING:
 TOP_WASTED = 200
 
 
-@dataclass(frozen=True)
-class FileRecord:
+class FileRecord(NamedTuple):
     """A file of the final filesystem and the layer (0 = oldest) its surviving copy came from.
-    ``size`` is the data bytes of a regular file (0 for anything else)."""
+    ``size`` is the data bytes of a regular file (0 for anything else). Immutable; a named tuple
+    because images hold hundreds of thousands of them (five times cheaper to make than a frozen
+    dataclass)."""
 
     path: str
     kind: str  # "file", "dir", "symlink", "hardlink", "other"
@@ -192,7 +193,7 @@ class _Tree:
         self.records[record.path] = record
         path = record.path
         while path != "/":  # link every ancestor: a tar need not list the directories
-            parent = posixpath.dirname(path)
+            parent = path[: path.rfind("/")] or "/"
             siblings = self.children.setdefault(parent, set())
             if path in siblings:
                 break
@@ -202,7 +203,7 @@ class _Tree:
     def pop(self, path: str) -> FileRecord | None:
         record = self.records.pop(path, None)
         if record is not None and path != "/":
-            siblings = self.children.get(posixpath.dirname(path))
+            siblings = self.children.get(path[: path.rfind("/")] or "/")
             if siblings is not None:
                 siblings.discard(path)
         return record
@@ -247,7 +248,8 @@ def merge(scan: ArchiveScan) -> Merged:
     for index, layer in enumerate(scan.layers):
         own: list[TarEntry] = []
         for entry in layer.entries:
-            parent, base = posixpath.split(entry.path)
+            cut = entry.path.rfind("/")  # paths are clean and absolute: posixpath.split, faster
+            parent, base = entry.path[:cut] or "/", entry.path[cut + 1 :]
             if base == OPAQUE:
                 for child in tree.pop_children(parent):
                     hide(child)

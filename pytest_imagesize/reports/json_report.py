@@ -15,6 +15,7 @@ JSON_VERSION = 2
 
 
 def image_json(image: Image) -> dict[str, Any]:
+    size = image.size  # first: where the size comes from the archive, the rest is known with it
     analysis = image.analysis() if image.analysed else None
     base = image.base
     return {
@@ -22,7 +23,7 @@ def image_json(image: Image) -> dict[str, Any]:
         "ref": image.ref,
         "id": image.id,
         "tags": list(image.tags),
-        "size": image.size,
+        "size": size,
         "engine_size": image.engine_size,
         "compressed_size": analysis.compressed_size if analysis else None,
         "base": None
@@ -43,7 +44,7 @@ def image_json(image: Image) -> dict[str, Any]:
         ],
         "wasted_bytes": analysis.wasted_bytes if analysis else None,
         "efficiency": analysis.efficiency if analysis else None,
-        "go_binaries": None,
+        "go_binaries": [binary.to_json() for binary in image.go_binaries] if analysis else None,
     }
 
 

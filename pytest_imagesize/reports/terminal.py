@@ -85,6 +85,37 @@ def rows(
 
 
 TOP_WASTED_SHOWN = 10
+TOP_GO = 8
+
+
+def go_lines(image: Image, top: int = TOP_GO) -> list[str]:
+    """Per Go binary: what it is, then its top modules and packages with their share of the file."""
+    binaries = image.go_binaries
+    out = [f"{image.label}: {len(binaries)} Go binar{'y' if len(binaries) == 1 else 'ies'}"]
+    for binary in sorted(binaries, key=lambda b: -b.size):
+        facts = [binary.go_version or "?", "stripped" if binary.stripped else "not stripped"]
+        facts.append("static" if binary.static else "dynamic")
+        if binary.is_test:
+            facts.append("test binary")
+        out.append(f"  {binary.path}  {format_size(binary.size)}  ({', '.join(facts)})")
+        if binary.problem:
+            out.append(f"    not fully read: {binary.problem}")
+        if binary.packed:
+            continue
+        for path, module in binary.top_modules(top):
+            out.append(
+                f"    {format_size(module.size):>10} {_share(module.size, binary.size)}  module {path}"
+            )
+        packages = sorted(binary.packages.items(), key=lambda kv: (-kv[1].size, kv[0]))[:top]
+        for path, package in packages:
+            out.append(
+                f"    {format_size(package.size):>10} {_share(package.size, binary.size)}  package {path}"
+            )
+    return out
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole * 100:5.1f} %" if whole else "    - "
 
 
 def table(report_rows: Sequence[dict[str, Any]]) -> list[str]:

@@ -1,0 +1,173 @@
+"""The archive reader on archives generated in memory: the OCI layout (index.json + blobs) with
+gzip and zstd layer blobs, the classic layout, empty layers, odd streams and damaged input."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import tarfile
+
+import pytest
+import zstandard
+
+from pytest_imagesize.measure.archive import ArchiveError, read_archive
+from pytest_imagesize.measure.layers import merge
+
+from ..test_archive import chunks
+from .fake_engine import FakeImage, FakeLayer, sha256
+
+LAYERS = [
+    {"bin/app": b"\x7fELF" + bytes(range(256)) * 40, "bin/sh": ("symlink", "/bin/app")},
+    {"etc/passwd": b"root:x:0:0::/root:/sbin/nologin\n" * 3, "etc/hosts": ("hardlink", "etc/passwd")},
+    {"bin/app": ("whiteout",), "srv": ("opaque",), "srv/data": b"d" * 5_000},
+]
+PORTABLE = [10_244 + 8, 96, 5_000]  # "/bin/app" is 8 bytes; passwd line 32 bytes
+
+
+def image(compression: str | list[str], layout: str = "oci") -> FakeImage:
+    return FakeImage.from_layers(LAYERS, compression=compression, layout=layout)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("layout", ["oci", "classic"])
+@pytest.mark.parametrize(
+    "compression", ["gzip", "zstd", ["zstd", "gzip", "tar"], ["tar", "zstd", "gzip"]], ids=str
+)
+def test_layers_in_every_layout_and_compression(layout: str, compression: str | list[str]) -> None:
+    fake = image(compression, layout)
+    scan = read_archive(chunks(fake.archive(), 4_099))
+    assert [layer.portable_size for layer in scan.layers] == PORTABLE
+    assert [layer.diff_id for layer in scan.layers] == [layer.diff_id for layer in fake.layers]
+    assert [layer.stored_as for layer in scan.layers] == [layer.compression for layer in fake.layers]
+    for layer, made in zip(scan.layers, fake.layers):
+        if made.compression == "tar":  # sized as gzip would store it
+            assert 0 < layer.compressed_size < len(made.tar)
+        else:  # counted as stored
+            assert layer.compressed_size == len(made.blob)
+    assert [e.path for e in scan.layers[0].entries] == ["/bin", "/bin/app", "/bin/sh"]
+    assert scan.layers[1].entries[-1].kind == "hardlink" and scan.layers[1].entries[-1].link == "/etc/passwd"
+    assert [h["created_by"] for h in scan.config["history"]][:3] == [
+        "COPY layer0 /",
+        "COPY layer1 /",
+        "COPY layer2 /",
+    ]
+    merged = merge(scan)
+    assert merged.wasted_bytes == 10_244
+    assert merged.written == 10_244 + 96 + 5_000  # regular files only: links write no bytes
+    assert merged.efficiency == pytest.approx(1 - 10_244 / 15_340)
+    assert merged.files.has("/srv/data") and not merged.files.has("/bin/app")
+
+
+def test_oci_blobs_are_found_through_the_index() -> None:
+    fake = image("zstd")
+    with tarfile.open(fileobj=io.BytesIO(fake.archive())) as source:
+        names = source.getnames()
+    assert "manifest.json" not in names and "index.json" in names
+    assert all(name.startswith("blobs/sha256/") for name in names if name not in ("index.json", "oci-layout"))
+    assert len(read_archive([fake.archive()]).layers) == 3
+
+
+def members(archive: bytes) -> list[tuple[tarfile.TarInfo, bytes]]:
+    with tarfile.open(fileobj=io.BytesIO(archive)) as source:
+        found = []
+        for member in source.getmembers():
+            data = source.extractfile(member)
+            assert data is not None
+            found.append((member, data.read()))
+        return found
+
+
+def nested(archive: bytes) -> bytes:
+    """The archive with index.json -> index blob -> manifest, as multi-platform images have it."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for member, content in members(archive):
+            if member.name == "index.json":
+                inner = content
+                digest = sha256(inner)
+                blob = tarfile.TarInfo(f"blobs/sha256/{digest.split(':')[1]}")
+                blob.size = len(inner)
+                tar.addfile(blob, io.BytesIO(inner))
+                outer = {"schemaVersion": 2, "manifests": [{"digest": digest, "size": len(inner)}]}
+                content = json.dumps(outer).encode()
+                member.size = len(content)
+            tar.addfile(member, io.BytesIO(content))
+    return out.getvalue()
+
+
+def test_a_nested_index_is_followed() -> None:
+    scan = read_archive([nested(image("gzip").archive())])
+    assert [layer.portable_size for layer in scan.layers] == PORTABLE
+
+
+@pytest.mark.parametrize("compression", ["tar", "gzip", "zstd"])
+def test_an_empty_layer(compression: str) -> None:
+    fake = FakeImage.from_layers([{"a": b"x" * 10}, {}], compression=compression, layout="oci")  # type: ignore[arg-type]
+    scan = read_archive([fake.archive()])
+    assert [(layer.portable_size, layer.entries) for layer in scan.layers][1] == (0, [])
+    assert scan.layers[1].diff_id == fake.layers[1].diff_id
+
+
+def test_one_byte_chunks() -> None:
+    fake = FakeImage.from_layers([{"a": b"abc" * 100}], compression="zstd", layout="oci")
+    scan = read_archive(chunks(fake.archive(), 1))
+    assert scan.layers[0].portable_size == 300
+    assert scan.layers[0].compressed_size == len(fake.layers[0].blob)
+
+
+def test_a_gzip_blob_of_several_members_is_read_whole() -> None:
+    tar = FakeImage.from_layers([{"a": b"a" * 3_000, "b/c": b"c" * 4_000}]).layers[0].tar
+    blob = gzip.compress(tar[:5_000], mtime=0) + gzip.compress(tar[5_000:], mtime=0)
+    fake = FakeImage(
+        [FakeLayer({"a": b"a" * 3_000, "b/c": b"c" * 4_000}, "COPY", "gzip", blob)], layout="oci"
+    )
+    scan = read_archive([fake.archive()])
+    assert scan.layers[0].portable_size == 7_000
+    assert scan.layers[0].compressed_size == len(blob)
+
+
+@pytest.mark.parametrize("cut", [5_000, 1_536])  # mid-file; on a tar header boundary
+def test_a_zstd_blob_of_several_frames_is_read_whole(cut: int) -> None:
+    spec = {"a": b"a" * 3_000, "b/c": b"c" * 4_000}
+    tar = FakeImage.from_layers([spec]).layers[0].tar
+    compressor = zstandard.ZstdCompressor()
+    blob = compressor.compress(tar[:cut]) + compressor.compress(tar[cut:])
+    fake = FakeImage([FakeLayer(spec, "COPY", "zstd", blob)], layout="oci")
+    scan = read_archive([fake.archive()])
+    assert scan.layers[0].portable_size == 7_000
+    assert scan.layers[0].compressed_size == len(blob)
+
+
+def test_a_damaged_zstd_blob_is_one_line() -> None:
+    spec = {"a": b"a" * 3_000}
+    good = zstandard.ZstdCompressor().compress(FakeImage.from_layers([spec]).layers[0].tar)
+    bad = good[:12] + bytes(len(good) - 12)
+    fake = FakeImage([FakeLayer(spec, "COPY", "zstd", bad)], layout="oci")
+    with pytest.raises(ArchiveError) as info:
+        read_archive([fake.archive()])
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("where", ["early", "middle", "in index.json"])
+def test_a_truncated_oci_archive_is_one_line(where: str) -> None:
+    archive = image(["gzip", "zstd", "tar"]).archive()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as source:
+        last = source.getmembers()[-1]
+    assert last.name == "index.json"
+    cut = {"early": len(archive) // 5, "middle": len(archive) // 2, "in index.json": last.offset_data + 5}[
+        where
+    ]
+    with pytest.raises(ArchiveError) as info:
+        read_archive([archive[:cut]])
+    assert "\n" not in str(info.value)
+
+
+def test_an_index_without_a_manifest_is_an_error() -> None:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for member, content in members(image("gzip").archive()):
+            if member.name == "index.json":
+                content, member.size = b'{"manifests": []}', 17
+            tar.addfile(member, io.BytesIO(content))
+    with pytest.raises(ArchiveError, match="the OCI index does not lead to an image manifest"):
+        read_archive([out.getvalue()])
