@@ -151,6 +151,8 @@ class PytestRun:
             return
         for problem in self.session.finish_problems:
             reporter.write_line(f"ERROR: {problem}", red=True)
+        for note in self.session.finish_notes:
+            reporter.write_line(note, yellow=True)
         for note in self.base_notes():
             reporter.write_line(note, yellow=True)
         if self.session.baseline_changes is not None:

@@ -76,7 +76,8 @@ class ImageSizeSession:
     outcomes: list[Outcome] = field(default_factory=list)
     builds: dict[str, BuildResult | ImageSizeError] = field(default_factory=dict)
     baseline: dict[str, baseline_file.BaselineEntry] = field(default_factory=dict)
-    finish_problems: list[str] = field(default_factory=list)
+    finish_problems: list[str] = field(default_factory=list)  # they fail the run
+    finish_notes: list[str] = field(default_factory=list)  # said, but the run's result stands
     baseline_changes: list[str] | None = None  # set by a baseline update: the entries it changed
     engine_info: EngineInfo | None = None
     _engine: Engine | EngineUnavailable | None = None
@@ -120,7 +121,7 @@ class ImageSizeSession:
                 self._builder = BuildxBuilder(self.settings.buildx_builder, on_line=self._build_line)
             else:
                 record = self.record()
-                self._builder = ClassicBuilder(lambda image_id: record.add("id", image_id), self._build_line)
+                self._builder = ClassicBuilder(record.add, self._build_line)
         return self._builder
 
     # ------------------------------------------------------------------ images
@@ -252,14 +253,21 @@ class ImageSizeSession:
                 elif isinstance(result, BuildError):
                     created |= result.created_ids
             if self._record is not None:  # also what an interrupted build had made so far
+                for container in self._record.container_ids:
+                    engine.remove_container(container)
                 created |= full_ids(engine, self._record.image_ids)
-            remove_intermediates(engine, created)
+            left = remove_intermediates(engine, created)
         except ImageSizeError as exc:
             self.finish_problems.append(
                 f"pytest-imagesize: built images not all removed (the next run removes them): {exc}"
             )
             return
-        if self._record is not None:
+        if left:  # e.g. a build the engine carries on after we disconnected: the next run retries
+            self.finish_notes.append(
+                f"pytest-imagesize: {len(left)} intermediate build image(s) still in use; "
+                "the next run removes them"
+            )
+        elif self._record is not None:
             self._record.done(prefix_only=True)
 
     def close(self) -> None:

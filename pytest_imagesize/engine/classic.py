@@ -14,6 +14,7 @@ _CLASSIC_STEP = re.compile(r"^Step \d+/\d+ : ")
 _PODMAN_STEP = re.compile(r"^STEP \d+/\d+: ")
 # " ---> 3f2a1b4c5d6e" after each step (classic); "--> 3f2a1b4c5d6" (Podman/buildah)
 _STEP_IMAGE = re.compile(r"^\s*-{2,3}> ([0-9a-f]{12,64})\s*$")
+_STEP_CONTAINER = re.compile(r"^\s*-{2,3}> Running in ([0-9a-f]{12,64})\s*$")
 
 
 def failing_step(lines: list[str]) -> str | None:
@@ -33,7 +34,9 @@ class ClassicBuilder:
     name = "classic"
 
     def __init__(
-        self, record: Callable[[str], None] | None = None, on_line: Callable[[str], None] | None = None
+        self,
+        record: Callable[[str, str], None] | None = None,
+        on_line: Callable[[str], None] | None = None,
     ) -> None:
         self._record = record
         self._on_line = on_line
@@ -58,9 +61,11 @@ class ClassicBuilder:
                         lines.append(line)
                         if self._on_line is not None:
                             self._on_line(line)
-                        match = _STEP_IMAGE.match(line)
-                        if match and self._record is not None:
-                            self._record(match.group(1))
+                        if self._record is not None:
+                            if match := _STEP_IMAGE.match(line):
+                                self._record("id", match.group(1))
+                            elif match := _STEP_CONTAINER.match(line):
+                                self._record("container", match.group(1))
                 if "aux" in chunk and isinstance(chunk["aux"], dict):
                     image_id = chunk["aux"].get("ID") or image_id
                 if "error" in chunk:

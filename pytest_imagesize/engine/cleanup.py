@@ -41,11 +41,10 @@ def remove_our_tag(engine: Engine, result: BuildResult) -> str:
     return f"{result.tag}: {'untagged' if other_tags else 'removed'}"
 
 
-def remove_intermediates(engine: Engine, created: Iterable[str]) -> int:
+def remove_intermediates(engine: Engine, created: Iterable[str]) -> set[str]:
     """Remove the untagged images that our builds created (build steps, earlier stages),
     children before parents. Anything tagged, used by a container or still a parent of an image
-    we did not create stays. Returns how many were removed."""
-    removed = 0
+    we did not create stays. Returns the untagged ones that could not be removed."""
     pending = set(created)
     progress = True
     while pending and progress:
@@ -64,6 +63,5 @@ def remove_intermediates(engine: Engine, created: Iterable[str]) -> int:
             except ImageSizeError:
                 continue  # a parent of something still there: try again after its children
             pending.discard(image_id)
-            removed += 1
             progress = True
-    return removed
+    return pending

@@ -18,6 +18,7 @@ from typing import Any
 import docker
 import docker.errors
 import requests
+import urllib3.exceptions
 
 from ..errors import EngineUnavailable, ImageNotFound, ImageSizeError
 from .protocol import EngineInfo, ImageStore
@@ -112,7 +113,13 @@ def engine_errors(doing: str, address: str | None = None) -> Iterator[None]:
         raise
     except docker.errors.APIError as exc:
         raise ImageSizeError(f"the engine refused {doing}: {_explanation(exc)}") from None
-    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+    except (
+        docker.errors.DockerException,
+        requests.RequestException,
+        urllib3.exceptions.HTTPError,
+        OSError,
+    ) as exc:
+        # urllib3's own errors too: docker-py reads a build's stream from the raw response
         where = address or engine_address()
         raise EngineUnavailable(
             f"lost the container engine at {where} while {doing} ({root_cause(exc)}): {FIX_HINT}"
@@ -313,6 +320,13 @@ class DockerEngine:
                 except StopIteration:
                     return
             yield chunk
+
+    def remove_container(self, container_id: str) -> None:
+        with self._errors(f"removing container {container_id[:12]}"):
+            try:
+                self._api().remove_container(container_id, force=True)
+            except docker.errors.NotFound:
+                return
 
     def events(self, since: float, until: float, filters: Mapping[str, Any]) -> list[dict[str, Any]]:
         with self._errors("reading engine events"):

@@ -56,6 +56,11 @@ class BuildRecord:
         """The image IDs noted so far (short or full, as the build stream gave them)."""
         return {value for kind, value in self._seen if kind == "id"}
 
+    @property
+    def container_ids(self) -> set[str]:
+        """The build-step containers noted so far (an interrupted build can leave one)."""
+        return {value for kind, value in self._seen if kind == "container"}
+
     def add(self, kind: str, value: str) -> None:
         """Note an image ID (``"id"``) or a tag of ours (``"tag"``); best effort, never fails a build."""
         if (kind, value) in self._seen:
@@ -113,11 +118,15 @@ def sweep(engine: Engine, directory: Path | None = None) -> int:
                     removed += _remove_our_tag(engine, value)
                 elif kind == "id":
                     ids.append(value)
-            removed += remove_intermediates(engine, full_ids(engine, ids))
+                elif kind == "container":  # a step container a killed build left: it holds its image
+                    engine.remove_container(value)
+            left = remove_intermediates(engine, full_ids(engine, ids))
         except EngineUnavailable:
             raise
         except ImageSizeError:
             continue  # try again next run
+        if left:
+            continue  # still in use (by a build still going on?): try again next run
         with contextlib.suppress(OSError):
             path.unlink()
     return removed

@@ -83,6 +83,10 @@ class Engine(Protocol):
         removed again."""
         ...
 
+    def remove_container(self, container_id: str) -> None:
+        """Remove a container (a build step's, left by an interrupted build); gone is fine."""
+        ...
+
     def image_ids(self) -> set[str]:
         """The IDs of every image, intermediate ones included."""
         ...

@@ -5,6 +5,8 @@ Runs against a generated report, and also against the report named by IMAGESIZE_
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -229,3 +231,26 @@ def test_go_binary_opens_into_modules_and_packages(driver: WebDriver, generated_
     _wait_zoom(driver, section, "/")
     assert time.perf_counter() - start < 2
     assert not _severe(driver)
+
+
+def test_same_numbers_as_the_json_report(driver: WebDriver, report: Report) -> None:
+    """The page shows exactly the sizes the JSON report of the same run has (CI points
+    IMAGESIZE_JSON_REPORT at the example project's)."""
+    json_path = os.environ.get("IMAGESIZE_JSON_REPORT")
+    if report.generated or not json_path:
+        pytest.skip(
+            "compares a real run's HTML and JSON reports: set IMAGESIZE_HTML_REPORT and IMAGESIZE_JSON_REPORT"
+        )
+    expected = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    open_report(driver, report.path)
+    by_name = {image["name"]: image for image in expected["images"]}
+    assert set(by_name) == {image["name"] for image in report.document["images"]}
+    for name, image in by_name.items():
+        section = _section(driver, image)
+        for field in ("size", "compressed_size"):
+            shown = section.find_element(By.CSS_SELECTOR, f'.stats [data-field="{field}"]')
+            assert shown.get_attribute("data-bytes") == ("" if image[field] is None else str(image[field])), (
+                name
+            )
+        cells = section.find_elements(By.CSS_SELECTOR, 'table.layers tbody tr [data-field="size"]')
+        assert [c.get_attribute("data-bytes") for c in cells] == [str(la["size"]) for la in image["layers"]]

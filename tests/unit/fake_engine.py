@@ -322,6 +322,7 @@ class FakeEngine:
         self.images: dict[str, FakeImage] = {}
         self.saves: Counter[str] = Counter()  # image ID -> archives streamed
         self.removed: list[str] = []
+        self.removed_containers: list[str] = []
         self.closed = False
         for image in images:
             self.add(image)
@@ -410,6 +411,9 @@ class FakeEngine:
 
     def image_ids(self) -> set[str]:
         return set(self.images)
+
+    def remove_container(self, container_id: str) -> None:
+        self.removed_containers.append(container_id)
 
     def remove_image(self, ref: str) -> None:
         image = self._find(ref)
