@@ -69,6 +69,9 @@ class TerminalProgress:
             if isinstance(getattr(reporter, "currentfspath", None), Path):
                 self._interrupted = True  # a test file's line of dots: taken up again below
             reporter.ensure_newline()
+            writer = getattr(reporter, "_tw", None)  # e.g. after "[100%]": not at a line's start
+            if writer is not None and int(getattr(writer, "width_of_current_line", 0) or 0):
+                reporter.write("\n")
             reporter.write_line(text)
 
     @pytest.hookimpl(tryfirst=True)
