@@ -11,9 +11,9 @@ import io
 import os
 import posixpath
 import tarfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import docker
 import docker.errors
@@ -23,6 +23,7 @@ import urllib3.exceptions
 from ..errors import EngineUnavailable, ImageNotFound, ImageSizeError
 from .protocol import EngineInfo, ImageStore
 
+T = TypeVar("T")
 DEFAULT_ADDRESS = "unix:///var/run/docker.sock"
 DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds for the first contact (ping, version)
 LONG_TIMEOUT = 600  # seconds for save, build and the like
@@ -222,17 +223,26 @@ class DockerEngine:
             except docker.errors.APIError as exc:
                 self._explain_save_failure(image_id, exc)
                 raise
-        iterator = iter(chunks)
+        # docker-py reports a refusal on the first read, not on the call
+        yield from self._guarded(chunks, doing, lambda exc: self._explain_save_failure(image_id, exc))
+
+    def _guarded(
+        self, stream: Iterable[T], doing: str, refused: Callable[[docker.errors.APIError], None] | None = None
+    ) -> Iterator[T]:
+        """``stream``'s items, with every engine error on the way out one line (``refused`` may
+        explain an API refusal first)."""
+        iterator = iter(stream)
         while True:
             with self._errors(doing):
                 try:
-                    chunk = next(iterator)
+                    item = next(iterator)
                 except StopIteration:
                     return
-                except docker.errors.APIError as exc:  # docker-py reports a refusal on first read
-                    self._explain_save_failure(image_id, exc)
+                except docker.errors.APIError as exc:
+                    if refused is not None:
+                        refused(exc)
                     raise
-            yield chunk
+            yield item
 
     def _explain_save_failure(self, image_id: str, exc: docker.errors.APIError) -> None:
         try:  # Docker answers 500, not 404, for an image deleted since it was measured
@@ -312,14 +322,7 @@ class DockerEngine:
             except docker.errors.APIError as exc:
                 yield {"error": _explanation(exc)}
                 return
-        iterator = iter(stream)
-        while True:
-            with self._errors(doing):
-                try:
-                    chunk = next(iterator)
-                except StopIteration:
-                    return
-            yield chunk
+        yield from self._guarded(stream, doing)
 
     def remove_container(self, container_id: str) -> None:
         with self._errors(f"removing container {container_id[:12]}"):
