@@ -40,8 +40,10 @@ STANDINS := --setup 'example_project/scripts/make-standins >/dev/null'
 demo: venv
 	scripts/with-engine $(STANDINS) example_project/run-demo $(PYTEST_ARGS)
 
+# Side by side with docker save | wc -c, dive --ci, docker save | gzip -6 and disl; medians of
+# RUNS (default 3) runs, ratios against the targets (benchmarks/analysis_bench.py).
 bench: venv
-	scripts/with-engine $(STANDINS) benchmarks/run
+	RUNS=$(or $(RUNS),3) scripts/with-engine $(STANDINS) benchmarks/run
 
 lint: venv
 	$(BIN)/ruff check pytest_imagesize tests example_project benchmarks

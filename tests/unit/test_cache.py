@@ -219,6 +219,7 @@ def test_a_wrong_pairing_falls_back_to_measuring(tmp_path: Path) -> None:
         "size": 1,
         "compressed": 1,
         "entries": [],
+        "probed": {},
     }
     store.set(layer_key(first.diff_id), bogus)  # only the first layer is "known"
     saves = engine.saves[fake.id]
