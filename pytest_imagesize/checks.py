@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from .baseline import BaselineEntry
 from .errors import ImageSizeError, MarkerError, SizeParseError
-from .explain import movers_lines
 from .measure.image import Image
-from .measure.summary import compare
 from .sizes import MAX_BYTES, describe_size, format_size, parse_percent, parse_size
+
+if TYPE_CHECKING:  # the baseline and explanations load only when a growth check needs them
+    from .baseline import BaselineEntry
 
 KindName = Literal[
     "max_image_size",
@@ -331,6 +331,9 @@ def _explanation(image: Image, entry: BaselineEntry) -> str:
     """The top movers since the baseline (reads the image's analysis: a failure may)."""
     now = image.summary(files=True)
     full = {r.path: r.size for r in image.files if r.kind == "file"}
+    from .explain import movers_lines
+    from .measure.summary import compare
+
     lines = movers_lines(compare(entry.summary(), now, b_files=full))
     return "\n" + "\n".join(lines) if lines else ""
 

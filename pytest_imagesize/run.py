@@ -194,6 +194,7 @@ class PytestRun:
         if isinstance(controller, XdistController):
             controller.collect_recorded_builds()
         try:
+            state.measure_before_cleanup(bool(self.session.settings.report_mode))
             self._write_reports()
             self._update_baseline(pytest_session)
         finally:

@@ -228,6 +228,18 @@ class ImageSizeSession:
 
     # ------------------------------------------------------------------ end of the run
 
+    def measure_before_cleanup(self, report: bool) -> None:
+        """Where an image's size comes from its archive (no graph driver), read it while the
+        image is still there, so the terminal report, printed after the cleanup, has it."""
+        if not report:
+            return
+        for image in self.images.values():
+            if not image.size_from_engine and not image.analysed:
+                try:
+                    image.analysis()
+                except ImageSizeError as exc:
+                    self.finish_notes.append(f"pytest-imagesize: image {image.name} not measured: {exc}")
+
     def cleanup(self) -> None:
         """Remove the tags this session created (unless ``keep``); never anything else. A
         failure is one line in ``finish_problems``."""

@@ -17,7 +17,9 @@ from pathlib import Path
 import docker
 import pytest
 
-from .conftest import DOCKER_BYTES, MakeImageDir, buildx_builds
+from pytest_imagesize.engine.build import BuildSpec, tag_for
+
+from .conftest import DOCKER_BYTES, MakeImageDir, buildx_builds, our_tags
 
 pytestmark = pytest.mark.engine
 
@@ -148,13 +150,15 @@ def test_buildx_builder_name_is_passed_on(
 def test_interrupted_buildx_build_leaves_nothing_behind(
     pytester: pytest.Pytester, busybox_image: str, needs_buildx: None, docker_client: docker.DockerClient
 ) -> None:
-    (pytester.path / "Dockerfile").write_text(f"FROM {busybox_image}\nRUN sleep 60\n")
+    # Whatever this build could leave (an image, a container from one) carries this run's label:
+    # other runs may share the engine, so it is this build's products that are looked for.
+    run = f"pytest-imagesize-test.run={os.urandom(8).hex()}"
+    (pytester.path / "Dockerfile").write_text(f"FROM {busybox_image}\nLABEL {run}\nRUN sleep 60\n")
     pytester.makepyfile(
         "from pytest_imagesize import build_image\napp = build_image('Dockerfile')\n"
         "def test_app(app):\n    pass\n"
     )
-    containers = {c.id for c in docker_client.containers.list(all=True)}
-    images = set(docker_client.api.images(quiet=True, all=True))
+    ours = tag_for("app", BuildSpec((pytester.path / "Dockerfile").resolve(), pytester.path.resolve()))
     process = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--image-builder=buildx"],
         cwd=pytester.path,
@@ -168,17 +172,32 @@ def test_interrupted_buildx_build_leaves_nothing_behind(
     assert _buildx_running(pytester.path), "the build never started"
     time.sleep(1)
     process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=60)
+    try:
+        output, _ = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        # leave nothing running: the pytest run, and the buildx build it started (by their pids)
+        for pid in _buildx_pids(pytester.path):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        process.kill()
+        output, _ = process.communicate()
+        pytest.fail(f"pytest did not stop within 60 s of Ctrl-C:\n{output[-3000:]}")
     assert "KeyboardInterrupt" in output or "Interrupted" in output, output
     time.sleep(1)
     assert not _buildx_running(pytester.path), "docker buildx build kept running"
-    assert {c.id for c in docker_client.containers.list(all=True)} == containers
-    assert set(docker_client.api.images(quiet=True, all=True)) == images
+    assert docker_client.containers.list(all=True, filters={"label": run}) == []
+    assert docker_client.api.images(all=True, filters={"label": run}) == []
+    assert ours not in our_tags(docker_client)
+
+
+def _buildx_pids(context: Path) -> list[int]:
+    """The ``docker buildx build`` processes building ``context`` (a directory of this test's)."""
+    out = subprocess.run(["pgrep", "-af", "buildx build"], capture_output=True, text=True).stdout
+    return [int(line.split()[0]) for line in out.splitlines() if str(context) in line]
 
 
 def _buildx_running(context: Path) -> bool:
-    out = subprocess.run(["pgrep", "-af", "buildx build"], capture_output=True, text=True).stdout
-    return str(context) in out
+    return bool(_buildx_pids(context))
 
 
 # ------------------------------------------------------------------ an engine over TCP

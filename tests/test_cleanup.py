@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 
 import docker
 import pytest
 
 from pytest_imagesize.engine.build import BuildSpec, tag_for
 
-from .conftest import MakeImageDir, our_tags
+from .conftest import MakeImageDir, normal_tag, our_tags
 
 pytestmark = pytest.mark.engine
 
@@ -42,7 +43,7 @@ def test_user_image_with_the_same_content_survives(
     docker_client: docker.DockerClient,
     user_images: list[str],
 ) -> None:
-    image_dir(4096)
+    dockerfile = image_dir(4096)
     # The user built the same Dockerfile, and keeps a tag-alike in our namespace too.
     user, _ = docker_client.images.build(path=str(pytester.path), tag="user/app:1", rm=True)
     user.tag("pytest-imagesize/app", "users-own")
@@ -50,12 +51,19 @@ def test_user_image_with_the_same_content_survives(
     before = docker_client.images.get("user/app:1")
 
     pytester.makepyfile(SUITE)
-    pytester.runpytest().assert_outcomes(passed=1)
+    pytester.runpytest("--image-report-json=r.json").assert_outcomes(passed=1)
 
     after = docker_client.images.get("user/app:1")
     assert after.id == before.id
     assert sorted(after.tags) == sorted(before.tags)
-    assert our_tags(docker_client) == ["pytest-imagesize/app:users-own"]
+    assert sorted(normal_tag(t) for t in after.tags) == ["pytest-imagesize/app:users-own", "user/app:1"]
+    # The plugin did build (under its own tag) and removed that tag again. Only this test's tag is
+    # looked at: other runs may share the engine, and their tags come and go.
+    ours = tag_for("app", BuildSpec(dockerfile.resolve(), pytester.path.resolve()))
+    measured = json.loads((pytester.path / "r.json").read_text())["images"][0]
+    assert normal_tag(measured["ref"]) == ours
+    assert ours not in our_tags(docker_client)
+    assert "pytest-imagesize/app:users-own" in our_tags(docker_client)
 
 
 def test_image_keep_leaves_the_tag_and_default_removes_it(
@@ -64,14 +72,16 @@ def test_image_keep_leaves_the_tag_and_default_removes_it(
     docker_client: docker.DockerClient,
     user_images: list[str],
 ) -> None:
-    image_dir(4096)
+    dockerfile = image_dir(4096)
+    ours = tag_for("app", BuildSpec(dockerfile.resolve(), pytester.path.resolve()))
     pytester.makepyfile(SUITE)
     pytester.runpytest("--image-keep").assert_outcomes(passed=1)
-    kept = [t for t in our_tags(docker_client) if t.startswith("pytest-imagesize/app:")]
-    assert len(kept) == 1
-    user_images.extend(kept)
-    kept_image = docker_client.images.get(kept[0])
-    assert kept_image.attrs["Size"] >= 4096
+    assert ours in our_tags(docker_client)
+    user_images.append(ours)
+    kept_image = docker_client.images.get(ours)
+    assert [normal_tag(t) for t in kept_image.tags] == [ours]  # no other name was added
+    assert kept_image.labels.get("io.github.pytest-imagesize.managed") == "true"
+    assert kept_image.attrs["Size"] >= 4096  # the engine's own number, whatever it counts
     # The next run finds the image built; the intermediate that the first run made is then no
     # longer known to be ours (it is not removed), so this test removes it itself.
     if kept_image.attrs["Parent"]:  # the classic builder leaves one; BuildKit none
@@ -79,7 +89,7 @@ def test_image_keep_leaves_the_tag_and_default_removes_it(
         user_images.append(parent if parent.startswith("sha256:") else f"sha256:{parent}")
 
     pytester.runpytest().assert_outcomes(passed=1)
-    assert [t for t in our_tags(docker_client) if t.startswith("pytest-imagesize/app:")] == []
+    assert ours not in our_tags(docker_client)
 
 
 def test_a_tag_we_would_use_that_names_a_user_image_is_not_overwritten(

@@ -230,7 +230,10 @@ def test_declarations_resolve_paths_from_their_module_and_build_once(
             since=start, until=int(time.time()) + 1, decode=True, filters={"type": "image", "event": "tag"}
         )
         tags = [e["Actor"]["Attributes"]["name"] for e in events]
-        assert len([t for t in tags if t.startswith("pytest-imagesize/")]) == 1, tags
+        # this run's names only: other runs may share the engine and tag their own images
+        assert (
+            len([t for t in tags if t.startswith(("pytest-imagesize/svc:", "pytest-imagesize/same:"))]) == 1
+        ), tags
 
 
 def test_build_args_from_the_declaration_and_the_command_line(

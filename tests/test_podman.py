@@ -1,5 +1,6 @@
-"""Against Podman's Docker-compatible API (DOCKER_HOST=unix:///…/podman.sock): Podman's numbers,
-checked against Podman's own CLI. Skipped against Docker; `.ci/run` runs the suite on both."""
+"""Against Podman's Docker-compatible API (DOCKER_HOST=unix:///…/podman.sock): the portable size to
+the byte, and Podman's own number (``engine_size``) checked against Podman's own CLI. Skipped against
+Docker; `.ci/run` runs the suite on both."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def podman_size(ref: str) -> int:
     return int(out.stdout.strip())
 
 
-def test_sizes_are_podmans_and_limits_work_at_the_byte(
+def test_sizes_are_portable_limits_work_at_the_byte_and_podmans_own_is_kept(
     pytester: pytest.Pytester, image_dir: MakeImageDir, docker_client: docker.DockerClient
 ) -> None:
     image_dir(4321)
@@ -43,22 +44,26 @@ def test_sizes_are_podmans_and_limits_work_at_the_byte(
     pytester.runpytest("--image-keep", "--image-report-json=r.json").assert_outcomes(passed=1)
     data = json.loads((pytester.path / "r.json").read_text())
     assert data["engine"]["name"] == "podman"
+    assert data["engine"]["image_store"] == "podman"
     image = data["images"][0]
-    size = podman_size(image["id"])
-    assert image["size"] == size
-    assert size > 4321  # Podman counts the layer tar (headers, padding) and the image's metadata
+    assert image["size"] == 4321  # the portable size: the bytes of the one file
+    # Podman's own number, as its CLI says: the layer tar (headers, padding) and the metadata
+    podmans = podman_size(image["id"])
+    assert image["engine_size"] == podmans
+    assert podmans > 4321
+    assert image["compressed_size"] is not None  # the size came from the archive, which gave this too
 
     pytester.makepyfile(
-        f"""
+        """
         import pytest
         from pytest_imagesize import build_image
         app = build_image('Dockerfile')
 
-        @pytest.mark.max_image_size({size})
+        @pytest.mark.max_image_size(4321)
         def test_equal(app):
             pass
 
-        @pytest.mark.max_image_size({size - 1})
+        @pytest.mark.max_image_size(4320)
         def test_one_byte_less(app):
             pass
         """
@@ -66,7 +71,7 @@ def test_sizes_are_podmans_and_limits_work_at_the_byte(
     result = pytester.runpytest("--image-report")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
-        [f"*size is {size:,} B (*), over the limit of {size - 1:,} B (*) by 1 B*", "measured by podman *"],
+        ["*size is 4,321 B (*), over the limit of 4,320 B (*) by 1 B*", "measured by podman *"],
         consecutive=False,
     )
     assert not [t for t in our_tags(docker_client) if t.startswith("pytest-imagesize/app:")]
@@ -87,7 +92,8 @@ def test_existing_image_by_short_and_full_name(
 
             def test_same(short, full):
                 assert short.id == full.id
-                assert short.size == {podman_size(full)}
+                assert short.size == full.size == 1000
+                assert short.engine_size == {podman_size(full)}
                 assert short.find("/*") == ["/blob"]
             """
         )

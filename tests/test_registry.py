@@ -14,6 +14,31 @@ from .conftest import pushed_layer_sizes
 
 pytestmark = [pytest.mark.engine, pytest.mark.docker_only(reason="compares with what `docker push` stores")]
 
+# On a graph driver the plugin estimates the gzip a push would make, modelled on Go's
+# compress/gzip up to Go 1.26 (zlib-ng level 6). Go 1.27 replaced compress/flate's levels 1-6 with
+# faster encoders: an engine built with it pushes binary layers about 2 % larger and long repeats
+# about twice as large (measured byte-exactly against Go 1.27.3; README "Size semantics").
+GO_127 = (1, 27)
+# the layers where that shows beyond 1 %: repeats ("abc" * 400,000) and a busybox binary
+OFF_ON_GO_127 = ("mixed", "busybox")
+
+
+@pytest.fixture(autouse=True)
+def _known_compressor_gap(docker_client: docker.DockerClient, request: pytest.FixtureRequest) -> None:
+    info = docker_client.info()
+    store_is_containerd = any("snapshotter" in str(pair) for pair in info.get("DriverStatus") or [])
+    go = str(docker_client.version().get("GoVersion", "go0.0")).removeprefix("go").split(".")
+    version = tuple(int(part) for part in go[:2] if part.isdigit())
+    if not store_is_containerd and version >= GO_127 and any(n in request.node.name for n in OFF_ON_GO_127):
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                raises=AssertionError,
+                reason=f"engine built with Go {'.'.join(go)}: its push compresses with Go 1.27's new "
+                "encoders, which the plugin's estimate does not model (README: Size semantics)",
+            )
+        )
+
 
 def build(client: docker.DockerClient, directory: Path, files: dict[str, bytes], dockerfile: str) -> str:
     directory.mkdir(parents=True)

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 from ..engine.protocol import Engine, EngineInfo
 from ..errors import ImageNotFound, ImageSizeError
 from .cache import AnalysisCache
-from .go.model import GoBinary
 from .layers import FileTree, HiddenCopy, LayerStats, Merged, layer_history, merge
 
 if TYPE_CHECKING:
     from .archive import ArchiveScan, KnownLayers, LayerScan
+    from .go.model import GoBinary
 
 CACHE_VERSION = 5  # bump whenever what is measured or how changes
 
@@ -60,6 +60,8 @@ class ImageAnalysis(Merged):
                 return None
             hidden = [HiddenCopy(str(p), int(n), int(i)) for p, n, i in data["hidden"]]
             created_by = [None if c is None else str(c) for c in data["created_by"]]
+            from .go.model import GoBinary
+
             go = [GoBinary.from_json(b) for b in data["go"]]
             return cls(layers, FileTree.from_rows(rows), hidden, created_by, go)
         except (AttributeError, KeyError, TypeError, ValueError, IndexError):
@@ -68,6 +70,8 @@ class ImageAnalysis(Merged):
 
 def _surviving_go_binaries(merged: Merged, scan: ArchiveScan) -> list[GoBinary]:
     """The Go binaries of the final filesystem: a copy a later layer hid or deleted is not one."""
+    from .go.model import GoBinary
+
     found = []
     for record in merged.files:
         if record.kind == "file":
@@ -117,10 +121,16 @@ def layer_from_json(data: Any, diff_id: str) -> LayerScan | None:
             compressed_size=int(data["compressed"]),
             diff_id=diff_id,
             tar_size=int(data["tar_size"]),
-            probed={str(path): GoBinary.from_json(found) for path, found in data["probed"].items()},
+            probed={str(path): _go_binary(found) for path, found in data["probed"].items()},
         )
     except (AttributeError, KeyError, TypeError, ValueError):
         return None  # a damaged cache entry is recomputed, never trusted
+
+
+def _go_binary(data: Any) -> GoBinary:
+    from .go.model import GoBinary
+
+    return GoBinary.from_json(data)
 
 
 def _diff_ids(engine: Engine, image_id: str) -> list[str]:
@@ -161,11 +171,13 @@ def read_image_archive(
     label: str,
     layer_count: int,
     cache: AnalysisCache | None = None,
+    content_key: str | None = None,
 ) -> ImageAnalysis:
-    """Analyse an image from its archive, or take the result cached under its ID. ``label``
-    names the image in messages (``slim (1a2b3c4d5e6f)``)."""
+    """Analyse an image from its archive, or take the result cached under its ID (or under
+    ``content_key``, which names its content where the ID changes with every build, as BuildKit's
+    attestations make it on the containerd store). ``label`` names the image in messages."""
     info = engine.info()
-    key = cache_key(info, image_id)
+    key = cache_key(info, content_key or image_id)
     if cache is not None:
         data = cache.get(key)
         cached = ImageAnalysis.from_json(data)

@@ -8,10 +8,12 @@ image's archive, once per image ID (cached). The engine's number is kept as ``en
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ..engine.protocol import Engine, EngineInfo
 from ..errors import ImageNotFound, ImageSizeError
@@ -19,9 +21,11 @@ from ..progress import ProgressSink, Step, counted
 from ..sizes import format_size
 from .analysis import ImageAnalysis, read_image_archive
 from .cache import AnalysisCache
-from .go import Finding, GoBinary, hygiene_findings
 from .layers import FileTree
-from .summary import BaseSummary, ImageSummary, LayerSummary, directory_totals, file_manifest
+
+if TYPE_CHECKING:
+    from .go import Finding, GoBinary
+    from .summary import BaseSummary, ImageSummary
 
 # Instructions that only change the image config, never the filesystem.
 _METADATA_ONLY = re.compile(
@@ -138,12 +142,25 @@ class Image:
             reading = _ReadProgress(self._engine, self._progress, self.name, self.engine_size)
             try:
                 self._analysis = read_image_archive(
-                    cast(Engine, reading), self.id, self.label, len(self._inspected_layers), self._cache
+                    cast(Engine, reading),
+                    self.id,
+                    self.label,
+                    len(self._inspected_layers),
+                    self._cache,
+                    self._content_key(),
                 )
             except ImageSizeError as exc:
                 raise exc.with_traceback(None) from None
             reading.finished(self._analysis)
         return self._analysis
+
+    def _content_key(self) -> str | None:
+        """The layers (diff IDs) and what made them: the same for the same content, whatever
+        the image ID (None when the engine gave no diff IDs)."""
+        layers = [(la.diff_id, la.created_by) for la in self._inspected_layers]
+        if not layers or any(diff_id is None for diff_id, _ in layers):
+            return None
+        return "content-" + hashlib.sha256(json.dumps(layers).encode()).hexdigest()
 
     @property
     def size(self) -> int:
@@ -235,6 +252,8 @@ class Image:
             return None
         layers = self.layers[: info.layer_count]
         compressed = [la.compressed_size for la in layers]
+        from .summary import BaseSummary
+
         return BaseSummary(
             ref=info.ref,
             id=info.id,
@@ -259,6 +278,8 @@ class Image:
         __tracebackhide__ = True
         analysis = self.analysis() if files else self._analysis
         layers = self.layers
+        from .summary import ImageSummary, LayerSummary, directory_totals, file_manifest
+
         return ImageSummary(
             size=self.size,
             compressed_size=analysis.compressed_size if analysis else None,
@@ -303,6 +324,8 @@ class Image:
     def go_findings(self) -> list[Finding]:
         """Build-hygiene findings for every Go binary (see ``go_build_hygiene``)."""
         __tracebackhide__ = True
+        from .go import hygiene_findings
+
         binaries = self.go_binaries
         loader = self.has_dynamic_loader if any(not b.static for b in binaries) else True
         return [finding for binary in binaries for finding in hygiene_findings(binary, loader)]
