@@ -29,6 +29,7 @@ from .conftest import MakeImageDir, write_scratch_dockerfile
 from .faults_support import (
     NOISE,
     DisposableEngine,
+    KnownBug,
     PrivateDockerd,
     PrivatePodman,
     assert_no_noise,
@@ -139,17 +140,6 @@ def next_run(pytester: pytest.Pytester, engine_env: dict[str, str], busybox: str
     )
     code, text, _ = run_pytest(pytester.path / "next", [], engine_env, name="next")
     assert code == 0, text
-
-
-CLASSIC_CRASH_BUGS = (
-    "BUG: (1) pytest_imagesize/engine/docker_api.py:engine_errors (used by DockerEngine.build) "
-    "catches docker, requests and OS errors but not urllib3.exceptions.ProtocolError, which "
-    "docker-py's build stream (_stream_helper reads response.raw) raises when the engine dies "
-    "mid-build: the test errors with a urllib3 traceback instead of the one-line 'went away' error; "
-    "(2) pytest_imagesize/engine/leftovers.py:sweep never removes the killed build's step container "
-    "(exited, left by the engine: forcerm could not run), so the intermediate image it uses cannot "
-    "be removed either ('image is being used by stopped container'): both stay after every next run"
-)
 
 
 class TestKilledEngine:
@@ -293,12 +283,10 @@ def system_builders(docker_client: docker.DockerClient, engine_name: str) -> lis
 
 
 PODMAN_BUILD_GOES_ON = (
-    "BUG (Podman): Podman 4.3's compat build API goes on with a build after its client disconnects, "
-    "and nothing stops it: the plugin's interrupted build (pytest_imagesize/engine/classic.py:"
-    "ClassicBuilder.build, via DockerEngine.build) only drops the connection, and the cleanup after "
-    "Ctrl-C (pytest_imagesize/session.py:ImageSizeSession.cleanup) deletes the build record even "
-    "though remove_intermediates could not remove the step image the running build still used, so "
-    "that image (and the tag the build makes if it ends) is never removed, not even by the next run"
+    "Podman 4.3's compat build API goes on with a build after its client disconnects and offers no "
+    "way to stop it: the step image stays in use until that build ends. The plugin keeps its build "
+    "record until everything is removed (session.cleanup), so the first run after the build ended "
+    "removes it; this test's next run comes while the build may still be running"
 )
 
 
@@ -314,6 +302,8 @@ def test_ctrl_c_mid_build_leaves_nothing_and_keeps_the_baseline(
 ) -> None:
     if build_with not in system_builders:
         pytest.skip("buildx needs a Docker engine with the docker-buildx plugin")
+    if engine_name == "podman":  # any other failure still fails the test
+        request.applymarker(pytest.mark.xfail(strict=False, raises=KnownBug, reason=PODMAN_BUILD_GOES_ON))
     name, seconds = nonce(), sleep_seconds()
     (pytester.path / "Dockerfile").write_text(
         f"FROM {busybox_image}\nRUN echo {name} > /marker\nRUN busybox sleep {seconds}\n"
