@@ -290,6 +290,38 @@ def main() -> int:
                 "{:.0f}",
             )
 
+            print("\nprogress lines: a test run that reads two archives, with progress and without\n")
+            project = scratch / "progress-project"
+            project.mkdir()
+            (project / "test_progress.py").write_text(
+                "import pytest\nfrom pytest_imagesize import existing_image\n"
+                f"big = existing_image({image!r})\nsmall = existing_image({SMALL!r})\n"
+                "@pytest.mark.max_image_size('10GB', compressed=True)\ndef test_big(big):\n    pass\n"
+                "@pytest.mark.max_image_size('10GB', compressed=True)\ndef test_small(small):\n    pass\n"
+            )
+
+            def pytest_run(progress: str) -> Callable[[], Run]:
+                def run() -> Run:
+                    env = {"XDG_CACHE_HOME": str(scratch / f"cache-{next(counter)}")}
+                    command = [str(OURS.parent / "pytest"), "-q", "-p", "no:cacheprovider", str(project)]
+                    return measured([*command, f"--image-progress={progress}"], env)
+
+                return run
+
+            progress = series(
+                runs,
+                {"pytest, progress lines": pytest_run("lines"), "pytest, no progress": pytest_run("off")},
+            )
+            show(progress)
+            print()
+            table.target(
+                "with progress / without",
+                median([r.wall for r in progress["pytest, progress lines"]])
+                / median([r.wall for r in progress["pytest, no progress"]]),
+                1.02,
+                "{:.3f}x",
+            )
+
             print(f"\nsize check on graph-driver Docker: {image} under 1 GB\n")
             empty = scratch / "cache-check"
             checks = series(
