@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ..engine.protocol import Engine, EngineInfo
 from ..errors import ImageNotFound, ImageSizeError
-from ..progress import ProgressSink, Step, counted
 from ..sizes import format_size
-from .analysis import ImageAnalysis, read_image_archive
-from .cache import AnalysisCache
-from .layers import FileTree
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the archive machinery loads when an archive is read (a light size check)
+    from ..progress import ProgressSink, Step
+    from .analysis import ImageAnalysis
+    from .cache import AnalysisCache
     from .go import Finding, GoBinary
+    from .layers import FileTree
     from .summary import BaseSummary, ImageSummary
 
 # Instructions that only change the image config, never the filesystem.
@@ -141,6 +141,8 @@ class Image:
                 )
             reading = _ReadProgress(self._engine, self._progress, self.name, self.engine_size)
             try:
+                from .analysis import read_image_archive
+
                 self._analysis = read_image_archive(
                     cast(Engine, reading),
                     self.id,
@@ -371,7 +373,7 @@ class Image:
             layers=[Layer(*row) for row in data["layers"]],
             engine_size=int(data["engine_size"]),
             engine_info=None if data["engine"] is None else EngineInfo(**data["engine"]),
-            analysis=None if data["analysis"] is None else ImageAnalysis.from_json(data["analysis"]),
+            analysis=None if data["analysis"] is None else _analysis_from_json(data["analysis"]),
         )
 
     @classmethod
@@ -454,6 +456,12 @@ def _short(image_id: str) -> str:
     return image_id.split(":", 1)[-1][:12]
 
 
+def _analysis_from_json(data: Any) -> ImageAnalysis | None:
+    from .analysis import ImageAnalysis
+
+    return ImageAnalysis.from_json(data)
+
+
 class _ReadProgress:
     """The engine as the archive reader sees it: ``save`` reports the read's start, bytes read so
     far and its end (nothing when the analysis comes from the cache)."""
@@ -472,6 +480,8 @@ class _ReadProgress:
         chunks = self._engine.save(image_id)
         if self._sink is None:
             return chunks
+        from ..progress import Step, counted
+
         self._step = Step(self._sink, f"reading {self._name} (~{format_size(self._total)} archive) ...")
         return counted(chunks, self._step, self._name, self._total)
 
