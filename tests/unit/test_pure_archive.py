@@ -3,15 +3,27 @@ gzip and zstd layer blobs, the classic layout, empty layers, odd streams and dam
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import json
 import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import zstandard
 
-from pytest_imagesize.measure.archive import ArchiveError, read_archive
+from pytest_imagesize.measure.archive import (
+    PREFETCH,
+    ArchiveError,
+    FileProbe,
+    KnownLayers,
+    LayerGuessMissed,
+    read_archive,
+)
 from pytest_imagesize.measure.layers import merge
 
 from ..test_archive import chunks
@@ -171,3 +183,100 @@ def test_an_index_without_a_manifest_is_an_error() -> None:
             tar.addfile(member, io.BytesIO(content))
     with pytest.raises(ArchiveError, match="the OCI index does not lead to an image manifest"):
         read_archive([out.getvalue()])
+
+
+# ---------------------------------------------------------------- known layers, receiving, probing
+
+
+@pytest.mark.parametrize("layout", ["oci", "classic"])
+def test_a_known_layer_is_skipped_and_confirmed_by_the_config(layout: str) -> None:
+    fake = image("tar", layout)
+    first = read_archive([fake.archive()])
+    diff_ids = [layer.diff_id or "" for layer in first.layers]
+    known = KnownLayers(list(diff_ids), {diff_ids[0]: first.layers[0]})
+    again = read_archive(chunks(fake.archive(), 4_099), known=known)
+    assert [layer.reused for layer in again.layers] == [True, False, False]
+    assert [layer.diff_id for layer in again.layers] == diff_ids
+    assert [layer.portable_size for layer in again.layers] == PORTABLE
+
+
+def test_a_layer_taken_for_a_known_one_of_the_same_size_is_found_out() -> None:
+    fake = image("tar", "classic")
+    first = read_archive([fake.archive()])
+    real = first.layers[2]
+    impostor = dataclasses.replace(real, diff_id="sha256:" + "0" * 64, portable_size=1)
+    expected = [layer.diff_id or "" for layer in first.layers]
+    known = KnownLayers([impostor.diff_id or "", *expected], {impostor.diff_id or "": impostor})
+    with pytest.raises(LayerGuessMissed, match="not the known layer"):
+        read_archive([fake.archive()], known=known)
+
+
+class Closing:
+    """A chunk stream that records being closed, with an error after ``fail_after`` chunks."""
+
+    def __init__(self, data: bytes, size: int, fail_after: int | None = None, forever: bool = False) -> None:
+        self.data, self.size, self.fail_after, self.forever = data, size, fail_after, forever
+        self.closed = threading.Event()
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while True:
+                for piece in chunks(self.data, self.size):
+                    if self.fail_after is not None and self.sent >= self.fail_after:
+                        raise ConnectionResetError("the engine went away")
+                    self.sent += 1
+                    yield piece
+                if not self.forever:
+                    return
+        finally:
+            self.closed.set()
+
+
+def test_an_error_while_receiving_reaches_the_reader_and_the_stream_is_closed() -> None:
+    stream = Closing(image("gzip").archive(), 1_000, fail_after=5)
+    with pytest.raises(ConnectionResetError, match="went away"):
+        read_archive(stream)
+    assert stream.closed.wait(5)
+
+
+def test_the_receiver_stops_and_closes_the_stream_when_the_reader_gives_up() -> None:
+    stream = Closing(b"this is not a tar archive " * 40, 512, forever=True)
+    with pytest.raises(ArchiveError):
+        read_archive(stream)
+    assert stream.closed.wait(5)
+    sent = stream.sent
+    time.sleep(0.3)
+    assert stream.sent == sent  # nothing more is received
+    assert sent * 512 <= PREFETCH + 64 * 512  # and it never ran far ahead of the reader
+
+
+class Recording(FileProbe):
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.fail_on = fail_on
+        self.threads: set[str] = set()
+
+    def wants(self, path: str, size: int, head: bytes) -> bool:
+        return head.startswith(b"\x7fELF") or path == self.fail_on
+
+    def take(self, path: str, data: bytes | bytearray) -> Any:
+        self.threads.add(threading.current_thread().name)
+        if path == self.fail_on:
+            raise RuntimeError(f"cannot read {path}")
+        return (len(data), bytes(data[:4])) if "/bin/app" in path else None
+
+
+def test_the_probe_looks_at_files_beside_the_reader_and_its_findings_are_kept() -> None:
+    files = {f"bin/app{i}": b"\x7fELF" + bytes([i]) * 50_000 for i in range(5)}
+    files["bin/other"] = b"\x7fELF" + b"o" * 100
+    fake = FakeImage.from_layers([files], compression="tar", layout="oci")
+    probe = Recording()
+    scan = read_archive(chunks(fake.archive(), 7_000), probe=probe)
+    assert scan.layers[0].probed == {f"/bin/app{i}": (50_004, b"\x7fELF") for i in range(5)}
+    assert probe.threads and all(name.startswith("imagesize-probe") for name in probe.threads)
+
+
+def test_a_probe_that_fails_fails_the_read_with_its_error() -> None:
+    fake = FakeImage.from_layers([{"bin/app": b"\x7fELF" + b"x" * 10, "etc/bad": b"x"}], layout="oci")
+    with pytest.raises(RuntimeError, match="cannot read /etc/bad"):
+        read_archive([fake.archive()], probe=Recording(fail_on="/etc/bad"))

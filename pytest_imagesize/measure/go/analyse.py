@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import struct
 from dataclasses import dataclass
 
@@ -36,7 +35,7 @@ _NAMED = {
 }
 
 
-def looks_like_elf(head: bytes) -> bool:
+def looks_like_elf(head: bytes | bytearray) -> bool:
     """Cheap test on a file's first bytes: is it an ELF file (the only kind analysed)?"""
     return head[:4] == ELF_MAGIC
 
@@ -68,12 +67,35 @@ def _is_debug(name: str) -> bool:
     return name in (".symtab", ".strtab") or name.startswith((".debug", ".zdebug"))
 
 
-def _upx(data: bytes) -> bool:
+def _upx(data: bytes | bytearray) -> bool:
     """UPX writes its ``UPX!`` marker right after the program headers of a packed ELF file."""
     return b"UPX!" in data[:4096]
 
 
-def analyse_go_binary(path: str, data: bytes) -> GoBinary | None:
+class _BufferFile:
+    """A read-only file over a bytes-like object, without copying it (``io.BytesIO`` copies a
+    bytearray): what pyelftools needs to read the headers."""
+
+    def __init__(self, data: bytes | bytearray) -> None:
+        self._view = memoryview(data)
+        self._pos = 0
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        base = (0, self._pos, len(self._view))[whence]
+        self._pos = max(0, base + pos)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, n: int = -1) -> bytes:
+        end = len(self._view) if n is None or n < 0 else self._pos + n
+        out = bytes(self._view[self._pos : end])
+        self._pos += len(out)
+        return out
+
+
+def analyse_go_binary(path: str, data: bytes | bytearray) -> GoBinary | None:
     """What the Go executable ``data`` (the file at ``path`` in the image) is and where its bytes go.
 
     None when ``data`` is not an ELF file carrying Go build info. A binary that is only partly
@@ -83,7 +105,7 @@ def analyse_go_binary(path: str, data: bytes) -> GoBinary | None:
         return None
     size = len(data)
     try:
-        elf = ELFFile(io.BytesIO(data))
+        elf = ELFFile(_BufferFile(data))  # type: ignore[arg-type]
         sections = [
             _Section(
                 s.name,
@@ -220,7 +242,9 @@ def analyse_go_binary(path: str, data: bytes) -> GoBinary | None:
     return out
 
 
-def _fill_buildinfo(out: GoBinary, data: bytes, pos: int, problems: list[str] | None = None) -> None:
+def _fill_buildinfo(
+    out: GoBinary, data: bytes | bytearray, pos: int, problems: list[str] | None = None
+) -> None:
     try:
         info = bi.parse_blob(data, pos)
     except _BAD_INPUT as exc:
@@ -244,7 +268,7 @@ def _fill_buildinfo(out: GoBinary, data: bytes, pos: int, problems: list[str] | 
     out.modules[STD] = GoModule(info.go_version, None, 0)
 
 
-def _find_pclntab(data: bytes, sections: list[_Section], endian: str) -> _Section | None:
+def _find_pclntab(data: bytes | bytearray, sections: list[_Section], endian: str) -> _Section | None:
     """A function table not in a section of its own (e.g. external linking into .data.rel.ro)."""
     for magic in (pt.MAGIC_120, pt.MAGIC_118):
         needle = struct.pack(endian + "IBB", magic, 0, 0)
@@ -261,7 +285,7 @@ def _find_pclntab(data: bytes, sections: list[_Section], endian: str) -> _Sectio
 
 
 def _split_tables(
-    data: bytes,
+    data: bytes | bytearray,
     sections: list[_Section],
     psec: _Section,
     endian: str,

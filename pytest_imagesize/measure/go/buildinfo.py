@@ -29,7 +29,7 @@ class BuildInfo:
     settings: dict[str, str] = field(default_factory=dict)
 
 
-def find_blob(data: bytes, start: int = 0, end: int | None = None) -> int:
+def find_blob(data: bytes | bytearray, start: int = 0, end: int | None = None) -> int:
     """Offset of the build-info header (16-byte aligned, as the linker places it), or -1."""
     end = len(data) if end is None else end
     pos = data.find(MAGIC, start, end)
@@ -40,7 +40,7 @@ def find_blob(data: bytes, start: int = 0, end: int | None = None) -> int:
     return -1
 
 
-def _uvarint(data: bytes, pos: int) -> tuple[int, int]:
+def _uvarint(data: bytes | bytearray, pos: int) -> tuple[int, int]:
     value = shift = 0
     while True:
         if pos >= len(data) or shift > 63:
@@ -134,7 +134,7 @@ def parse_modinfo(text: str, info: BuildInfo) -> None:
             info.settings[key] = _unquote(qv) if qv else raw
 
 
-def parse_blob(data: bytes, pos: int) -> BuildInfo:
+def parse_blob(data: bytes | bytearray, pos: int) -> BuildInfo:
     """Read the build info whose header starts at ``data[pos]``."""
     header = data[pos : pos + 32]
     if len(header) < 32 or not header.startswith(MAGIC):

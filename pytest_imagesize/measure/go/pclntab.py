@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, compress, repeat
-from operator import add, and_, eq, itemgetter, le, lt, mul, ne, rshift, sub
+from operator import add, and_, eq, itemgetter, le, lt, mul, ne, rshift, sub, truediv
 from typing import cast
 
 from .names import package_of
@@ -56,7 +56,7 @@ class PcHeader:
     header_size: int
 
 
-def read_header(data: bytes, base: int, size: int, endian: str) -> PcHeader:
+def read_header(data: bytes | bytearray, base: int, size: int, endian: str) -> PcHeader:
     """Parse and sanity-check the pcHeader at ``data[base:]`` (a section of ``size`` bytes)."""
     if size < 8:
         raise TableError("function table (.gopclntab) is truncated")
@@ -106,7 +106,7 @@ class TableSizes:
     funcdata_span: tuple[int, int] = (0, 0)
 
 
-def _pc_span(data: bytes, pos: int, end: int) -> int:
+def _pc_span(data: bytes | bytearray, pos: int, end: int) -> int:
     """Sum of the pc deltas of the pc-value table at ``data[pos:]`` (in pc quanta), or -1."""
     first = True
     total = 0
@@ -143,7 +143,7 @@ def _gather(view: Sequence[int], idx: list[int]) -> tuple[int, ...]:
     return got
 
 
-def _u32_view(data: bytes, start: int, end: int, endian: str) -> Sequence[int]:
+def _u32_view(data: bytes | bytearray, start: int, end: int, endian: str) -> Sequence[int]:
     """The uint32 words of data[start:end] (no copy when the byte order is the host's)."""
     end = start + (end - start) // 4 * 4
     if (endian == "<") == (sys.byteorder == "little"):
@@ -169,7 +169,7 @@ _SLOW_NAME = re.compile(rb"\0(?:type|go)[:.]|\[")
 
 
 def read_tables(
-    data: bytes,
+    data: bytes | bytearray,
     base: int,
     size: int,
     endian: str,
@@ -210,7 +210,7 @@ def read_tables(
 
     # --- names -> packages, in bulk over funcnametab -------------------------------------------------
     names_base = base + h.funcname
-    blob = data[names_base : base + h.cu]
+    blob = bytes(data[names_base : base + h.cu])  # hashable slices (data may be a bytearray)
     lens = array("I", map(len, blob.split(b"\0")))
     lens.pop()  # what follows the last NUL is not a name
     found = _NAME_PKG.findall(blob)
@@ -296,14 +296,12 @@ def read_tables(
     starts = sorted(o for o in counts if o < pctab_size)
     share: dict[int, float] = dict.fromkeys(counts, 0.0)
     share[0] = 0.0
-    next_start: dict[int, int] = {}
-    claimed = 0
-    for j, o in enumerate(starts):
-        nxt = starts[j + 1] if j + 1 < len(starts) else pctab_size
-        next_start[o] = nxt
-        share[o] = (nxt - o) / counts[o]
-        claimed += nxt - o
-    del counts, starts
+    following = [*starts[1:], pctab_size]
+    extents = list(map(sub, following, starts))
+    next_start: dict[int, int] = dict(zip(starts, following))
+    share.update(zip(starts, map(truediv, extents, map(counts.__getitem__, starts))))
+    claimed = sum(extents)
+    del counts, starts, extents, following
     per_package(tab_cols, share, table)
     del tab_cols, share
     pctab_other = pctab_size - claimed
@@ -382,12 +380,10 @@ def read_tables(
         fcounts.pop(NO_FUNCDATA, None)
         fstarts = sorted(fcounts)
         fshare: dict[int, float] = {NO_FUNCDATA: 0.0}
-        fclaimed = 0
-        for j, o in enumerate(fstarts):
-            ext_f = fstarts[j + 1] - o if j + 1 < len(fstarts) else 0
-            fshare[o] = ext_f / fcounts[o]
-            fclaimed += ext_f
-        del fcounts
+        fextents = [*map(sub, fstarts[1:], fstarts), 0] if fstarts else []
+        fshare.update(zip(fstarts, map(truediv, fextents, map(fcounts.__getitem__, fstarts))))
+        fclaimed = sum(fextents)
+        del fcounts, fextents
         per_package(fd_cols, fshare, fdata)
         out.funcdata_claimed = fclaimed
         if fstarts:
@@ -401,7 +397,7 @@ def read_tables(
 
 
 def locate_moduledata(
-    data: bytes, sec: tuple[int, int], pclntab_addr: int, funcname_off: int, endian: str, ptr: int
+    data: bytes | bytearray, sec: tuple[int, int], pclntab_addr: int, funcname_off: int, endian: str, ptr: int
 ) -> int:
     """File offset of ``runtime.firstmoduledata`` inside the section at ``sec`` (offset, size), or -1.
 
@@ -415,7 +411,7 @@ def locate_moduledata(
     return pos
 
 
-def read_moduledata(data: bytes, pos: int, endian: str, ptr: int, v120: bool) -> dict[str, int]:
+def read_moduledata(data: bytes | bytearray, pos: int, endian: str, ptr: int, v120: bool) -> dict[str, int]:
     """The address fields of moduledata that sizes need."""
     w = "Q" if ptr == 8 else "I"
     words = struct.unpack_from(endian + w * 42, data, pos)

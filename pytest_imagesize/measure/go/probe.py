@@ -16,7 +16,7 @@ class GoProbe(FileProbe):
     def wants(self, path: str, size: int, head: bytes) -> bool:
         return size <= MAX_BINARY and looks_like_elf(head)
 
-    def take(self, path: str, data: bytes) -> Any:
+    def take(self, path: str, data: bytes | bytearray) -> Any:
         if BUILDINFO_MAGIC not in data:  # most ELF files of an image are not Go: skip them in C
             return None
         return analyse_go_binary(path, data)
