@@ -16,6 +16,11 @@ them alike); medians are reported, with the ratios the targets are stated in:
   100k files     an image of 100,000 small files against `docker save | gzip -6 | wc -c`; peak RSS
   check          `pytest-imagesize check IMAGE --max 1GB` against docker-image-size-limit's
                  `disl IMAGE 1GB` (graph-driver Docker: neither reads the archive)
+  Go probe       the archive pass over IMAGE (its 23 Go toolchain binaries) with the Go binary
+                 reader and without it: what reading Go binaries adds to the analysis
+
+Ours runs from a wheel installed beside dive and disl (--ours, set by benchmarks/run), as users
+install it: an editable install adds ~20 ms to every start.
 
 The busybox images are built from Debian's static busybox (``docker import``, nothing is pulled).
 Images this script builds are removed afterwards. Exit status 1 when a target is missed.
@@ -39,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
-OURS = HERE / ".venv" / "bin" / "pytest-imagesize"
+OURS = HERE / ".venv" / "bin" / "pytest-imagesize"  # --ours: the bin/ of a wheel install
 BUSYBOX = Path("/bin/busybox")
 PREFIX = "pytest-imagesize-bench"
 CHANGED = f"{PREFIX}/single:changed"
@@ -56,6 +61,18 @@ MAKE_SMALL = (
     "RUN mkdir /d && cd /d && mkdir $(seq 1000) && F=$(seq 100) && "
     'for d in $(seq 1000); do for f in $F; do echo "small file $d/$f" > $d/$f; done; done'
 )
+
+
+# One archive pass (what `inspect` does cold, without the merge and the report), with the Go
+# probe or without any probe.
+PASS = """
+import sys, docker
+from pytest_imagesize.measure.archive import read_archive
+from pytest_imagesize.measure.go.probe import GoProbe
+probe = GoProbe() if sys.argv[2] == "go" else None
+scan = read_archive(docker.from_env().api.get_image(sys.argv[1], chunk_size=1 << 20), probe=probe)
+print(sum(len(layer.probed) for layer in scan.layers))
+"""
 
 
 @dataclass
@@ -190,7 +207,11 @@ def main() -> int:
     parser.add_argument("--tools", type=Path, required=True, help="bin/ of the venv with dive and disl")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--build-arg", action="append", default=[])
+    parser.add_argument("--ours", type=Path, help="bin/ of the venv with pytest-imagesize (a wheel install)")
     args = parser.parse_args()
+    global OURS
+    if args.ours:
+        OURS = args.ours / "pytest-imagesize"
     image: str = args.image
     runs = max(3, args.runs)
     dive, disl = str(args.tools / "dive"), str(args.tools / "disl")
@@ -340,6 +361,31 @@ def main() -> int:
                 median([r.wall for r in checks["ours: check --max 1GB"]])
                 / median([r.wall for r in checks["disl IMAGE 1GB"]]),
                 1.0,
+                "{:.2f}x",
+            )
+
+            print(f"\nthe Go binary reader: the archive pass over {image} with it and without it\n")
+
+            def archive_pass(go: bool) -> Callable[[], Run]:
+                return lambda: measured(
+                    [str(OURS.parent / "python"), "-c", PASS, image, "go" if go else "none"]
+                )
+
+            passes = series(
+                runs,
+                {
+                    "archive pass, Go binaries read": archive_pass(True),
+                    "archive pass, no Go": archive_pass(False),
+                },
+            )
+            show(passes)
+            print(f"  Go binaries found: {passes['archive pass, Go binaries read'][0].out.strip()}")
+            print()
+            table.target(
+                "with Go binaries / without",
+                median([r.wall for r in passes["archive pass, Go binaries read"]])
+                / median([r.wall for r in passes["archive pass, no Go"]]),
+                1.2,
                 "{:.2f}x",
             )
         finally:
