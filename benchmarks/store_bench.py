@@ -105,7 +105,7 @@ def main() -> int:
         env={**os.environ, "IMAGESIZE_ENGINE": "docker-containerd"},
         cwd=HERE,
     )
-    there = json.loads(other.strip().splitlines()[-1])
+    there = json.loads(next(line for line in reversed(other.splitlines()) if line.startswith("{")))
     rows = [here, there]
     for row in rows:
         walls = [float(w) for w in row["walls"]]
