@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_imagesize.engine.docker_api import DockerEngine, engine_address
+from pytest_imagesize.engine.address import engine_address
+from pytest_imagesize.engine.docker_api import DockerEngine
 from pytest_imagesize.measure.archive import ArchiveError, read_archive
 from pytest_imagesize.measure.layers import merge
 from pytest_imagesize.measure.paths import clean_path as normalise

@@ -8,7 +8,6 @@ The first contact times out in seconds (a hung socket must not stall a run); lon
 from __future__ import annotations
 
 import io
-import os
 import posixpath
 import tarfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -21,80 +20,19 @@ import requests
 import urllib3.exceptions
 
 from ..errors import EngineUnavailable, ImageNotFound, ImageSizeError
-from .protocol import EngineInfo, ImageStore
+from .address import (
+    FIX_HINT,
+    connect_timeout,
+    engine_address,
+    engine_info,
+    image_absent,
+    root_cause,
+    unanswered,
+)
+from .protocol import EngineInfo
 
 T = TypeVar("T")
-DEFAULT_ADDRESS = "unix:///var/run/docker.sock"
-DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds for the first contact (ping, version)
 LONG_TIMEOUT = 600  # seconds for save, build and the like
-FIX_HINT = (
-    "start an engine (systemctl start docker, or dockerd as root) or set "
-    "DOCKER_HOST to one that runs; --image-skip-without-docker skips image tests instead"
-)
-CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter"
-
-
-def engine_address(environ: Mapping[str, str] | None = None) -> str:
-    """The address docker-py's ``from_env`` will use."""
-    env = os.environ if environ is None else environ
-    return env.get("DOCKER_HOST") or DEFAULT_ADDRESS
-
-
-def connect_timeout(environ: Mapping[str, str] | None = None) -> float:
-    """Seconds to wait for the first answer: ``IMAGESIZE_ENGINE_TIMEOUT`` or 10."""
-    env = os.environ if environ is None else environ
-    text = env.get("IMAGESIZE_ENGINE_TIMEOUT")
-    if not text:
-        return DEFAULT_CONNECT_TIMEOUT
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 86400:
-        raise ImageSizeError(
-            f"IMAGESIZE_ENGINE_TIMEOUT={text!r} is not a number of seconds: "
-            "set e.g. IMAGESIZE_ENGINE_TIMEOUT=10"
-        )
-    return value
-
-
-def root_cause(exc: BaseException) -> str:
-    """A short reason for a connection failure, without the urllib3 noise."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    deepest_os_error: OSError | None = None
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, FileNotFoundError):
-            return "no socket at that path"
-        if isinstance(current, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(current, PermissionError):
-            return "permission denied on the socket"
-        if isinstance(current, TimeoutError) or type(current).__name__ in ("ReadTimeout", "ReadTimeoutError"):
-            return "no answer: timed out"
-        if type(current) is OSError:
-            deepest_os_error = current
-        for arg in getattr(current, "args", ()):
-            if isinstance(arg, BaseException) and id(arg) not in seen:
-                current = arg
-                break
-        else:
-            current = current.__cause__ or current.__context__
-    if deepest_os_error is not None:
-        if "AF_UNIX path too long" in str(deepest_os_error):
-            return "the socket path is longer than a unix socket address allows (107 bytes)"
-        return str(deepest_os_error)[:200]
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if "Connection refused" in str(exc) or "ConnectionRefusedError" in str(exc):
-        return "connection refused"
-    if "FileNotFoundError" in str(exc) or "No such file" in str(exc):
-        return "no socket at that path"
-    if "timed out" in str(exc).lower():
-        return "no answer: timed out"
-    if "Connection aborted" in str(exc) or "RemoteDisconnected" in str(exc):
-        return "the connection was closed"
-    return text[:200]
 
 
 def _explanation(exc: docker.errors.APIError) -> str:
@@ -131,16 +69,6 @@ def _short(image_id: str) -> str:
     return image_id.split(":", 1)[-1][:12]
 
 
-def _image_store(name: str, info: Mapping[str, Any]) -> ImageStore:
-    if name == "podman":
-        return "podman"
-    status = info.get("DriverStatus") or []
-    for pair in status:
-        if isinstance(pair, (list, tuple)) and len(pair) == 2 and CONTAINERD_SNAPSHOTTER in str(pair[1]):
-            return "containerd"
-    return "graphdriver" if info.get("Driver") else "unknown"
-
-
 class DockerEngine:
     """An engine reached through docker-py at DOCKER_HOST (Docker, or Podman's Docker API)."""
 
@@ -151,17 +79,15 @@ class DockerEngine:
 
     @classmethod
     def connect(cls, timeout: float | None = None) -> DockerEngine:
-        """An engine that has answered a ping within ``timeout`` seconds (default
-        ``IMAGESIZE_ENGINE_TIMEOUT`` or 10)."""
+        """An engine that has answered within ``timeout`` seconds (default
+        ``IMAGESIZE_ENGINE_TIMEOUT`` or 10): docker-py asks for the engine's API version when the
+        client is made, which is the first contact."""
         address = engine_address()
         wait = connect_timeout() if timeout is None else timeout
         try:
             client = docker.from_env(timeout=wait)  # type: ignore[arg-type]
-            client.ping()
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
-            raise EngineUnavailable(
-                f"no container engine answers at {address} within {wait:g} s ({root_cause(exc)}): {FIX_HINT}"
-            ) from None
+            raise EngineUnavailable(unanswered(address, wait, exc)) from None
         client.api.timeout = LONG_TIMEOUT
         return cls(client, address)
 
@@ -185,16 +111,7 @@ class DockerEngine:
             with self._errors("reading the engine's version"):
                 version: dict[str, Any] = self._client.version()
                 info: dict[str, Any] = self._client.info()
-            names = [str(c.get("Name", "")) for c in version.get("Components") or []]
-            name = "podman" if any("podman" in n.lower() for n in names) else "docker"
-            self._info = EngineInfo(
-                name=name,
-                version=str(version.get("Version", "?")),
-                storage_driver=info.get("Driver"),
-                arch=version.get("Arch") or info.get("Architecture"),
-                address=self._address,
-                image_store=_image_store(name, info),
-            )
+            self._info = engine_info(version, info, self._address)
         return self._info
 
     def inspect_image(self, ref: str) -> dict[str, Any]:
@@ -202,10 +119,7 @@ class DockerEngine:
             try:
                 data: dict[str, Any] = self._api().inspect_image(ref)
             except docker.errors.ImageNotFound:
-                raise ImageNotFound(
-                    f"image {ref!r} is not present on the engine at {self._address}: build or "
-                    f"pull it before the tests run (check with: docker image inspect {ref})"
-                ) from None
+                raise ImageNotFound(image_absent(ref, self._address)) from None
             except docker.errors.NullResource:
                 raise ImageNotFound("an empty image reference: name an image like 'myorg/app:ci'") from None
         return data

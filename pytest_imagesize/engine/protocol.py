@@ -1,7 +1,9 @@
 """What the plugin needs from a container engine, as a protocol; and the facts that describe one.
 
-The docker-py implementation is :class:`pytest_imagesize.engine.docker_api.DockerEngine`; tests of
-the pure logic use a fake that implements the same protocol. Nothing outside ``engine/`` imports
+The docker-py implementation is :class:`pytest_imagesize.engine.docker_api.DockerEngine`; the CLI
+starts with :class:`pytest_imagesize.engine.quick.QuickEngine`, which answers the first questions
+over a local Unix socket without docker-py and hands the rest to a ``DockerEngine``. Tests of the
+pure logic use a fake that implements the same protocol. Nothing outside ``engine/`` imports
 docker-py.
 """
 

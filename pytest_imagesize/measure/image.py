@@ -566,11 +566,17 @@ def measure_image(
 
     ``engine`` defaults to the one at DOCKER_HOST; the earlier ``client=`` (a docker-py client)
     still works. ``cache`` defaults to the per-user analysis cache."""
-    from ..engine.docker_api import DockerEngine, engine_address
     from .cache import DirectoryCache
 
     if engine is not None and not hasattr(engine, "save"):  # a docker-py client, given positionally
         engine, client = None, engine
+    if engine is None and client is not None:
+        from ..engine.address import engine_address
+        from ..engine.docker_api import DockerEngine
+
+        engine = DockerEngine(client, engine_address())
     if engine is None:
-        engine = DockerEngine(client, engine_address()) if client is not None else DockerEngine.connect()
+        from ..engine.quick import connect  # no docker-py import until an archive or a build needs it
+
+        engine = connect()
     return Image.measure(engine, ref, name, DirectoryCache() if cache is None else cache)

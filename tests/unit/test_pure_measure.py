@@ -347,3 +347,21 @@ def test_measure_image_takes_an_engine(tmp_path: Path) -> None:
     engine = FakeEngine("podman", [fake])
     image = measure_image("app:1", engine, DirectoryCache(tmp_path), name="cli")
     assert (image.name, image.size, engine.saves[fake.id]) == ("cli", 1523, 1)
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, "/var/run/docker.sock"),
+        ({"DOCKER_HOST": "unix:///run/user/1000/podman/podman.sock"}, "/run/user/1000/podman/podman.sock"),
+        ({"DOCKER_HOST": "tcp://127.0.0.1:2375"}, None),
+        ({"DOCKER_HOST": "ssh://me@host"}, None),
+        ({"DOCKER_HOST": "unix:///var/run/docker.sock", "DOCKER_TLS_VERIFY": "1"}, None),
+        ({"DOCKER_CERT_PATH": "/certs"}, None),
+        ({"DOCKER_HOST": "unix://"}, None),
+    ],
+)
+def test_the_quick_engine_takes_only_a_plain_unix_socket(environ: dict[str, str], expected: str | None) -> None:
+    from pytest_imagesize.engine.quick import socket_path
+
+    assert socket_path(environ) == expected

@@ -1,0 +1,121 @@
+"""Where the engine is, how long to wait for it, and how its answers read: what the docker-py
+engine and the quick engine share, with no docker-py import (the CLI's size check starts fast).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import ImageSizeError
+from .protocol import EngineInfo, ImageStore
+
+DEFAULT_ADDRESS = "unix:///var/run/docker.sock"
+DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds for the first contact (ping, version)
+FIX_HINT = (
+    "start an engine (systemctl start docker, or dockerd as root) or set "
+    "DOCKER_HOST to one that runs; --image-skip-without-docker skips image tests instead"
+)
+CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter"
+
+
+def engine_address(environ: Mapping[str, str] | None = None) -> str:
+    """The address docker-py's ``from_env`` will use."""
+    env = os.environ if environ is None else environ
+    return env.get("DOCKER_HOST") or DEFAULT_ADDRESS
+
+
+def connect_timeout(environ: Mapping[str, str] | None = None) -> float:
+    """Seconds to wait for the first answer: ``IMAGESIZE_ENGINE_TIMEOUT`` or 10."""
+    env = os.environ if environ is None else environ
+    text = env.get("IMAGESIZE_ENGINE_TIMEOUT")
+    if not text:
+        return DEFAULT_CONNECT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 86400:
+        raise ImageSizeError(
+            f"IMAGESIZE_ENGINE_TIMEOUT={text!r} is not a number of seconds: "
+            "set e.g. IMAGESIZE_ENGINE_TIMEOUT=10"
+        )
+    return value
+
+
+def root_cause(exc: BaseException) -> str:
+    """A short reason for a connection failure, without the urllib3 noise."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    deepest_os_error: OSError | None = None
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, FileNotFoundError):
+            return "no socket at that path"
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(current, PermissionError):
+            return "permission denied on the socket"
+        if isinstance(current, TimeoutError) or type(current).__name__ in ("ReadTimeout", "ReadTimeoutError"):
+            return "no answer: timed out"
+        if type(current) is OSError:
+            deepest_os_error = current
+        for arg in getattr(current, "args", ()):
+            if isinstance(arg, BaseException) and id(arg) not in seen:
+                current = arg
+                break
+        else:
+            current = current.__cause__ or current.__context__
+    if deepest_os_error is not None:
+        if "AF_UNIX path too long" in str(deepest_os_error):
+            return "the socket path is longer than a unix socket address allows (107 bytes)"
+        return str(deepest_os_error)[:200]
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "Connection refused" in str(exc) or "ConnectionRefusedError" in str(exc):
+        return "connection refused"
+    if "FileNotFoundError" in str(exc) or "No such file" in str(exc):
+        return "no socket at that path"
+    if "timed out" in str(exc).lower():
+        return "no answer: timed out"
+    if "Connection aborted" in str(exc) or "RemoteDisconnected" in str(exc):
+        return "the connection was closed"
+    return text[:200]
+
+
+def unanswered(address: str, wait: float, exc: BaseException) -> str:
+    """The line for an engine that did not answer the first contact."""
+    return f"no container engine answers at {address} within {wait:g} s ({root_cause(exc)}): {FIX_HINT}"
+
+
+def image_absent(ref: str, address: str) -> str:
+    """The line for an image the engine does not have."""
+    return (
+        f"image {ref!r} is not present on the engine at {address}: build or "
+        f"pull it before the tests run (check with: docker image inspect {ref})"
+    )
+
+
+def image_store(name: str, info: Mapping[str, Any]) -> ImageStore:
+    """Which image store the engine's ``/info`` answer describes."""
+    if name == "podman":
+        return "podman"
+    status = info.get("DriverStatus") or []
+    for pair in status:
+        if isinstance(pair, (list, tuple)) and len(pair) == 2 and CONTAINERD_SNAPSHOTTER in str(pair[1]):
+            return "containerd"
+    return "graphdriver" if info.get("Driver") else "unknown"
+
+
+def engine_info(version: Mapping[str, Any], info: Mapping[str, Any], address: str) -> EngineInfo:
+    """The engine described by its ``/version`` and ``/info`` answers."""
+    names = [str(c.get("Name", "")) for c in version.get("Components") or [] if isinstance(c, Mapping)]
+    name = "podman" if any("podman" in n.lower() for n in names) else "docker"
+    return EngineInfo(
+        name=name,
+        version=str(version.get("Version", "?")),
+        storage_driver=info.get("Driver"),
+        arch=version.get("Arch") or info.get("Architecture"),
+        address=address,
+        image_store=image_store(name, info),
+    )

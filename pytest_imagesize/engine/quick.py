@@ -1,0 +1,193 @@
+"""An engine that answers the first questions of a size check itself — the engine's version and
+image store, an image's inspect data and history — over the Engine API's local Unix socket, with
+the standard library's HTTP client; everything else (an archive, a build, events) goes to a
+:class:`DockerEngine` made on first need.
+
+Importing docker-py (requests, urllib3) takes about a tenth of a second, most of what a passing
+``pytest-imagesize check`` costs on a graph-driver engine, where the engine's own ``.Size`` is the
+portable size and no archive is read. Only a plain Unix socket is answered here; any other
+``DOCKER_HOST`` (tcp, ssh, TLS settings) goes to docker-py from the start.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from ..errors import EngineUnavailable, ImageNotFound, ImageSizeError
+from .address import connect_timeout, engine_address, engine_info, image_absent, root_cause, unanswered
+from .protocol import Engine, EngineInfo
+
+TLS_SETTINGS = ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self._path)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def socket_path(environ: Mapping[str, str] | None = None) -> str | None:
+    """The Unix socket the quick engine may use, or None when docker-py must handle the address."""
+    env = os.environ if environ is None else environ
+    if any(env.get(name) for name in TLS_SETTINGS):
+        return None
+    address = engine_address(env)
+    if not address.startswith("unix://"):
+        return None
+    path = address[len("unix://") :]
+    return path or None
+
+
+def connect(timeout: float | None = None) -> Engine:
+    """The quick engine where the address is a local Unix socket, else the docker-py engine."""
+    path = socket_path()
+    if path is None:
+        from .docker_api import DockerEngine
+
+        return DockerEngine.connect(timeout)
+    engine = QuickEngine(path, engine_address(), connect_timeout() if timeout is None else timeout)
+    engine.info()  # the first contact: an engine that does not answer is said now, in one line
+    return engine
+
+
+class QuickEngine:
+    """See the module's docstring."""
+
+    def __init__(self, path: str, address: str, timeout: float) -> None:
+        self._path = path
+        self._address = address
+        self._timeout = timeout
+        self._connection: _UnixConnection | None = None
+        self._info: EngineInfo | None = None
+        self._full: Engine | None = None
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    def _get(self, path: str, doing: str, first: bool = False) -> tuple[int, Any]:
+        """(status, decoded JSON body) of GET ``path``; engine faults as one-line errors."""
+        try:
+            if self._connection is None:
+                self._connection = _UnixConnection(self._path, self._timeout)
+            self._connection.request("GET", path, headers={"Accept": "application/json"})
+            response = self._connection.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop()
+            if first:
+                raise EngineUnavailable(unanswered(self._address, self._timeout, exc)) from None
+            raise EngineUnavailable(
+                f"lost the container engine at {self._address} while {doing} ({root_cause(exc)})"
+            ) from None
+        try:
+            data = json.loads(body) if body else None
+        except ValueError:
+            raise ImageSizeError(f"the engine at {self._address} answered {doing} with no JSON") from None
+        return response.status, data
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _refused(self, status: int, data: Any, doing: str) -> ImageSizeError:
+        message = data.get("message") if isinstance(data, dict) else None
+        return ImageSizeError(f"the engine refused {doing}: {message or f'HTTP {status}'}")
+
+    def info(self) -> EngineInfo:
+        if self._info is None:
+            doing = "reading the engine's version"
+            status, version = self._get("/version", doing, first=True)
+            if status != 200 or not isinstance(version, dict):
+                raise self._refused(status, version, doing)
+            status, info = self._get("/info", doing)
+            if status != 200 or not isinstance(info, dict):
+                raise self._refused(status, info, doing)
+            self._info = engine_info(version, info, self._address)
+        return self._info
+
+    def inspect_image(self, ref: str) -> dict[str, Any]:
+        if not ref.strip():
+            raise ImageNotFound("an empty image reference: name an image like 'myorg/app:ci'")
+        doing = f"inspecting image {ref!r}"
+        status, data = self._get(f"/images/{quote(ref, safe='/:@')}/json", doing)
+        if status == 404:
+            raise ImageNotFound(image_absent(ref, self._address))
+        if status != 200 or not isinstance(data, dict):
+            raise self._refused(status, data, doing)
+        return data
+
+    def history(self, image_id: str) -> list[dict[str, Any]]:
+        doing = f"reading the history of image {image_id}"
+        status, data = self._get(f"/images/{quote(image_id, safe='/:@')}/history", doing)
+        if status != 200 or not isinstance(data, list):
+            raise self._refused(status, data, doing)
+        return [entry for entry in data if isinstance(entry, dict)]
+
+    # ------------------------------------------------------------ the rest: docker-py's engine
+
+    def _docker(self) -> Engine:
+        if self._full is None:
+            from .docker_api import DockerEngine
+
+            self._full = DockerEngine.connect(self._timeout)
+        return self._full
+
+    def save(self, image_id: str) -> Iterator[bytes]:
+        return self._docker().save(image_id)
+
+    def read_file(self, image_id: str, path: str, limit: int) -> bytes:
+        return self._docker().read_file(image_id, path, limit)
+
+    def remove_container(self, container_id: str) -> None:
+        self._docker().remove_container(container_id)
+
+    def image_ids(self) -> set[str]:
+        return self._docker().image_ids()
+
+    def remove_image(self, ref: str) -> None:
+        self._docker().remove_image(ref)
+
+    def build(
+        self,
+        *,
+        context: str,
+        dockerfile: str,
+        tag: str,
+        target: str | None,
+        build_args: Mapping[str, str],
+        labels: Mapping[str, str],
+    ) -> Iterable[dict[str, Any]]:
+        return self._docker().build(
+            context=context,
+            dockerfile=dockerfile,
+            tag=tag,
+            target=target,
+            build_args=build_args,
+            labels=labels,
+        )
+
+    def events(self, since: float, until: float, filters: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return self._docker().events(since, until, filters)
+
+    def close(self) -> None:
+        self._drop()
+        if self._full is not None:
+            self._full.close()
