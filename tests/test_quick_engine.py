@@ -24,7 +24,9 @@ REF = "pytest-imagesize-test/quick:1"
 
 
 @pytest.fixture(scope="module")
-def quick_image(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def quick_image(
+    docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     directory = tmp_path_factory.mktemp("quick")
     write_scratch_dockerfile(directory, 5_432)
     docker_client.images.build(path=str(directory), tag=REF, rm=True, forcerm=True)

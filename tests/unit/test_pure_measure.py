@@ -361,7 +361,9 @@ def test_measure_image_takes_an_engine(tmp_path: Path) -> None:
         ({"DOCKER_HOST": "unix://"}, None),
     ],
 )
-def test_the_quick_engine_takes_only_a_plain_unix_socket(environ: dict[str, str], expected: str | None) -> None:
+def test_the_quick_engine_takes_only_a_plain_unix_socket(
+    environ: dict[str, str], expected: str | None
+) -> None:
     from pytest_imagesize.engine.quick import socket_path
 
     assert socket_path(environ) == expected
