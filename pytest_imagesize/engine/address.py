@@ -83,9 +83,15 @@ def root_cause(exc: BaseException) -> str:
     return text[:200]
 
 
-def unanswered(address: str, wait: float, exc: BaseException) -> str:
-    """The line for an engine that did not answer the first contact."""
-    return f"no container engine answers at {address} within {wait:g} s ({root_cause(exc)}): {FIX_HINT}"
+def unanswered(address: str, wait: float, exc: BaseException | str) -> str:
+    """The line for an engine that did not answer the first contact (``exc``: why, or the error)."""
+    why = exc if isinstance(exc, str) else root_cause(exc)
+    return f"no container engine answers at {address} within {wait:g} s ({why}): {FIX_HINT}"
+
+
+def engine_lost(address: str, doing: str, exc: BaseException) -> str:
+    """The line for an engine that stopped answering while ``doing``."""
+    return f"lost the container engine at {address} while {doing} ({root_cause(exc)}): {FIX_HINT}"
 
 
 def image_absent(ref: str, address: str) -> str:

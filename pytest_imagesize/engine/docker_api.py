@@ -21,12 +21,11 @@ import urllib3.exceptions
 
 from ..errors import EngineUnavailable, ImageNotFound, ImageSizeError
 from .address import (
-    FIX_HINT,
     connect_timeout,
     engine_address,
     engine_info,
+    engine_lost,
     image_absent,
-    root_cause,
     unanswered,
 )
 from .protocol import EngineInfo
@@ -59,10 +58,7 @@ def engine_errors(doing: str, address: str | None = None) -> Iterator[None]:
         OSError,
     ) as exc:
         # urllib3's own errors too: docker-py reads a build's stream from the raw response
-        where = address or engine_address()
-        raise EngineUnavailable(
-            f"lost the container engine at {where} while {doing} ({root_cause(exc)}): {FIX_HINT}"
-        ) from None
+        raise EngineUnavailable(engine_lost(address or engine_address(), doing, exc)) from None
 
 
 def _short(image_id: str) -> str:

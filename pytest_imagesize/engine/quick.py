@@ -20,10 +20,11 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import EngineUnavailable, ImageNotFound, ImageSizeError
-from .address import connect_timeout, engine_address, engine_info, image_absent, root_cause, unanswered
+from .address import connect_timeout, engine_address, engine_info, engine_lost, image_absent, unanswered
 from .protocol import Engine, EngineInfo
 
 TLS_SETTINGS = ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
+LONG_TIMEOUT = 600.0  # seconds, once the engine has answered (as docker_api's)
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -82,24 +83,38 @@ class QuickEngine:
         return self._address
 
     def _get(self, path: str, doing: str, first: bool = False) -> tuple[int, Any]:
-        """(status, decoded JSON body) of GET ``path``; engine faults as one-line errors."""
-        try:
-            if self._connection is None:
-                self._connection = _UnixConnection(self._path, self._timeout)
-            self._connection.request("GET", path, headers={"Accept": "application/json"})
-            response = self._connection.getresponse()
-            body = response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            self._drop()
-            if first:
-                raise EngineUnavailable(unanswered(self._address, self._timeout, exc)) from None
-            raise EngineUnavailable(
-                f"lost the container engine at {self._address} while {doing} ({root_cause(exc)})"
-            ) from None
-        try:
-            data = json.loads(body) if body else None
-        except ValueError:
-            raise ImageSizeError(f"the engine at {self._address} answered {doing} with no JSON") from None
+        """(status, decoded JSON body or None) of GET ``path``; engine faults as one-line errors.
+
+        A kept-alive connection the engine has since closed is opened again once (an engine
+        restart, an idle timeout); anything else, or a second failure, is the engine gone."""
+        for attempt in (1, 2):
+            reused = self._connection is not None
+            try:
+                if self._connection is None:
+                    self._connection = _UnixConnection(self._path, self._timeout)
+                self._connection.request("GET", path, headers={"Accept": "application/json"})
+                response = self._connection.getresponse()
+                body = response.read()
+                break
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop()
+                stale = isinstance(
+                    exc, (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected)
+                )
+                if reused and stale and attempt == 1:
+                    continue
+                if first:
+                    raise EngineUnavailable(unanswered(self._address, self._timeout, exc)) from None
+                raise EngineUnavailable(engine_lost(self._address, doing, exc)) from None
+            except BaseException:  # Ctrl-C mid-request: the connection's state is unknown
+                self._drop()
+                raise
+        data: Any = None
+        if body:
+            try:
+                data = json.loads(body)
+            except ValueError:
+                data = None  # an error page, not JSON: the status says what happened
         return response.status, data
 
     def _drop(self) -> None:
@@ -116,7 +131,12 @@ class QuickEngine:
             doing = "reading the engine's version"
             status, version = self._get("/version", doing, first=True)
             if status != 200 or not isinstance(version, dict):
-                raise self._refused(status, version, doing)
+                what = f"HTTP {status} to GET /version, not an engine's answer"
+                raise EngineUnavailable(unanswered(self._address, self._timeout, what))
+            # It answers: later calls (an inspect on a busy engine) may take their time.
+            self._timeout = LONG_TIMEOUT
+            if self._connection is not None and self._connection.sock is not None:
+                self._connection.sock.settimeout(LONG_TIMEOUT)
             status, info = self._get("/info", doing)
             if status != 200 or not isinstance(info, dict):
                 raise self._refused(status, info, doing)
@@ -147,7 +167,7 @@ class QuickEngine:
         if self._full is None:
             from .docker_api import DockerEngine
 
-            self._full = DockerEngine.connect(self._timeout)
+            self._full = DockerEngine.connect(connect_timeout())
         return self._full
 
     def save(self, image_id: str) -> Iterator[bytes]:

@@ -211,6 +211,21 @@ def test_a_layer_taken_for_a_known_one_of_the_same_size_is_found_out() -> None:
         read_archive([fake.archive()], known=known)
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+def test_known_layers_of_the_same_size_are_paired_by_the_config(reverse: bool) -> None:
+    # Two layers of equal tar size: whichever order the guesses take, each ends up as itself.
+    fake = FakeImage.from_layers([{"a": b"x" * 700}, {"b": b"y" * 700}], compression="tar", layout="classic")
+    first = read_archive([fake.archive()])
+    assert first.layers[0].tar_size == first.layers[1].tar_size
+    diff_ids = [layer.diff_id or "" for layer in first.layers]
+    expected = diff_ids[::-1] if reverse else diff_ids
+    known = KnownLayers(list(expected), {layer.diff_id or "": layer for layer in first.layers})
+    again = read_archive([fake.archive()], known=known)
+    assert [layer.reused for layer in again.layers] == [True, True]
+    assert [layer.diff_id for layer in again.layers] == diff_ids
+    assert [[e.path for e in layer.entries] for layer in again.layers] == [["/a"], ["/b"]]
+
+
 class Closing:
     """A chunk stream that records being closed, with an error after ``fail_after`` chunks."""
 

@@ -16,7 +16,8 @@ class GoProbe(FileProbe):
     def wants(self, path: str, size: int, head: bytes) -> bool:
         return size <= MAX_BINARY and looks_like_elf(head)
 
+    def worth(self, data: bytes | bytearray) -> bool:
+        return BUILDINFO_MAGIC in data  # most ELF files of an image are not Go: let them go, in C
+
     def take(self, path: str, data: bytes | bytearray) -> Any:
-        if BUILDINFO_MAGIC not in data:  # most ELF files of an image are not Go: skip them in C
-            return None
         return analyse_go_binary(path, data)
