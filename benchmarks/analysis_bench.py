@@ -184,6 +184,11 @@ def series(runs: int, steps: dict[str, Callable[[], Run]]) -> dict[str, list[Run
     return results
 
 
+def wall(results: dict[str, list[Run]], name: str) -> float:
+    """The median wall time of one step."""
+    return median([r.wall for r in results[name]])
+
+
 def show(results: dict[str, list[Run]]) -> None:
     for name, rows in results.items():
         walls = [r.wall for r in rows]
@@ -252,13 +257,13 @@ def main() -> int:
 
             big = series(runs, cold_warm_changed())
             show(big)
-            wc = median([r.wall for r in big["docker save | wc -c"]])
-            dive_s = median([r.wall for r in big["dive --ci"]])
-            gz = median([r.wall for r in big["docker save | gzip -6 | wc -c"]])
+            wc = wall(big, "docker save | wc -c")
+            dive_s = wall(big, "dive --ci")
+            gz = wall(big, "docker save | gzip -6 | wc -c")
             cold_runs = big["ours: inspect --layers, cold"]
             cold = median([r.wall for r in cold_runs])
-            warm = median([r.wall for r in big["ours: inspect --layers, warm"]])
-            changed = median([r.wall for r in big["ours: after the main.go change"]])
+            warm = wall(big, "ours: inspect --layers, warm")
+            changed = wall(big, "ours: after the main.go change")
             ratio = median([r.cpu / r.wall for r in cold_runs])
             print()
             table.target("cold / docker save | wc -c", cold / wc, 1.3, "{:.2f}x")
@@ -279,8 +284,7 @@ def main() -> int:
             print()
             table.target(
                 "with rm / without",
-                median([r.wall for r in deleting["ours: with RUN rm -rf /m/*"]])
-                / median([r.wall for r in deleting["ours: without"]]),
+                wall(deleting, "ours: with RUN rm -rf /m/*") / wall(deleting, "ours: without"),
                 1.1,
                 "{:.2f}x",
             )
@@ -299,8 +303,7 @@ def main() -> int:
             print()
             table.target(
                 "cold / docker save | gzip -6 | wc -c",
-                median([r.wall for r in small["ours: inspect --layers, cold"]])
-                / median([r.wall for r in small["docker save | gzip -6 | wc -c"]]),
+                wall(small, "ours: inspect --layers, cold") / wall(small, "docker save | gzip -6 | wc -c"),
                 1.0,
                 "{:.2f}x",
             )
@@ -337,8 +340,7 @@ def main() -> int:
             print()
             table.target(
                 "with progress / without",
-                median([r.wall for r in progress["pytest, progress lines"]])
-                / median([r.wall for r in progress["pytest, no progress"]]),
+                wall(progress, "pytest, progress lines") / wall(progress, "pytest, no progress"),
                 1.02,
                 "{:.3f}x",
             )
@@ -358,8 +360,7 @@ def main() -> int:
             print()
             table.target(
                 "ours / disl",
-                median([r.wall for r in checks["ours: check --max 1GB"]])
-                / median([r.wall for r in checks["disl IMAGE 1GB"]]),
+                wall(checks, "ours: check --max 1GB") / wall(checks, "disl IMAGE 1GB"),
                 1.0,
                 "{:.2f}x",
             )
@@ -383,8 +384,7 @@ def main() -> int:
             print()
             table.target(
                 "with Go binaries / without",
-                median([r.wall for r in passes["archive pass, Go binaries read"]])
-                / median([r.wall for r in passes["archive pass, no Go"]]),
+                wall(passes, "archive pass, Go binaries read") / wall(passes, "archive pass, no Go"),
                 1.2,
                 "{:.2f}x",
             )

@@ -365,28 +365,29 @@ class _Source:
         return done
 
 
-class _Limited:
-    """The next ``size`` bytes of a source (one archive member)."""
+class _Member:
+    """The next ``size`` bytes of a source (one archive member, or a layer read from a file-like),
+    counting what was taken."""
 
-    def __init__(self, source: _Source, size: int) -> None:
+    def __init__(self, source: Any, size: int) -> None:
         self._source = source
         self.remaining = size
         self.taken = 0
 
     def read(self, n: int) -> bytes:
-        data = self._source.read(min(n, self.remaining))
+        data: bytes = self._source.read(min(n, self.remaining))
         self.remaining -= len(data)
         self.taken += len(data)
         return data
 
     def readinto(self, target: memoryview) -> int:
-        done = self._source.readinto(target[: self.remaining])
+        done: int = self._source.readinto(target[: self.remaining])
         self.remaining -= done
         self.taken += done
         return done
 
     def skip(self, n: int) -> int:
-        done = self._source.skip(min(n, self.remaining))
+        done: int = self._source.skip(min(n, self.remaining))
         self.remaining -= done
         self.taken += done
         return done
@@ -759,33 +760,6 @@ def _entry(header: _Header) -> TarEntry:
     return TarEntry(path, kind, 0, header.mode, header.uid, header.gid)
 
 
-class _Counted:
-    """A source that counts what was taken from it (for members read from a file-like)."""
-
-    def __init__(self, inner: _FileReader, size: int) -> None:
-        self._inner = inner
-        self.remaining = size
-        self.taken = 0
-
-    def read(self, n: int) -> bytes:
-        data = self._inner.read(min(n, self.remaining))
-        self.remaining -= len(data)
-        self.taken += len(data)
-        return data
-
-    def readinto(self, target: memoryview) -> int:
-        done = self._inner.readinto(target[: self.remaining])
-        self.remaining -= done
-        self.taken += done
-        return done
-
-    def skip(self, n: int) -> int:
-        done = self._inner.skip(min(n, self.remaining))
-        self.remaining -= done
-        self.taken += done
-        return done
-
-
 def _scan_entries(source: Any, key: str, probe: FileProbe | None) -> LayerScan:
     scan = LayerScan(key=key)
     entries = scan.entries
@@ -813,7 +787,7 @@ def scan_layer(
     """Parse one (uncompressed) layer tar from the file-like ``raw``, feeding its bytes to
     ``compressor``."""
     reader = _FileReader(raw, compressor)
-    source = _Counted(reader, 1 << 62)
+    source = _Member(reader, 1 << 62)
     scan = _scan_entries(source, key, probe)
     while source.skip(BLOCK):  # the end-of-archive padding counts in the pushed tar too
         pass
@@ -912,7 +886,7 @@ class _Reader:
             self.remaining.remove(diff_id)
 
     def plain_layer(self, source: _Source, name: str, size: int, pool: ThreadPoolExecutor) -> LayerScan:
-        member = _Limited(source, size)
+        member = _Member(source, size)
         guess = self._guess(name, size)
         if guess is not None:
             # Taken for a known layer: skipped unread. Its diff ID is confirmed against the image
@@ -936,10 +910,10 @@ class _Reader:
         return scan
 
     def compressed_layer(self, source: _Source, name: str, size: int, stored_as: str) -> LayerScan:
-        member = _Limited(source, size)
+        member = _Member(source, size)
         plain = io.BufferedReader(_Decompressing(member, stored_as), buffer_size=BLOCK)
         reader = _FileReader(plain)
-        counted = _Counted(reader, 1 << 62)
+        counted = _Member(reader, 1 << 62)
         scan = _scan_entries(counted, name, self.probe)
         while counted.skip(BLOCK):
             pass
