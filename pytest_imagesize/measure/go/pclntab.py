@@ -19,16 +19,16 @@ from __future__ import annotations
 import bisect
 import re
 import struct
-import sys
-from array import array
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import accumulate, compress, repeat
-from operator import add, and_, eq, itemgetter, le, lt, mul, ne, rshift, sub, truediv
-from typing import cast
+from itertools import repeat
+from typing import TYPE_CHECKING
 
 from .names import package_of
+
+if TYPE_CHECKING:  # numpy loads with the first Go binary read
+    import numpy as np
+    import numpy.typing as npt
 
 MAGIC_118 = 0xFFFFFFF0
 MAGIC_120 = 0xFFFFFFF1
@@ -133,39 +133,127 @@ def _pc_span(data: bytes | bytearray, pos: int, end: int) -> int:
     return -1
 
 
-def _gather(view: Sequence[int], idx: list[int]) -> tuple[int, ...]:
-    """view[i] for every i in idx, in C (operator.itemgetter)."""
-    if not idx:
-        return ()
-    if len(idx) == 1:
-        return (view[idx[0]],)
-    got: tuple[int, ...] = itemgetter(*idx)(view)
-    return got
-
-
-def _u32_view(data: bytes | bytearray, start: int, end: int, endian: str) -> Sequence[int]:
-    """The uint32 words of data[start:end] (no copy when the byte order is the host's)."""
-    end = start + (end - start) // 4 * 4
-    if (endian == "<") == (sys.byteorder == "little"):
-        return memoryview(data)[start:end].cast("I")
-    arr = array("I", data[start:end])
-    arr.byteswap()
-    return arr
-
-
-def _runs(values: Sequence[int]) -> list[tuple[int, int, int]]:
-    """(value, start, end) for each run of equal values: packages' functions mostly sit together, so
-    per-package sums become a few sums over slices, done in C."""
-    n = len(values)
-    if not n:
-        return []
-    cuts = [0, *compress(range(1, n), map(ne, values[1:], values[:-1])), n]
-    return [(values[a], a, b) for a, b in zip(cuts, cuts[1:])]
-
-
 # a function name up to the dot that ends its package path (Go's rule, for names without generics)
 _NAME_PKG = re.compile(rb"((?:[^\0/]*/)*[^\0./]*\.?)[^\0]*\0")
 _SLOW_NAME = re.compile(rb"\0(?:type|go)[:.]|\[")
+
+
+def _words(data: bytes | bytearray, start: int, end: int, endian: str) -> npt.NDArray[np.uint32]:
+    """The uint32 words of data[start:end], as a view (nothing copied); fewer when data ends first."""
+    import numpy as np
+
+    n = (min(end, len(data)) - start) // 4
+    if start < 0 or n <= 0:
+        return np.zeros(0, np.uint32)
+    return np.frombuffer(data, np.dtype(endian + "u4"), n, start)
+
+
+def _arrays(counts: npt.NDArray[np.int64], first: npt.NDArray[np.int32]) -> tuple[npt.NDArray[np.int32], ...]:
+    """For per-function arrays of ``counts[i]`` words starting at word ``first[i]``: the owning
+    function and the word index of every element, all functions' arrays one after another."""
+    import numpy as np
+
+    owner = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+    within = np.arange(len(owner), dtype=np.int32) - np.repeat(
+        (np.cumsum(counts) - counts).astype(np.int32), counts
+    )
+    return owner, first[owner] + within
+
+
+SHARE_CHUNK = 1 << 18  # references summed at once (bounds memory on programs of 200,000 functions)
+
+
+def _shared(
+    refs: npt.NDArray[np.uint32],
+    pids: npt.NDArray[np.int32],
+    valid: Callable[[npt.NDArray[np.uint32]], npt.NDArray[np.bool_]],
+    end: int | None,
+    npkg: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Tables (or objects) referenced at offsets ``refs`` (by functions of packages ``pids``) lie
+    back to back: each valid one's bytes run to the next one's start (the last one's to ``end``;
+    none when ``end`` is None) and are split evenly among its references. Returns the bytes per
+    package, the sorted starts and their extents."""
+    import numpy as np
+
+    uniq, count = np.unique(refs, return_counts=True)
+    ok = valid(uniq)
+    starts = uniq[ok].astype(np.int64)
+    extents = np.diff(starts, append=starts[-1:] if end is None else end)
+    share = np.zeros(len(uniq))
+    share[ok] = extents / count[ok]
+    del count, ok
+    total = np.zeros(npkg)
+    for lo in range(0, len(refs), SHARE_CHUNK):
+        at = np.searchsorted(uniq, refs[lo : lo + SHARE_CHUNK])
+        total += np.bincount(pids[lo : lo + SHARE_CHUNK], weights=share[at], minlength=npkg)
+    return total, starts, extents
+
+
+SPAN_CHUNK = 1 << 17  # table bytes decoded at once: bounds the decoder's arrays (~40 bytes a byte)
+
+
+def _pc_spans(
+    data: bytes | bytearray, first: npt.NDArray[np.int64], end: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Sum of the pc deltas of each pc-value table data[first[i]:end[i]] (in pc quanta), or -1:
+    the tables' varints decoded in bulk; a table ending mid-varint or with a pc delta of more than
+    28 bits (neither is written by Go) is read by _pc_span."""
+    import numpy as np
+
+    out = np.full(len(first), -1, np.int64)
+    whole = np.frombuffer(data, np.uint8)
+    inside = (first < end) & (end <= len(whole))
+    last_ok = np.zeros(len(first), np.bool_)
+    last_ok[inside] = whole[end[inside] - 1] < 0x80  # no varint runs on into the next table
+    segs = np.flatnonzero(last_ok)
+    for i in np.flatnonzero(inside & ~last_ok).tolist():  # damaged: read one by one, as before
+        out[i] = _pc_span(data, int(first[i]), int(end[i]))
+    done = np.cumsum((end - first)[segs])
+    lo = 0
+    while lo < len(segs):
+        hi = max(int(np.searchsorted(done, done[lo] + SPAN_CHUNK, "right")), lo + 1)
+        part = segs[lo:hi]
+        spans, slow = _pc_spans_bulk(whole, first[part], end[part])
+        out[part] = spans
+        for i in part[slow].tolist():
+            out[i] = _pc_span(data, int(first[i]), int(end[i]))
+        lo = hi
+    return out
+
+
+def _pc_spans_bulk(
+    whole: npt.NDArray[np.uint8], first: npt.NDArray[np.int64], end: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """_pc_spans for tables that end on a varint's last byte: (spans or -1, which need _pc_span)."""
+    import numpy as np
+
+    lens = end - first
+    seg_first = np.cumsum(lens) - lens  # where each table starts in b
+    b = whole[np.repeat(first - seg_first, lens) + np.arange(int(lens.sum()))]
+    tok_last = np.flatnonzero(b < 0x80)  # a varint ends at a byte below 0x80
+    tok_first = np.concatenate(([0], tok_last[:-1] + 1)).astype(np.int64)
+    tok_len = tok_last - tok_first + 1
+    seg_tok = np.searchsorted(tok_first, seg_first)  # each table's first varint
+    tok_seg = np.repeat(np.arange(len(first)), np.diff(seg_tok, append=len(tok_first)))
+    rel = np.arange(len(tok_first)) - seg_tok[tok_seg]
+    # a zero value delta after the first pair ends the table
+    term = (rel >= 2) & (rel % 2 == 0) & (b[tok_first] == 0)
+    first_term = np.full(len(first), len(tok_first), np.int64)
+    tsegs, at = np.unique(tok_seg[term], return_index=True)
+    first_term[tsegs] = np.flatnonzero(term)[at]
+    pc = (rel % 2 == 1) & (np.arange(len(tok_first)) < first_term[tok_seg])
+    del rel, term
+    slow = np.zeros(len(first), np.bool_)
+    slow[tok_seg[pc & (tok_len > 4)]] = True
+    shift = np.arange(len(b)) - np.repeat(tok_first, tok_len)  # byte's place in its varint
+    np.minimum(shift, 4, out=shift)
+    shift *= 7
+    value = np.add.reduceat((b & 0x7F).astype(np.int64) << shift, tok_first)
+    del b, shift
+    spans = np.bincount(tok_seg[pc], weights=value[pc], minlength=len(first)).astype(np.int64)
+    spans[first_term == len(tok_first)] = -1  # no end marker: not a table
+    return spans, slow
 
 
 def read_tables(
@@ -182,141 +270,95 @@ def read_tables(
     """Attribute the function table, the functions' code and their funcdata to packages.
 
     ``text_sec`` is (address, file offset, size) of the section holding the code; ``gofunc`` the
-    file offset of ``go:func.*`` (funcdata) when the module data was found. Work is done column by
-    column (gathering one field of every ``_func`` at a time, in C) to keep big binaries fast.
+    file offset of ``go:func.*`` (funcdata) when the module data was found. Every step works on
+    whole columns (one field of every ``_func`` at a time) with numpy: big binaries stay fast.
     """
+    import numpy as np
+
     out = TableSizes(nfunc=h.nfunc)
     nfunc = h.nfunc
-    ftab = base + h.functab
-    u32 = _u32_view(data, ftab, base + size, endian)
-    entries = u32[0 : 2 * nfunc + 1 : 2]
-    funcoffs = u32[1 : 2 * nfunc : 2]
-    if len(entries) != nfunc + 1 or any(fo & 3 for fo in funcoffs) or not all(map(le, entries, entries[1:])):
+    u32 = _words(data, base + h.functab, base + size, endian)
+    entries = u32[0 : 2 * nfunc + 1 : 2].astype(np.int64)
+    funcoffs = u32[1 : 2 * nfunc : 2].astype(np.int64)
+    if len(entries) != nfunc + 1 or (funcoffs & 3).any() or (np.diff(entries) < 0).any():
         raise TableError("function table entries are corrupt")
     words = 11 if h.magic == MAGIC_120 else 10  # fixed _func words (Go 1.20 added startLine)
-    fbase = array("I", map(rshift, funcoffs, repeat(2)))
+    fbase = (funcoffs >> 2).astype(np.int32)  # _func records, in words
 
-    def column(word: int) -> array[int]:
-        return array("I", _gather(u32, list(map(add, fbase, repeat(word)))))
+    def column(word: int) -> npt.NDArray[np.int64]:
+        words_at: npt.NDArray[np.int64] = u32[fbase + word].astype(np.int64)
+        return words_at
 
     nameoff = column(1)
     pcsp = column(4)
     npcdata = column(7)
-    last = column(words - 1)
-    nfd = array("B", map(rshift, last, repeat(24)) if endian == "<" else map(and_, last, repeat(0xFF)))
-    del last
-    if nfunc and (max(npcdata) > 64 or max(nfd) > 64):
+    nfd = column(words - 1)
+    nfd = nfd >> 24 if endian == "<" else nfd & 0xFF
+    if nfunc and (npcdata.max() > 64 or nfd.max() > 64):
         raise TableError("function table records are corrupt (implausible pcdata/funcdata counts)")
 
     # --- names -> packages, in bulk over funcnametab -------------------------------------------------
-    names_base = base + h.funcname
-    blob = bytes(data[names_base : base + h.cu])  # hashable slices (data may be a bytearray)
-    lens = array("I", map(len, blob.split(b"\0")))
-    lens.pop()  # what follows the last NUL is not a name
+    blob = bytes(data[base + h.funcname : base + h.cu])  # hashable slices (data may be a bytearray)
+    nul = np.flatnonzero(np.frombuffer(blob, np.uint8) == 0)
+    name_at = np.concatenate(([0], nul[:-1] + 1)).astype(np.int64)
+    lens = nul - name_at
     found = _NAME_PKG.findall(blob)
-    raw_ids: dict[bytes, int] = {}
-    raw_pids = array("I", [raw_ids.setdefault(p, len(raw_ids)) for p in found])
-    del found
+    if len(found) != len(nul):
+        raise TableError("function table: the name table is corrupt")
+    raw_ids = {k: i for i, k in enumerate(dict.fromkeys(found))}
     # "pkg." -> pkg; a name without a dot after its last slash -> runtime
     pkg_ids: dict[bytes, int] = {}
     remap = [
         pkg_ids.setdefault(k[:-1] if k.endswith(b".") and len(k) > 1 else b"runtime", len(pkg_ids))
         for k in raw_ids
     ]
-    name_pids = array("I", map(remap.__getitem__, raw_pids))
-    del raw_pids, raw_ids, remap
-    offsets = array("q", accumulate(map(add, lens, repeat(1)), initial=0))
-    slow = {bisect.bisect_right(offsets, m.end() - 1) - 1 for m in _SLOW_NAME.finditer(blob)}
+    name_pids = np.array(remap, np.int64)[np.fromiter(map(raw_ids.__getitem__, found), np.int64, len(found))]
+    del found, raw_ids, remap
+    slow = set(np.searchsorted(nul, [m.end() - 1 for m in _SLOW_NAME.finditer(blob)]).tolist())
     slow.add(0)  # the first name has no NUL before it
     for k in slow:
         if 0 <= k < len(lens):
-            raw = blob[offsets[k] : offsets[k] + lens[k]]
+            raw = blob[name_at[k] : nul[k]]
             pkg = package_of(raw.decode("utf-8", "replace")).encode("utf-8", "replace")
             name_pids[k] = pkg_ids.setdefault(pkg, len(pkg_ids))
     out.is_test = b"\0testing.MainStart\0" in blob or blob.startswith(b"testing.MainStart\0")
     del blob
     npkg = len(pkg_ids)
-    table = [0.0] * npkg
-    name_claimed = 0
-    for pid, a, b in _runs(name_pids):
-        chunk = lens[a:b]
-        n = sum(chunk) + (b - a) - chunk.count(0)  # empty "names" (NUL padding) are not claimed
-        table[pid] += n
-        name_claimed += n
-    off2pid = dict(zip(offsets, name_pids))
-    del offsets, name_pids, lens
-    fpid_opt = list(map(off2pid.get, nameoff))
-    del off2pid
-    if None in fpid_opt:
+    named = lens > 0  # empty "names" (NUL padding) are not claimed
+    table: npt.NDArray[np.float64] = np.bincount(
+        name_pids[named], weights=lens[named] + 1, minlength=npkg
+    ).astype(np.float64)
+    name_claimed = int((lens[named] + 1).sum())
+    k = np.searchsorted(name_at, nameoff)
+    if (k >= len(name_at)).any() or (name_at[np.minimum(k, len(name_at) - 1)] != nameoff).any():
         raise TableError("function table: function names point outside the name table")
-    fpid = array("I", cast("list[int]", fpid_opt))
-    del fpid_opt
-    fruns = _runs(fpid)
+    fpid = name_pids[k].astype(np.int32)
+    del k, name_at, name_pids, lens, nul
 
     # --- pctab: tables are back to back; a table shared by several functions is split evenly ---------
-    # Functions are grouped by their pcdata/funcdata counts so that each table reference "column"
-    # (pcsp, pcfile, pcln, pcdata[k], funcdata[k]) is gathered and summed in C.
     pctab = base + h.pctab
     pctab_size = h.functab - h.pctab
-    gkeys = array("I", map(add, map(mul, npcdata, repeat(256)), nfd))
-    groups: list[tuple[int, int, list[int], list[tuple[int, int, int]]]] = []
-    for key in sorted(set(gkeys)):
-        members = list(compress(range(nfunc), map(eq, gkeys, repeat(key))))
-        bases = list(map(fbase.__getitem__, members))
-        groups.append((key >> 8, key & 0xFF, bases, _runs(array("I", map(fpid.__getitem__, members)))))
-    del gkeys
-
-    def columns(kind: str) -> list[tuple[int, array[int]]]:
-        """(group index, one table-offset column of that group's functions)"""
-        cols = []
-        for gi, (n, m, bases, _) in enumerate(groups):
-            if kind == "tab":
-                word_offs = [4, 5, 6, *range(words, words + n)]
-            else:
-                word_offs = list(range(words + n, words + n + m))
-            for d in word_offs:
-                cols.append((gi, array("I", _gather(u32, list(map(add, bases, repeat(d)))))))
-        return cols
-
-    def per_package(cols: list[tuple[int, array[int]]], share: dict[int, float], target: list[float]) -> None:
-        acc: dict[int, list[float]] = {}
-        for gi, col in cols:
-            vals = map(share.__getitem__, col)
-            prev = acc.get(gi)
-            acc[gi] = list(vals) if prev is None else list(map(add, prev, vals))
-        for gi, sums in acc.items():
-            for pid, a, b in groups[gi][3]:
-                target[pid] += sum(sums[a:b])
-
-    tab_cols = columns("tab")
-    counts: Counter[int] = Counter()
-    for _, col in tab_cols:
-        counts.update(col)
-    counts.pop(0, None)
-    starts = sorted(o for o in counts if o < pctab_size)
-    share: dict[int, float] = dict.fromkeys(counts, 0.0)
-    share[0] = 0.0
-    following = [*starts[1:], pctab_size]
-    extents = list(map(sub, following, starts))
-    next_start: dict[int, int] = dict(zip(starts, following))
-    share.update(zip(starts, map(truediv, extents, map(counts.__getitem__, starts))))
-    claimed = sum(extents)
-    del counts, starts, extents, following
-    per_package(tab_cols, share, table)
-    del tab_cols, share
+    pd_owner, pd_word = _arrays(npcdata, fbase + words)
+    refs = np.concatenate((u32[fbase + 4], u32[fbase + 5], u32[fbase + 6], u32[pd_word]))
+    pids = np.concatenate((fpid, fpid, fpid, fpid[pd_owner]))
+    del pd_owner, pd_word
+    shared, starts, extents = _shared(refs, pids, lambda t: (t != 0) & (t < pctab_size), pctab_size, npkg)
+    table += shared
+    claimed = int(extents.sum())
+    del refs, pids, shared
     pctab_other = pctab_size - claimed
 
     # --- function records: functab pair + _func + its arrays, up to the next record ------------------
     ftab_size = size - h.functab
     rec_claimed = 0
-    if nfunc and all(map(lt, funcoffs, funcoffs[1:])) and funcoffs[-1] < ftab_size:
-        ext = array("q", map(sub, funcoffs[1:], funcoffs))
+    if nfunc and (np.diff(funcoffs) > 0).all() and funcoffs[-1] < ftab_size:
         # the last record runs to the table's end: count its own words only (the rest is alignment)
-        ext.append(min(ftab_size - funcoffs[-1], 4 * (words + npcdata[-1] + nfd[-1])))
-        rec_claimed = sum(ext)
-        for pid, a, b in fruns:
-            table[pid] += sum(ext[a:b]) + 8 * (b - a)
-        del ext
+        ext = np.diff(
+            funcoffs,
+            append=funcoffs[-1] + min(ftab_size - int(funcoffs[-1]), 4 * int(words + npcdata[-1] + nfd[-1])),
+        )
+        rec_claimed = int(ext.sum())
+        table += np.bincount(fpid, weights=ext + 8, minlength=npkg)
     elif nfunc:
         raise TableError("function table records are out of order or out of bounds")
     rec_claimed += 8 * nfunc
@@ -331,68 +373,52 @@ def read_tables(
     }
 
     # --- code: each function's extent from its pcsp table ---------------------------------------------
-    code = [0] * npkg
-    spans: dict[int, int] = {}
-    nul = b"\0"
-    for t_off in set(pcsp):
-        end_t = next_start.get(t_off)
-        span = -1
-        if end_t is not None:
-            tb = data[pctab + t_off : pctab + end_t]
-            if tb.isascii() and len(tb) & 1 and tb[-1] == 0 and nul not in tb[2:-1:2]:
-                span = sum(tb[1::2])
-            else:
-                span = _pc_span(data, pctab + t_off, pctab + end_t)
-        spans[t_off] = span * h.quantum if span >= 0 else 1 << 48  # unknown: up to the next function
-    del next_start
+    code = np.zeros(npkg, np.int64)
     text_padding = text_other = 0
     if text_sec is not None and nfunc:
+        tables, which = np.unique(pcsp, return_inverse=True)
+        i = np.minimum(np.searchsorted(starts, tables), max(len(starts) - 1, 0))
+        known = (starts[i] == tables) if len(starts) else np.zeros(len(tables), np.bool_)
+        ends = np.concatenate((starts[1:], [pctab_size]))[i] if len(starts) else tables
+        spans = np.where(known, _pc_spans(data, pctab + tables, pctab + np.where(known, ends, tables)), -1)
+        spans = np.where(spans >= 0, spans * h.quantum, 1 << 48)[which]  # unknown: up to the next function
         sec_addr, sec_off, sec_size = text_sec
-        delta = text_start + sec_off - sec_addr  # file offset of an entry offset
+        at = entries + (text_start + sec_off - sec_addr)  # file offsets of the entries
         sec_end = sec_off + sec_size
-        starts_f = array("q", map(add, entries, repeat(delta)))
-        if starts_f[0] < sec_off or starts_f[-1] > sec_end:
+        if at[0] < sec_off or at[-1] > sec_end:
             raise TableError("function table: functions lie outside the code section")
-        text_other += starts_f[0] - sec_off
-        nexts = starts_f[1:]
-        del starts_f[-1]
-        ends = array("q", map(min, map(add, starts_f, map(spans.__getitem__, pcsp)), nexts))
-        sizes = array("q", map(sub, ends, starts_f))
-        for pid, a, b in fruns:
-            code[pid] += sum(sizes[a:b])
-        del sizes
-        del starts_f
-        gaps = array("q", map(sub, nexts, ends))
-        fills = map(data.count, repeat(bytes([fill_byte])), ends, nexts)
-        text_padding = sum(compress(gaps, map(eq, gaps, fills)))
-        text_other += sum(gaps) - text_padding + max(0, sec_end - nexts[-1])
-        del gaps, ends, nexts
+        text_other += int(at[0]) - sec_off
+        nexts = at[1:]
+        fn_end = np.minimum(at[:-1] + spans, nexts)
+        code = np.bincount(fpid, weights=fn_end - at[:-1], minlength=npkg).astype(np.int64)
+        gaps = nexts - fn_end
+        gap = np.flatnonzero(gaps)
+        filled = np.fromiter(
+            map(data.count, repeat(bytes([fill_byte])), fn_end[gap].tolist(), nexts[gap].tolist()),
+            np.int64,
+            len(gap),
+        )
+        text_padding = int(gaps[gap][filled == gaps[gap]].sum())
+        text_other += int(gaps.sum()) - text_padding + max(0, sec_end - int(nexts[-1]))
     out.text_padding = text_padding
     out.text_other = text_other
 
     # --- funcdata (go:func.*): each object runs to the next one; the last one stays unclaimed ---------
-    fdata = [0.0] * npkg
+    fdata = np.zeros(npkg)
     if gofunc is not None:
-        fd_cols = columns("fd")
-        fcounts: Counter[int] = Counter()
-        for _, col in fd_cols:
-            fcounts.update(col)
-        fcounts.pop(NO_FUNCDATA, None)
-        fstarts = sorted(fcounts)
-        fshare: dict[int, float] = {NO_FUNCDATA: 0.0}
-        fextents = [*map(sub, fstarts[1:], fstarts), 0] if fstarts else []
-        fshare.update(zip(fstarts, map(truediv, fextents, map(fcounts.__getitem__, fstarts))))
-        fclaimed = sum(fextents)
-        del fcounts, fextents
-        per_package(fd_cols, fshare, fdata)
-        out.funcdata_claimed = fclaimed
-        if fstarts:
-            out.funcdata_span = (gofunc + fstarts[0], gofunc + fstarts[-1])
+        fd_owner, fd_word = _arrays(nfd, fbase + words + npcdata.astype(np.int32))
+        refs, pids = u32[fd_word], fpid[fd_owner]
+        del fd_owner, fd_word
+        fdata, fstarts, fextents = _shared(refs, pids, lambda t: t != NO_FUNCDATA, None, npkg)
+        del refs, pids
+        if len(fstarts):
+            out.funcdata_claimed = int(fextents.sum())
+            out.funcdata_span = (gofunc + int(fstarts[0]), gofunc + int(fstarts[-1]))
 
     out.pkg_names = [p.decode("utf-8", "replace") for p in pkg_ids]
-    out.code = code
-    out.table = table
-    out.funcdata = fdata
+    out.code = code.tolist()
+    out.table = table.tolist()
+    out.funcdata = fdata.tolist()
     return out
 
 
