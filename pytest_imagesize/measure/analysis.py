@@ -165,6 +165,18 @@ def _stale(cache: AnalysisCache, key: str) -> None:
         stale(key)
 
 
+def _read(engine: Engine, image_id: str, known: KnownLayers | None) -> ArchiveScan:
+    """One pass over the image's archive; Go binaries are read in the same pass."""
+    from .archive import read_archive
+    from .go.probe import GoProbe
+
+    probe = GoProbe()  # its process loads the Go reader while the engine prepares the archive
+    try:
+        return read_archive(engine.save(image_id), known=known, probe=probe)
+    finally:
+        probe.close()
+
+
 def read_image_archive(
     engine: Engine,
     image_id: str,
@@ -185,16 +197,14 @@ def read_image_archive(
             return cached
         if data is not None:
             _stale(cache, key)
-    from .archive import ArchiveError, LayerGuessMissed, read_archive  # zlib-ng: only when reading
+    from .archive import ArchiveError, LayerGuessMissed  # zlib-ng: only when reading
 
     try:
         known = _known_layers(engine, image_id, cache)
-        from .go.probe import GoProbe  # Go binaries are read in the same pass
-
         try:
-            scan = read_archive(engine.save(image_id), known=known, probe=GoProbe())
+            scan = _read(engine, image_id, known)
         except LayerGuessMissed:  # a layer was not the cached one it was taken for: measure all
-            scan = read_archive(engine.save(image_id), probe=GoProbe())
+            scan = _read(engine, image_id, None)
     except ArchiveError as exc:
         raise ImageSizeError(f"image {label}: {exc}") from None
     except ImageNotFound as exc:

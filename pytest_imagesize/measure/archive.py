@@ -157,6 +157,9 @@ class FileProbe:
     def take(self, path: str, data: bytes | bytearray) -> Any:
         return None
 
+    def close(self) -> None:
+        """The archive is read (or its reading failed): let go of what ``take`` needed."""
+
 
 class ChunkStream(io.RawIOBase):
     """A read-only file over an iterator of byte chunks (docker-py's save stream)."""
@@ -851,7 +854,10 @@ class _BackgroundProbe(FileProbe):
                         scan.probed[path] = result
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            self._inner.close()
 
 
 def _is_layer_name(name: str) -> bool:
@@ -978,9 +984,13 @@ def read_archive(
     """Scan an image archive stream: every layer's entries, portable size and compressed size.
 
     With ``known``, a layer recognised as a known one is skipped, not measured again
-    (``LayerGuessMissed`` when it was not one after all)."""
+    (``LayerGuessMissed`` when it was not one after all). ``probe`` is closed at the end."""
     _big_buffers_to_the_os()
-    return _Reader(workers or default_workers(), probe, known).read(chunks)
+    try:
+        return _Reader(workers or default_workers(), probe, known).read(chunks)
+    finally:
+        if probe is not None:
+            probe.close()
 
 
 _heap_tuned = False

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .hygiene import hygiene_findings
-from .model import Finding, GoBinary, GoModule, GoPackage
+from .model import Finding, GoBinary, GoModule, GoPackage, looks_like_elf
 from .names import package_of
 
 if TYPE_CHECKING:
-    from .analyse import analyse_go_binary, looks_like_elf
+    from .analyse import analyse_go_binary
 
 __all__ = [
     "Finding",
@@ -31,7 +31,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("analyse_go_binary", "looks_like_elf"):
+    if name == "analyse_go_binary":
         from . import analyse
 
         return getattr(analyse, name)

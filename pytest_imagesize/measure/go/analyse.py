@@ -9,10 +9,9 @@ from elftools.elf.elffile import ELFFile
 
 from . import buildinfo as bi
 from . import pclntab as pt
-from .model import GoBinary, GoModule, GoPackage
+from .model import GoBinary, GoModule, GoPackage, looks_like_elf
 from .names import STD, ModuleMatcher
 
-ELF_MAGIC = b"\x7fELF"
 # Errors that malformed input can raise from struct/bytes handling; anything else is a bug of ours.
 _BAD_INPUT = (struct.error, IndexError, ValueError, KeyError, OverflowError, UnicodeError, MemoryError)
 
@@ -33,11 +32,6 @@ _NAMED = {
     ".text": "text",
     ".gopclntab": "gopclntab",
 }
-
-
-def looks_like_elf(head: bytes | bytearray) -> bool:
-    """Cheap test on a file's first bytes: is it an ELF file (the only kind analysed)?"""
-    return head[:4] == ELF_MAGIC
 
 
 @dataclass

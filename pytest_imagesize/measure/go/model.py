@@ -5,6 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+ELF_MAGIC = b"\x7fELF"
+
+
+def looks_like_elf(head: bytes | bytearray) -> bool:
+    """Cheap test on a file's first bytes: is it an ELF file (the only kind analysed)?"""
+    return head[:4] == ELF_MAGIC
+
 
 @dataclass
 class GoModule:
