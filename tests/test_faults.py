@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import subprocess
 import time
@@ -149,8 +150,9 @@ def test_build_failure_errors_every_user_and_is_attempted_once(
     else:
         # the RUN step's container starts from the COPY step's image (tests running beside this
         # one create containers too)
-        copied = result.stdout.lines[result.stdout.lines.index("Step 2/4 : COPY Dockerfile /Dockerfile") + 1]
-        step_image = copied.split("---> ")[1].strip()
+        lines = result.stdout.lines
+        after_copy = lines[lines.index("Step 2/4 : COPY Dockerfile /Dockerfile") + 1 :]
+        step_image = next(m[1] for m in map(re.compile(r"^ ---> ([0-9a-f]{12,})$").match, after_copy) if m)
         events = docker_client.api.events(
             since=since, until=until, decode=True, filters={"type": "container", "event": "create"}
         )

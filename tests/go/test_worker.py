@@ -9,10 +9,12 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
 from pytest_imagesize.measure.go import analyse_go_binary
+from pytest_imagesize.measure.go import worker as worker_module
 from pytest_imagesize.measure.go.probe import GoProbe
 from pytest_imagesize.measure.go.worker import GoWorker
 from tests.go.conftest import GoBuilds
@@ -44,6 +46,12 @@ def test_answers_as_the_reader_in_process(go_builds: GoBuilds, name: str) -> Non
     assert worker.pid is None
 
 
+@pytest.fixture(autouse=True)
+def worker_not_broken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test that breaks a worker doesn't send the rest of the session's binaries in-process."""
+    monkeypatch.setattr(worker_module, "_broken", False)
+
+
 def test_a_dead_worker_falls_back_to_the_reader_in_process(go_builds: GoBuilds) -> None:
     data = go_builds.data("hello-1.24-amd64-strip")
     probe = GoProbe()
@@ -56,6 +64,39 @@ def test_a_dead_worker_falls_back_to_the_reader_in_process(go_builds: GoBuilds) 
         again = probe.take("/app/a", bytearray(data))  # the pipe is dead: analysed here
         assert probe._worker.failed and probe._worker.pid is None
         assert again == first == analyse_go_binary("/app/a", data)
+        assert GoProbe()._worker.failed  # and so do the process's later archives
+    finally:
+        probe.close()
+
+
+def test_stray_output_before_the_greeting_is_not_taken_for_an_answer(
+    go_builds: GoBuilds, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "sitecustomize.py").write_text('print("site ready", flush=True)\n')
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    data = go_builds.data("hello-1.24-amd64-strip")
+    probe = GoProbe()
+    try:
+        started = time.monotonic()
+        assert probe.take("/app/a", bytearray(data)) == analyse_go_binary("/app/a", data)
+        assert probe._worker.failed  # it said something else first: read here instead, no hang
+        assert time.monotonic() - started < 30
+    finally:
+        probe.close()
+
+
+def test_the_worker_imports_what_this_process_imports(
+    go_builds: GoBuilds, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shadow = tmp_path / "pytest_imagesize"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text("raise ImportError('a different pytest_imagesize')\n")
+    monkeypatch.chdir(tmp_path)  # `python -m` would import this one first
+    data = go_builds.data("hello-1.24-amd64-strip")
+    probe = GoProbe()
+    try:
+        assert probe.take("/app/a", bytearray(data)) == analyse_go_binary("/app/a", data)
+        assert not probe._worker.failed
     finally:
         probe.close()
 

@@ -11,11 +11,12 @@ import tarfile
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import zstandard
 
+from pytest_imagesize.measure import archive as archive_module
 from pytest_imagesize.measure.archive import (
     PREFETCH,
     ArchiveError,
@@ -157,6 +158,37 @@ def test_a_damaged_zstd_blob_is_one_line() -> None:
     fake = FakeImage([FakeLayer(spec, "COPY", "zstd", bad)], layout="oci")
     with pytest.raises(ArchiveError) as info:
         read_archive([fake.archive()])
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_a_blob_of_zeros_is_inflated_in_bounded_chunks(
+    compression: Literal["gzip", "zstd"], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = {"zeros": bytes(48 << 20), "b": b"b" * 10}  # 48 MiB that compress to ~50 kB
+    tar = FakeImage.from_layers([spec]).layers[0].tar
+    blob = gzip.compress(tar, mtime=0) if compression == "gzip" else zstandard.ZstdCompressor().compress(tar)
+    biggest = [0]
+    real = archive_module._inflated
+
+    def watched(raw: object, stored_as: str) -> Iterator[bytes]:
+        for chunk in real(raw, stored_as):
+            biggest[0] = max(biggest[0], len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(archive_module, "_inflated", watched)
+    scan = read_archive([FakeImage([FakeLayer(spec, "COPY", compression, blob)], layout="oci").archive()])
+    assert scan.layers[0].portable_size == (48 << 20) + 10
+    assert 0 < biggest[0] <= archive_module.INFLATED_CHUNK
+
+
+def test_a_gzip_blob_cut_short_in_a_whole_archive_is_one_line() -> None:
+    spec = {"a": b"a" * 3_000}
+    tar = FakeImage.from_layers([spec]).layers[0].tar
+    blob = gzip.compress(tar + bytes(20_000), mtime=0)  # the end-of-archive blocks and padding
+    cut = blob[: len(blob) - 12]  # the tar entries are all there; the gzip stream is not
+    with pytest.raises(ArchiveError, match="truncated") as info:
+        read_archive([FakeImage([FakeLayer(spec, "COPY", "gzip", cut)], layout="oci").archive()])
     assert "\n" not in str(info.value)
 
 

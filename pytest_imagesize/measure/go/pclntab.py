@@ -190,7 +190,7 @@ def _shared(
     return total, starts, extents
 
 
-SPAN_CHUNK = 1 << 17  # table bytes decoded at once: bounds the decoder's arrays (~40 bytes a byte)
+SPAN_CHUNK = 1 << 17  # table bytes decoded at once: bounds the decoder's arrays (~55 bytes a byte)
 
 
 def _pc_spans(
@@ -206,9 +206,11 @@ def _pc_spans(
     inside = (first < end) & (end <= len(whole))
     last_ok = np.zeros(len(first), np.bool_)
     last_ok[inside] = whole[end[inside] - 1] < 0x80  # no varint runs on into the next table
-    segs = np.flatnonzero(last_ok)
-    for i in np.flatnonzero(inside & ~last_ok).tolist():  # damaged: read one by one, as before
+    # damaged (ending mid-varint) or longer than a chunk (no Go table is): read one by one
+    one_by_one = inside & (~last_ok | (end - first > SPAN_CHUNK))
+    for i in np.flatnonzero(one_by_one).tolist():
         out[i] = _pc_span(data, int(first[i]), int(end[i]))
+    segs = np.flatnonzero(inside & ~one_by_one)
     done = np.cumsum((end - first)[segs])
     lo = 0
     while lo < len(segs):

@@ -4,7 +4,6 @@ process of our own (``worker.py``) or, when that process can't be used, in this 
 
 from __future__ import annotations
 
-import struct
 from typing import Any
 
 from ..archive import FileProbe
@@ -30,9 +29,8 @@ class GoProbe(FileProbe):
         if not self._worker.failed:
             try:
                 return self._worker.analyse(path, data)
-            except (OSError, EOFError, ValueError, KeyError, TypeError, struct.error):
-                self._worker.failed = True  # this binary and the archive's next ones: in-process
-                self._worker.close()
+            except Exception:  # whatever went wrong there: this binary and the next ones, here
+                self._worker.give_up()
         from .analyse import analyse_go_binary
 
         return analyse_go_binary(path, data)

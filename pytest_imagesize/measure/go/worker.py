@@ -1,18 +1,18 @@
 """Go binaries analysed in a process of our own, beside the archive reader.
 
 The analysis is Python and numpy work that would hold the reader's GIL and leave its objects and
-numpy (~30 MB) in the reader's memory. A child process (``python -m
-pytest_imagesize.measure.go.worker``), started when an archive is asked for (it loads the reader
-while the engine prepares the archive; killed at once if no Go binary came), gets each binary over
-its stdin and answers with the ``GoBinary`` as JSON on its stdout:
+numpy (~30 MB) in the reader's memory. A child process (this module's ``main``, on the parent's
+``sys.path``), started when an archive is asked for (it loads the reader while the engine prepares
+the archive; killed at once if no Go binary came), says ``HELLO``, then gets each binary over its
+stdin and answers with the ``GoBinary`` as JSON on its stdout:
 
     request:  path length, data length (2 x uint32, big-endian), path (UTF-8), data
-    answer:   length (uint32), JSON of ``GoBinary.to_json()`` or ``null``
+    answer:   length (uint32, at most MAX_ANSWER), JSON of ``GoBinary.to_json()`` or ``null``
 
 The child ends when its stdin closes: when the archive is read, when the reader fails, and when the
 parent dies however it dies. It ignores Ctrl-C (the parent handles it and closes the pipe). If the
-child cannot be started or fails, the binary is analysed in the parent, as before, and so are the
-archive's later ones.
+child cannot be started or fails, the binary is analysed in the parent, as before, and so are all
+later ones of this process.
 """
 
 from __future__ import annotations
@@ -31,47 +31,70 @@ from .model import GoBinary
 
 _HEADER = struct.Struct(">II")
 _ANSWER = struct.Struct(">I")
+HELLO = b"pytest-imagesize go worker 1\n"  # the child's first words: anything else is not our child
+MAX_ANSWER = 64 << 20
 WAIT_AT_CLOSE = 5.0  # seconds the child gets to see the end of its input before it is killed
+# The child imports exactly what this process would: the same sys.path (not the current directory
+# that ``python -m`` would put first), then runs the loop.
+_BOOT = "import json, sys; sys.path[:] = json.loads(sys.argv[1]); from {0} import main; main()"
+_broken = False  # a child failed in this process: later archives read their binaries in-process
 
 
 class GoWorker:
-    """One child process, started on first use; ``close`` ends it."""
+    """One child process; ``close`` ends it."""
 
     def __init__(self) -> None:
         self._child: subprocess.Popen[bytes] | None = None
         self._used = False
-        self.failed = False  # the child could not be used: the caller analyses in-process
+        self._closed = False
+        self.failed = _broken  # the child can't be used: the caller analyses in-process
 
     def start(self) -> None:
         """Start the child now (it loads the reader while the engine prepares the archive)."""
+        if self.failed:
+            return
         try:
             self._start()
         except (OSError, ValueError):
-            self.failed = True
+            self.give_up()
+
+    def give_up(self) -> None:
+        """The child failed: end it; this process reads Go binaries itself from now on."""
+        global _broken
+        _broken = self.failed = True
+        self.close()
 
     @property
     def pid(self) -> int | None:
         return None if self._child is None else self._child.pid
 
     def analyse(self, path: str, data: bytes | bytearray) -> GoBinary | None:
-        """The child's analysis of one file; raises OSError / ValueError when the child fails."""
+        """The child's analysis of one file; raises (OSError, EOFError, ValueError, ...) when the
+        child fails or answers nonsense."""
         child = self._start()
         assert child.stdin is not None and child.stdout is not None
-        self._used = True
+        if not self._used:
+            self._used = True
+            if _exactly(child.stdout, len(HELLO)) != HELLO:
+                raise ValueError("the Go reader's process did not introduce itself")
         name = path.encode("utf-8", "surrogateescape")
         child.stdin.write(_HEADER.pack(len(name), len(data)) + name)
         child.stdin.write(data)
         child.stdin.flush()
         size = _ANSWER.unpack(_exactly(child.stdout, _ANSWER.size))[0]
+        if size > MAX_ANSWER:
+            raise ValueError(f"the Go reader's process answered {size} bytes")
         answer = json.loads(_exactly(child.stdout, size))
         return None if answer is None else GoBinary.from_json(answer)
 
     def _start(self) -> subprocess.Popen[bytes]:
+        if self._closed:
+            raise ValueError("the Go reader's process was closed")
         if self._child is None:
-            if not sys.executable:
+            if not sys.executable or getattr(sys, "frozen", False):
                 raise ValueError("no Python interpreter to start")
             self._child = subprocess.Popen(
-                [sys.executable, "-m", __name__],
+                [sys.executable, "-c", _BOOT.format(__name__), json.dumps(sys.path)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -79,6 +102,7 @@ class GoWorker:
         return self._child
 
     def close(self) -> None:
+        self._closed = True
         child, self._child = self._child, None
         if child is None:
             return
@@ -126,9 +150,12 @@ def serve(requests: io.BufferedIOBase, answers: IO[bytes]) -> None:
         answers.flush()
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The child: answers go to a private copy of stdout; anything else printed goes to stderr."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and closes our input
     answers = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # anything else printed goes where stderr goes, not into the answers
-    with contextlib.suppress(BrokenPipeError, EOFError):
+    os.dup2(2, 1)
+    with contextlib.suppress(BrokenPipeError, EOFError), answers:
+        answers.write(HELLO)
+        answers.flush()
         serve(sys.stdin.buffer, answers)  # type: ignore[arg-type]
