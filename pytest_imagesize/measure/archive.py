@@ -854,10 +854,7 @@ class _BackgroundProbe(FileProbe):
                         scan.probed[path] = result
 
     def close(self) -> None:
-        try:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-        finally:
-            self._inner.close()
+        self._pool.shutdown(wait=True, cancel_futures=True)  # the inner probe: read_archive closes it
 
 
 def _is_layer_name(name: str) -> bool:
