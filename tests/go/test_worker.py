@@ -56,12 +56,12 @@ def test_a_dead_worker_falls_back_to_the_reader_in_process(go_builds: GoBuilds) 
     data = go_builds.data("hello-1.24-amd64-strip")
     probe = GoProbe()
     try:
-        first = probe.take("/app/a", bytearray(data))
+        first = probe.take("/app/a", bytes(data))
         pid = probe._worker.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
         assert gone(pid)
-        again = probe.take("/app/a", bytearray(data))  # the pipe is dead: analysed here
+        again = probe.take("/app/a", bytes(data))  # the pipe is dead: analysed here
         assert probe._worker.failed and probe._worker.pid is None
         assert again == first == analyse_go_binary("/app/a", data)
         assert GoProbe()._worker.failed  # and so do the process's later archives
@@ -78,7 +78,7 @@ def test_stray_output_before_the_greeting_is_not_taken_for_an_answer(
     probe = GoProbe()
     try:
         started = time.monotonic()
-        assert probe.take("/app/a", bytearray(data)) == analyse_go_binary("/app/a", data)
+        assert probe.take("/app/a", bytes(data)) == analyse_go_binary("/app/a", data)
         assert probe._worker.failed  # it said something else first: read here instead, no hang
         assert time.monotonic() - started < 30
     finally:
@@ -95,7 +95,7 @@ def test_the_worker_imports_what_this_process_imports(
     data = go_builds.data("hello-1.24-amd64-strip")
     probe = GoProbe()
     try:
-        assert probe.take("/app/a", bytearray(data)) == analyse_go_binary("/app/a", data)
+        assert probe.take("/app/a", bytes(data)) == analyse_go_binary("/app/a", data)
         assert not probe._worker.failed
     finally:
         probe.close()

@@ -3,7 +3,9 @@ gzip and zstd layer blobs, the classic layout, empty layers, odd streams and dam
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import gzip
 import io
 import json
@@ -306,7 +308,7 @@ class Recording(FileProbe):
     def wants(self, path: str, size: int, head: bytes) -> bool:
         return head.startswith(b"\x7fELF") or path == self.fail_on
 
-    def take(self, path: str, data: bytes | bytearray) -> Any:
+    def take(self, path: str, data: bytes) -> Any:
         self.threads.add(threading.current_thread().name)
         if path == self.fail_on:
             raise RuntimeError(f"cannot read {path}")
@@ -327,3 +329,83 @@ def test_a_probe_that_fails_fails_the_read_with_its_error() -> None:
     fake = FakeImage.from_layers([{"bin/app": b"\x7fELF" + b"x" * 10, "etc/bad": b"x"}], layout="oci")
     with pytest.raises(RuntimeError, match="cannot read /etc/bad"):
         read_archive([fake.archive()], probe=Recording(fail_on="/etc/bad"))
+
+
+class Needled(Recording):
+    """Takes only files that contain a marker, as the Go probe does with its build-info magic."""
+
+    needle = b"MARK"
+
+    def wants(self, path: str, size: int, head: bytes) -> bool:
+        return True
+
+    def take(self, path: str, data: bytes) -> Any:
+        return bytes(data)
+
+
+@pytest.mark.parametrize("compression", ["tar", "gzip"])
+def test_only_files_with_the_needle_are_taken_each_whole_and_unchanged(
+    compression: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # files growing and shrinking around the reused buffer's size, the marker at either end, and
+    # one file over the buffer's limit: each taken file is exactly its own bytes
+    monkeypatch.setattr(archive_module, "PROBE_BUFFER", 300_000)
+    sizes = [10, 200_000, 50, 150_000, 299_996, 600_000, 120_000, 7]
+    files: dict[str, Any] = {}
+    for i, size in enumerate(sizes):
+        body = bytes([65 + i]) * size
+        files[f"f/with{i}"] = body + b"MARK" if i % 2 else b"MARK" + body
+        files[f"f/without{i}"] = bytes([97 + i]) * (size + 4)
+    fake = FakeImage.from_layers([files], compression=compression, layout="oci")  # type: ignore[arg-type]
+    scan = read_archive(chunks(fake.archive(), 65_536), probe=Needled())
+    assert scan.layers[0].probed == {f"/{k}": v for k, v in files.items() if "with" in k and "out" not in k}
+
+
+def test_a_file_cut_short_while_read_for_the_probe_is_a_truncated_layer() -> None:
+    fake = FakeImage.from_layers([{"bin/app": b"MARK" + b"x" * 100_000}], compression="tar", layout="classic")
+    archive = fake.archive()
+    cut = archive.index(b"MARK") + 50_000  # inside the file's data
+    with pytest.raises(ArchiveError, match="truncated"):
+        read_archive([archive[:cut]], probe=Needled())
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+@pytest.mark.parametrize("fails", [False, True])
+def test_cycle_collection_is_paused_during_a_read_and_left_as_it_was(enabled: bool, fails: bool) -> None:
+    seen: list[bool] = []
+
+    class Watching(Needled):
+        def take(self, path: str, data: bytes) -> Any:
+            seen.append(gc.isenabled())
+            if fails:
+                raise RuntimeError("probe failed")
+            return None
+
+    fake = FakeImage.from_layers([{"bin/app": b"MARK"}], compression="tar", layout="oci")
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with contextlib.suppress(RuntimeError):
+            read_archive([fake.archive()], probe=Watching())
+        assert seen == [False]
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_the_stream_runs_further_ahead_only_while_a_compressed_blob_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limits: list[int] = []
+    original = archive_module._Prefetched.set_limit
+
+    def record(self: Any, limit: int) -> None:
+        limits.append(limit)
+        original(self, limit)
+
+    monkeypatch.setattr(archive_module._Prefetched, "set_limit", record)
+    fake = image(["gzip", "tar", "zstd"])
+    scan = read_archive(chunks(fake.archive(), 4_099))
+    assert [layer.portable_size for layer in scan.layers] == PORTABLE
+    compressed, plain = archive_module.PREFETCH_COMPRESSED, archive_module.PREFETCH
+    assert limits == [compressed, plain, compressed, plain]

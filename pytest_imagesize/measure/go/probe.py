@@ -22,10 +22,9 @@ class GoProbe(FileProbe):
     def wants(self, path: str, size: int, head: bytes) -> bool:
         return size <= MAX_BINARY and looks_like_elf(head)
 
-    def worth(self, data: bytes | bytearray) -> bool:
-        return BUILDINFO_MAGIC in data  # most ELF files of an image are not Go: let them go, in C
+    needle = BUILDINFO_MAGIC  # most ELF files of an image are not Go: let them go at once
 
-    def take(self, path: str, data: bytes | bytearray) -> Any:
+    def take(self, path: str, data: bytes) -> Any:
         if not self._worker.failed:
             try:
                 return self._worker.analyse(path, data)

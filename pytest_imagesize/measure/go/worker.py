@@ -27,6 +27,7 @@ import subprocess
 import sys
 from typing import IO
 
+from ..heap import tune_malloc
 from .model import GoBinary
 
 _HEADER = struct.Struct(">II")
@@ -37,6 +38,8 @@ WAIT_AT_CLOSE = 5.0  # seconds the child gets to see the end of its input before
 # The child imports exactly what this process would: the same sys.path (not the current directory
 # that ``python -m`` would put first), then runs the loop.
 _BOOT = "import json, sys; sys.path[:] = json.loads(sys.argv[1]); from {0} import main; main()"
+MMAP_THRESHOLD_MAX = 32 << 20  # glibc's largest: buffers up to this size come from the heap
+TRIM_THRESHOLD = 1 << 30  # free memory at the heap's top kept up to this much
 _broken = False  # a child failed in this process: later archives read their binaries in-process
 
 
@@ -150,9 +153,18 @@ def serve(requests: io.BufferedIOBase, answers: IO[bytes]) -> None:
         answers.flush()
 
 
+def _keep_freed_memory() -> None:
+    """In this process only: glibc keeps freed memory for reuse instead of giving it back to the
+    system, so each binary (tens of MB, received and read in numpy arrays) reuses the pages of
+    the one before rather than faulting fresh ones in (the parent gives big buffers back: its
+    peak memory is what users see)."""
+    tune_malloc(MMAP_THRESHOLD_MAX, TRIM_THRESHOLD)
+
+
 def main() -> None:
     """The child: answers go to a private copy of stdout; anything else printed goes to stderr."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and closes our input
+    _keep_freed_memory()
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     with contextlib.suppress(BrokenPipeError, EOFError), answers:
