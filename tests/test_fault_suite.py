@@ -252,6 +252,53 @@ class TestKilledEngine:
         next_run(pytester, disposable.env(), disposable.busybox)
         assert engine_left(disposable, name, before) == []
 
+    def test_engine_killed_mid_read_by_the_cli_is_one_line(
+        self, tmp_path: Path, disposable: DisposableEngine
+    ) -> None:
+        """The CLI streams the archive itself (the quick engine): the engine dies half-way."""
+        import subprocess
+        import textwrap
+
+        write_scratch_dockerfile(tmp_path, 100_000_000)
+        tag = f"pytest-imagesize-faults/cli-read:{nonce()}"
+        with disposable.client() as client:
+            client.images.build(path=str(tmp_path), tag=tag, rm=True, forcerm=True)
+        script = textwrap.dedent(
+            f"""
+            import os, signal, sys
+            from pytest_imagesize import cli
+            from pytest_imagesize.engine.quick import QuickEngine
+            _save = QuickEngine.save
+
+            def save(self, image_id):
+                chunks = _save(self, image_id)
+                yield next(chunks)
+                os.kill({disposable.pid}, signal.SIGKILL)  # the engine dies with the archive half read
+                yield from chunks
+
+            QuickEngine.save = save
+            sys.argv = ["pytest-imagesize", "inspect", {tag!r}, "--layers", "--no-cache"]
+            sys.exit(cli.main())
+            """
+        )
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", script],
+                env=disposable.env(),
+                capture_output=True,
+                text=True,
+                timeout=300,
+                cwd=tmp_path,
+            )
+        finally:
+            disposable.restart()
+            with disposable.client() as client:
+                client.images.remove(tag, force=True)
+        output = (done.stdout + done.stderr).strip().splitlines()
+        assert done.returncode == 2, (done.returncode, output)
+        assert len(output) == 1, output
+        assert "lost the container engine at" in output[0] and "while saving image" in output[0], output
+
 
 # ---------------------------------------------------------------------------- Ctrl-C
 

@@ -1,6 +1,6 @@
 """The quick engine (standard-library HTTP over the engine's Unix socket) against docker-py's, on
-the engine the suite runs against: the same answers, the same one-line errors, and a passing
-size check on a graph-driver engine that never imports docker-py."""
+the engine the suite runs against: the same answers and archives, the same one-line errors, and
+a size check that never imports docker-py."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import pytest
 
 from pytest_imagesize.engine.docker_api import DockerEngine
-from pytest_imagesize.engine.quick import QuickEngine, connect, socket_path
-from pytest_imagesize.errors import ImageNotFound
+from pytest_imagesize.engine.quick import SAVE_CHUNK, QuickEngine, connect, socket_path
+from pytest_imagesize.errors import ImageNotFound, ImageSizeError
+from pytest_imagesize.measure.archive import read_archive
 
 from .conftest import write_scratch_dockerfile
 
@@ -71,14 +73,44 @@ def test_what_it_does_not_answer_goes_to_docker_py(
     quick, _ = engines
     image_id = quick.inspect_image(quick_image)["Id"]
     assert image_id in quick.image_ids()
-    archive = b"".join(quick.save(image_id))
-    assert archive[257:262] == b"ustar"
+    assert quick._full is not None  # made for that question
 
 
-def test_a_passing_size_check_reads_no_archive_and_needs_no_docker_py_on_a_graph_driver(
+def test_it_streams_the_archive_docker_py_would(
     engines: tuple[QuickEngine, DockerEngine], quick_image: str
 ) -> None:
-    quick, _ = engines
+    quick, slow = engines
+    image_id = quick.inspect_image(quick_image)["Id"]
+    chunks = list(quick.save(image_id))
+    assert quick._full is None  # no docker-py for the archive
+    assert max(len(chunk) for chunk in chunks) <= SAVE_CHUNK
+    ours, theirs = read_archive(chunks), read_archive(slow.save(image_id))
+    assert [(layer.diff_id, layer.portable_size, layer.tar_size) for layer in ours.layers] == [
+        (layer.diff_id, layer.portable_size, layer.tar_size) for layer in theirs.layers
+    ]
+    assert [layer.portable_size for layer in ours.layers] == [5_432]
+
+
+def test_a_refused_save_is_the_same_line(
+    engines: tuple[QuickEngine, DockerEngine], docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    quick, slow = engines
+    write_scratch_dockerfile(tmp_path, 1_234)
+    image, _ = docker_client.images.build(path=str(tmp_path), rm=True, forcerm=True)
+    docker_client.images.remove(str(image.id), force=True)  # gone since it was measured
+    errors = []
+    for engine in (quick, slow):
+        with pytest.raises(ImageSizeError) as error:
+            list(engine.save(str(image.id)))
+        errors.append(error.value)
+    assert [type(e) for e in errors] == [ImageNotFound, ImageNotFound]
+    assert str(errors[0]) == str(errors[1])
+    assert "disappeared from the engine" in str(errors[0])
+
+
+def test_a_passing_size_check_needs_no_docker_py(
+    engines: tuple[QuickEngine, DockerEngine], quick_image: str
+) -> None:
     script = textwrap.dedent(
         f"""
         import sys
@@ -94,6 +126,6 @@ def test_a_passing_size_check_reads_no_archive_and_needs_no_docker_py_on_a_graph
     )
     assert done.returncode == 0, done.stderr
     assert f"OK {quick_image}: size 5,432 B" in done.stdout
-    # Only where the engine's .Size is the portable size is no archive needed (and no docker-py).
-    needs_archive = quick.info().image_store != "graphdriver"
-    assert done.stdout.strip().endswith(f"docker-py: {needs_archive}")
+    # Where the engine's .Size is the portable size no archive is read; elsewhere the quick engine
+    # streams it: docker-py is never needed
+    assert done.stdout.strip().endswith("docker-py: False")

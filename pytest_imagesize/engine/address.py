@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ImageSizeError
+from ..errors import ImageNotFound, ImageSizeError
 from .protocol import EngineInfo, ImageStore
 
 DEFAULT_ADDRESS = "unix:///var/run/docker.sock"
@@ -100,6 +100,28 @@ def image_absent(ref: str, address: str) -> str:
         f"image {ref!r} is not present on the engine at {address}: build or "
         f"pull it before the tests run (check with: docker image inspect {ref})"
     )
+
+
+def short_id(image_id: str) -> str:
+    """An image ID as ``docker images`` shows it (12 hex digits)."""
+    return image_id.split(":", 1)[-1][:12]
+
+
+def save_refused(image_id: str, explanation: str, present: bool) -> ImageSizeError | None:
+    """Why the engine refused to export an image (``explanation``: the first line of its answer;
+    ``present``: the image is still there), or None when the engine's own words must do."""
+    if not present:  # Docker answers 500, not 404, for an image deleted since it was measured
+        return ImageNotFound(
+            "disappeared from the engine before its archive could be read; keep it until the tests end"
+        )
+    text = explanation.lower()
+    if "platform" in text or "content digest" in text or "not found" in text:
+        return ImageSizeError(
+            f"the engine cannot export image {short_id(image_id)} ({explanation}): on the containerd "
+            "image store every platform of a multi-platform image must be present; pull it "
+            "with --platform for your architecture or build it for one platform"
+        )
+    return None
 
 
 def image_store(name: str, info: Mapping[str, Any]) -> ImageStore:

@@ -26,6 +26,8 @@ from .address import (
     engine_info,
     engine_lost,
     image_absent,
+    save_refused,
+    short_id,
     unanswered,
 )
 from .protocol import EngineInfo
@@ -59,10 +61,6 @@ def engine_errors(doing: str, address: str | None = None) -> Iterator[None]:
     ) as exc:
         # urllib3's own errors too: docker-py reads a build's stream from the raw response
         raise EngineUnavailable(engine_lost(address or engine_address(), doing, exc)) from None
-
-
-def _short(image_id: str) -> str:
-    return image_id.split(":", 1)[-1][:12]
 
 
 class DockerEngine:
@@ -126,7 +124,7 @@ class DockerEngine:
         return history
 
     def save(self, image_id: str) -> Iterator[bytes]:
-        doing = f"saving image {_short(image_id)}"
+        doing = f"saving image {short_id(image_id)}"
         with self._errors(doing):
             try:
                 chunks = self._api().get_image(image_id, chunk_size=1 << 20)
@@ -155,23 +153,18 @@ class DockerEngine:
             yield item
 
     def _explain_save_failure(self, image_id: str, exc: docker.errors.APIError) -> None:
-        try:  # Docker answers 500, not 404, for an image deleted since it was measured
+        try:
             self._api().inspect_image(image_id)
+            present = True
         except docker.errors.NotFound:
-            raise ImageNotFound(
-                "disappeared from the engine before its archive could be read; keep it until the tests end"
-            ) from None
-        text = _explanation(exc)
-        if "platform" in text.lower() or "content digest" in text.lower() or "not found" in text.lower():
-            raise ImageSizeError(
-                f"the engine cannot export image {_short(image_id)} ({text}): on the containerd "
-                "image store every platform of a multi-platform image must be present; pull it "
-                "with --platform for your architecture or build it for one platform"
-            ) from None
+            present = False
+        error = save_refused(image_id, _explanation(exc), present)
+        if error is not None:
+            raise error from None
 
     def read_file(self, image_id: str, path: str, limit: int) -> bytes:
         wanted = "/" + posixpath.normpath("/" + path).lstrip("/")
-        with self._errors(f"reading {wanted} from image {_short(image_id)}"):
+        with self._errors(f"reading {wanted} from image {short_id(image_id)}"):
             container = self._api().create_container(image_id, command=["/nonexistent"], entrypoint=[])
             try:
                 try:

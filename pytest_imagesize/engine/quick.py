@@ -1,7 +1,7 @@
 """An engine that answers the first questions of a size check itself — the engine's version and
 image store, an image's inspect data and history — over the Engine API's local Unix socket, with
-the standard library's HTTP client; everything else (an archive, a build, events) goes to a
-:class:`DockerEngine` made on first need.
+the standard library's HTTP client, and streams an image's archive the same way; everything
+else (a build, events, a file of an image) goes to a :class:`DockerEngine` made on first need.
 
 Importing docker-py (requests, urllib3) takes about a tenth of a second, most of what a passing
 ``pytest-imagesize check`` costs on a graph-driver engine, where the engine's own ``.Size`` is the
@@ -20,11 +20,21 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import EngineUnavailable, ImageNotFound, ImageSizeError
-from .address import connect_timeout, engine_address, engine_info, engine_lost, image_absent, unanswered
+from .address import (
+    connect_timeout,
+    engine_address,
+    engine_info,
+    engine_lost,
+    image_absent,
+    save_refused,
+    short_id,
+    unanswered,
+)
 from .protocol import Engine, EngineInfo
 
 TLS_SETTINGS = ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 LONG_TIMEOUT = 600.0  # seconds, once the engine has answered (as docker_api's)
+SAVE_CHUNK = 1 << 20  # bytes of the archive handed on at a time
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -171,7 +181,46 @@ class QuickEngine:
         return self._full
 
     def save(self, image_id: str) -> Iterator[bytes]:
-        return self._docker().save(image_id)
+        """The image's archive as the engine streams it, on a connection of its own (closed when
+        the stream ends or is let go: the engine then stops writing)."""
+        doing = f"saving image {short_id(image_id)}"
+        connection = _UnixConnection(self._path, LONG_TIMEOUT)
+        try:
+            try:
+                connection.request("GET", f"/images/{quote(image_id, safe='/:@')}/get")
+                response = connection.getresponse()
+                if response.status != 200:
+                    body = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                raise EngineUnavailable(engine_lost(self._address, doing, exc)) from None
+            if response.status != 200:
+                raise self._save_refused(image_id, response.status, body, doing)
+            while True:
+                try:
+                    chunk = response.read(SAVE_CHUNK)
+                except (OSError, http.client.HTTPException) as exc:
+                    raise EngineUnavailable(engine_lost(self._address, doing, exc)) from None
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            connection.close()
+
+    def _save_refused(self, image_id: str, status: int, body: bytes, doing: str) -> ImageSizeError:
+        try:
+            data: Any = json.loads(body)
+        except ValueError:
+            data = None
+        message = data.get("message") if isinstance(data, dict) else None
+        lines = str(message or "").strip().splitlines()
+        try:
+            self.inspect_image(image_id)
+            present = True
+        except ImageNotFound:
+            present = False
+        return save_refused(image_id, lines[0] if lines else f"HTTP {status}", present) or self._refused(
+            status, data, doing
+        )
 
     def read_file(self, image_id: str, path: str, limit: int) -> bytes:
         return self._docker().read_file(image_id, path, limit)
