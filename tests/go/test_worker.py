@@ -142,3 +142,22 @@ def test_worker_ends_when_the_reading_process_is_killed(go_builds: GoBuilds) -> 
     finally:
         parent.kill()
         parent.wait()
+
+
+@pytest.mark.parametrize("users", [None, "3"])
+def test_the_worker_starts_no_blas_threads_unless_the_user_says_so(
+    users: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if users is None:
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", users)
+    worker = GoWorker()
+    worker.start()
+    try:
+        assert worker.analyse("/not-go", b"plain text") is None  # it runs and answers
+        assert worker.pid is not None
+        environ = Path(f"/proc/{worker.pid}/environ").read_bytes().split(b"\0")
+        assert f"OPENBLAS_NUM_THREADS={users or 1}".encode() in environ
+    finally:
+        worker.close()

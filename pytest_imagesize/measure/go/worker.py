@@ -18,6 +18,7 @@ later ones of this process.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import json
 import os
@@ -40,6 +41,9 @@ WAIT_AT_CLOSE = 5.0  # seconds the child gets to see the end of its input before
 _BOOT = "import json, sys; sys.path[:] = json.loads(sys.argv[1]); from {0} import main; main()"
 MMAP_THRESHOLD_MAX = 32 << 20  # glibc's largest: buffers up to this size come from the heap
 TRIM_THRESHOLD = 1 << 30  # free memory at the heap's top kept up to this much
+# numpy's BLAS would start a thread per core, which the reader never uses (only its spinning);
+# a user's own setting wins
+_ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _broken = False  # a child failed in this process: later archives read their binaries in-process
 
 
@@ -101,6 +105,7 @@ class GoWorker:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
+                env={**_ONE_THREAD, **os.environ},
             )
         return self._child
 
@@ -137,6 +142,7 @@ def serve(requests: io.BufferedIOBase, answers: IO[bytes]) -> None:
 
     from .analyse import analyse_go_binary
 
+    gc.freeze()  # the modules' objects: not walked again by every full collection of the analysis
     while True:
         header = requests.read(_HEADER.size)
         if len(header) < _HEADER.size:
