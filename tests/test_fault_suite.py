@@ -298,6 +298,7 @@ class TestKilledEngine:
         assert done.returncode == 2, (done.returncode, output)
         assert len(output) == 1, output
         assert "lost the container engine at" in output[0] and "while saving image" in output[0], output
+        assert "damaged" not in output[0] and "truncated" not in output[0], output  # the engine's line
 
 
 # ---------------------------------------------------------------------------- Ctrl-C

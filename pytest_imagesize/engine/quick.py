@@ -35,6 +35,7 @@ from .protocol import Engine, EngineInfo
 TLS_SETTINGS = ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 LONG_TIMEOUT = 600.0  # seconds, once the engine has answered (as docker_api's)
 SAVE_CHUNK = 1 << 20  # bytes of the archive handed on at a time
+MAX_ERROR_BODY = 64 << 10  # bytes of an error answer read for its message
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -181,8 +182,8 @@ class QuickEngine:
         return self._full
 
     def save(self, image_id: str) -> Iterator[bytes]:
-        """The image's archive as the engine streams it, on a connection of its own (closed when
-        the stream ends or is let go: the engine then stops writing)."""
+        """The image's archive as the engine streams it, on a connection of its own, closed when
+        the stream ends, fails or is let go (a consumer that stops reading closes it)."""
         doing = f"saving image {short_id(image_id)}"
         connection = _UnixConnection(self._path, LONG_TIMEOUT)
         try:
@@ -190,7 +191,7 @@ class QuickEngine:
                 connection.request("GET", f"/images/{quote(image_id, safe='/:@')}/get")
                 response = connection.getresponse()
                 if response.status != 200:
-                    body = response.read()
+                    body = response.read(MAX_ERROR_BODY)
             except (OSError, http.client.HTTPException) as exc:
                 raise EngineUnavailable(engine_lost(self._address, doing, exc)) from None
             if response.status != 200:
@@ -198,6 +199,8 @@ class QuickEngine:
             while True:
                 try:
                     chunk = response.read(SAVE_CHUNK)
+                    if not chunk and response.length:  # the engine closed before its Content-Length
+                        raise http.client.IncompleteRead(b"", response.length)
                 except (OSError, http.client.HTTPException) as exc:
                     raise EngineUnavailable(engine_lost(self._address, doing, exc)) from None
                 if not chunk:
@@ -213,14 +216,18 @@ class QuickEngine:
             data = None
         message = data.get("message") if isinstance(data, dict) else None
         lines = str(message or "").strip().splitlines()
+        explanation = lines[0] if lines else f"HTTP {status}"
+        # asked on a connection of its own: this runs in the thread that receives the archive
+        asking = QuickEngine(self._path, self._address, LONG_TIMEOUT)
         try:
-            self.inspect_image(image_id)
+            asking.inspect_image(image_id)
             present = True
         except ImageNotFound:
             present = False
-        return save_refused(image_id, lines[0] if lines else f"HTTP {status}", present) or self._refused(
-            status, data, doing
-        )
+        finally:
+            asking.close()
+        refused = save_refused(image_id, explanation, present)
+        return refused or ImageSizeError(f"the engine refused {doing}: {explanation}")
 
     def read_file(self, image_id: str, path: str, limit: int) -> bytes:
         return self._docker().read_file(image_id, path, limit)

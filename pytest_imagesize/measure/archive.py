@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import io
 import json
 import os
 import tarfile
@@ -66,7 +65,8 @@ MAX_WORKERS = 8
 PREFETCH = 4 << 20  # bytes received ahead of the parser
 # ... and while a compressed blob is read: the engine's stream is then what sets the pace (no
 # compression to wait for), and a longer lead keeps it flowing while the parser is held up for a
-# moment (a Go binary handed over, a layer of many small files); only compressed bytes are held
+# moment (a Go binary handed over, a layer of many small files); what is held is mostly the
+# blob's compressed bytes (the lead may run into the members after it)
 PREFETCH_COMPRESSED = 32 << 20
 INFLATED_AHEAD = 8 << 20  # bytes of a compressed layer inflated ahead of the parser
 INFLATED_CHUNK = 1 << 20  # at most this much comes out of one inflate call
@@ -162,33 +162,11 @@ class FileProbe:
     def wants(self, path: str, size: int, head: bytes) -> bool:
         return False
 
-    def take(self, path: str, data: bytes) -> Any:
+    def take(self, path: str, data: bytes | bytearray) -> Any:
         return None
 
     def close(self) -> None:
         """The archive is read (or its reading failed): let go of what ``take`` needed."""
-
-
-class ChunkStream(io.RawIOBase):
-    """A read-only file over an iterator of byte chunks (docker-py's save stream)."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks: Iterator[bytes] = iter(chunks)
-        self._buffer = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        while not self._buffer:
-            try:
-                self._buffer = memoryview(next(self._chunks))
-            except StopIteration:
-                return 0
-        n = min(len(target), len(self._buffer))
-        target[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
-        return n
 
 
 Sink = Callable[[Any], None]
@@ -413,56 +391,6 @@ class _Member:
         return done
 
 
-class _FileReader:
-    """Adapts a file-like ``read`` to the source interface (decompressed blobs, ``scan_layer``)."""
-
-    def __init__(self, raw: Any, sink: Sink | None = None) -> None:
-        self._raw = raw
-        self._sink = sink
-
-    def read(self, n: int) -> bytes:
-        parts = []
-        need = n
-        while need:
-            data = self._raw.read(min(need, BLOCK))
-            if not data:
-                break
-            parts.append(bytes(data))
-            need -= len(data)
-        out = parts[0] if len(parts) == 1 else b"".join(parts)
-        if self._sink is not None and out:
-            self._sink(out)
-        return out
-
-    def readinto(self, target: memoryview) -> int:
-        done, want = 0, len(target)
-        readinto = getattr(self._raw, "readinto", None)
-        while done < want:
-            if readinto is not None:
-                n = readinto(target[done : min(want, done + BLOCK)])
-            else:  # a file-like with read() only
-                data = self._raw.read(min(want - done, BLOCK))
-                n = len(data)
-                target[done : done + n] = data
-            if not n:
-                break
-            if self._sink is not None:
-                self._sink(target[done : done + n])
-            done += n
-        return done
-
-    def skip(self, n: int) -> int:
-        done = 0
-        while done < n:
-            data = self._raw.read(min(n - done, BLOCK))
-            if not data:
-                break
-            if self._sink is not None:
-                self._sink(data)
-            done += len(data)
-        return done
-
-
 def _inflated(raw: Any, stored_as: str) -> Iterator[bytes]:
     """The decompressed chunks (at most INFLATED_CHUNK bytes each, however well the data
     compresses) of a gzip (any number of members) or zstd stream. Run in a thread of its own
@@ -481,7 +409,7 @@ def _inflated(raw: Any, stored_as: str) -> Iterator[bytes]:
             yield from members.decompress(data)
         if not members.complete:
             raise ArchiveError("a compressed layer blob is truncated")
-    except ArchiveError:
+    except ImageSizeError:  # ours (a truncated archive) or the engine's (lost while receiving)
         raise
     except Exception as exc:  # zlib.error, zstandard.ZstdError
         raise ArchiveError(f"a compressed layer blob is damaged ({exc})") from None
@@ -775,11 +703,13 @@ def _entry(header: _Header) -> TarEntry:
     return TarEntry(path, kind, 0, header.mode, header.uid, header.gid)
 
 
-def _scan_entries(source: Any, key: str, probe: FileProbe | None) -> LayerScan:
+def _scan_entries(
+    source: Any, key: str, probe: FileProbe | None, held: _ProbeBuffer | None = None
+) -> LayerScan:
     scan = LayerScan(key=key)
     entries = scan.entries
     portable = 0
-    held = _ProbeBuffer()
+    held = _ProbeBuffer() if held is None else held
     try:
         for header, stored in _walk(source, f"layer {key}"):
             entry = _entry(header)
@@ -797,48 +727,39 @@ def _scan_entries(source: Any, key: str, probe: FileProbe | None) -> LayerScan:
     return scan
 
 
-def scan_layer(
-    raw: Any, key: str, compressor: BlockCompressor | None, probe: FileProbe | None = None
-) -> LayerScan:
-    """Parse one (uncompressed) layer tar from the file-like ``raw``, feeding its bytes to
-    ``compressor``."""
-    reader = _FileReader(raw, compressor)
-    source = _Member(reader, 1 << 62)
-    scan = _scan_entries(source, key, probe)
-    while source.skip(BLOCK):  # the end-of-archive padding counts in the pushed tar too
-        pass
-    scan.tar_size = (1 << 62) - source.remaining
-    if compressor is not None:
-        scan.compressed_size = compressor.finish()
-    return scan
-
-
 class _ProbeBuffer:
     """Where a probed file is copied from the stream, reused from file to file: most probed files
     are let go at once (``needle``: most ELF files of an image are not Go), and memory of 2 MiB or
     more fresh for each of them would be mapped and faulted in page by page each time (glibc
-    gives such buffers back when freed: ``_big_buffers_to_the_os``). Files over ``PROBE_BUFFER``
-    get memory of their own."""
+    gives such buffers back when freed: ``_big_buffers_to_the_os``). A file taken from it is
+    copied out (at most ``PROBE_BUFFER`` bytes); a bigger file is read into memory of its own,
+    which is handed over as it is. One per archive read: layers are parsed one at a time."""
 
     def __init__(self) -> None:
         self._memory = bytearray()
 
-    def fill(self, source: Any, head: bytes, size: int, needle: bytes) -> bytes | None:
+    def fill(self, source: Any, head: bytes, size: int, needle: bytes) -> bytes | bytearray | None:
         """The file of ``size`` bytes (its first ones, ``head``, already read from ``source``) if
-        it contains ``needle``, else None. ``ArchiveError`` if the stream ends first."""
+        it contains ``needle``, else None; ``_ShortFile`` if the stream ends first."""
         memory = self._memory
-        if size > len(memory):
-            if size <= PROBE_BUFFER:  # grown in steps: a few allocations however sizes rise
-                memory = self._memory = bytearray(min(max(size, 2 * len(memory)), PROBE_BUFFER))
-            else:
-                memory = bytearray(size)
+        own = size > PROBE_BUFFER
+        if own:
+            memory = bytearray(size)
+        elif size > len(memory):  # grown in steps: a few allocations however sizes rise
+            memory = self._memory = bytearray(min(max(size, 2 * len(memory)), PROBE_BUFFER))
         with memoryview(memory) as view:
             view[: len(head)] = head
             if len(head) + source.readinto(view[len(head) : size]) < size:
-                raise ArchiveError("truncated")
+                raise _ShortFile
             if needle and memory.find(needle, 0, size) < 0:
                 return None
-            return bytes(view[:size])  # the probe's own copy: this memory is reused
+            if not own:
+                return bytes(view[:size])  # the probe's own copy: this memory is reused
+        return memory
+
+
+class _ShortFile(Exception):
+    """The stream ended inside a probed file."""
 
 
 def _probe(
@@ -848,7 +769,7 @@ def _probe(
     if probe.wants(entry.path, entry.size, head):
         try:
             data = held.fill(source, head, stored, probe.needle)
-        except ArchiveError:
+        except _ShortFile:
             raise ArchiveError(f"layer {scan.key} is truncated") from None
         if data is None:
             return
@@ -861,7 +782,8 @@ class _BackgroundProbe(FileProbe):
     """Runs another probe's ``take`` in a thread of its own while the stream goes on (the reading
     thread mostly waits for the engine: the probe's work fits in those waits). At most one file
     waits while another is looked at, and while more than ``PROBE_HELD`` bytes are held the reader
-    waits: memory holds two small files beside the one being read, or one big one."""
+    waits: memory holds two small files (or one big one) beside the reading thread's buffer
+    (``_ProbeBuffer``, up to ``PROBE_BUFFER``) and the file being read."""
 
     def __init__(self, inner: FileProbe) -> None:
         self._inner = inner
@@ -876,7 +798,7 @@ class _BackgroundProbe(FileProbe):
     def needle(self) -> bytes:  # type: ignore[override]
         return self._inner.needle
 
-    def take(self, path: str, data: bytes) -> Any:
+    def take(self, path: str, data: bytes | bytearray) -> Any:
         while self._pending and (len(self._pending) >= 2 or self._held + len(data) > PROBE_HELD):
             done, size = self._pending.popleft()
             self._held -= size
@@ -916,6 +838,7 @@ class _Reader:
         self.scans: dict[str, LayerScan] = {}
         self.documents: dict[str, Any] = {}
         self.received: _Prefetched | None = None
+        self.held = _ProbeBuffer()  # where probed files are read, reused from layer to layer
 
     def _guess(self, name: str, size: int) -> LayerScan | None:
         if self.known is None:
@@ -947,7 +870,7 @@ class _Reader:
         compressor = BlockCompressor(pool, self.workers)
         source.sink = compressor.feed
         try:
-            scan = _scan_entries(member, name, self.probe)
+            scan = _scan_entries(member, name, self.probe, self.held)
             member.skip(member.remaining)  # the end-of-archive padding counts in the pushed tar too
         finally:
             source.sink = None
@@ -973,7 +896,7 @@ class _Reader:
         inflated = _Prefetched(_inflated(member, stored_as), INFLATED_AHEAD)
         try:
             counted = _Member(_Source(inflated), 1 << 62)  # the chunks read in place, not copied
-            scan = _scan_entries(counted, name, self.probe)
+            scan = _scan_entries(counted, name, self.probe, self.held)
             while counted.skip(BLOCK):
                 pass
         except BaseException:

@@ -9,6 +9,7 @@ import gc
 import gzip
 import io
 import json
+import os
 import tarfile
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import Any, Literal
 import pytest
 import zstandard
 
+from pytest_imagesize.errors import EngineUnavailable
 from pytest_imagesize.measure import archive as archive_module
 from pytest_imagesize.measure.archive import (
     PREFETCH,
@@ -308,7 +310,7 @@ class Recording(FileProbe):
     def wants(self, path: str, size: int, head: bytes) -> bool:
         return head.startswith(b"\x7fELF") or path == self.fail_on
 
-    def take(self, path: str, data: bytes) -> Any:
+    def take(self, path: str, data: bytes | bytearray) -> Any:
         self.threads.add(threading.current_thread().name)
         if path == self.fail_on:
             raise RuntimeError(f"cannot read {path}")
@@ -336,10 +338,15 @@ class Needled(Recording):
 
     needle = b"MARK"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken: list[str] = []
+
     def wants(self, path: str, size: int, head: bytes) -> bool:
         return True
 
-    def take(self, path: str, data: bytes) -> Any:
+    def take(self, path: str, data: bytes | bytearray) -> Any:
+        self.taken.append(path)
         return bytes(data)
 
 
@@ -356,6 +363,9 @@ def test_only_files_with_the_needle_are_taken_each_whole_and_unchanged(
         body = bytes([65 + i]) * size
         files[f"f/with{i}"] = body + b"MARK" if i % 2 else b"MARK" + body
         files[f"f/without{i}"] = bytes([97 + i]) * (size + 4)
+    # a smaller file after one with the marker near its end: the marker is still in the memory
+    files["f/with_late"] = b"z" * 250_000 + b"MARK"
+    files["f/without_after_it"] = b"y" * 1_000
     fake = FakeImage.from_layers([files], compression=compression, layout="oci")  # type: ignore[arg-type]
     scan = read_archive(chunks(fake.archive(), 65_536), probe=Needled())
     assert scan.layers[0].probed == {f"/{k}": v for k, v in files.items() if "with" in k and "out" not in k}
@@ -365,8 +375,26 @@ def test_a_file_cut_short_while_read_for_the_probe_is_a_truncated_layer() -> Non
     fake = FakeImage.from_layers([{"bin/app": b"MARK" + b"x" * 100_000}], compression="tar", layout="classic")
     archive = fake.archive()
     cut = archive.index(b"MARK") + 50_000  # inside the file's data
+    probe = Needled()
     with pytest.raises(ArchiveError, match="truncated"):
-        read_archive([archive[:cut]], probe=Needled())
+        read_archive([archive[:cut]], probe=probe)
+    assert probe.taken == []  # not handed over cut short
+
+
+def test_the_engine_lost_inside_a_compressed_layer_is_the_engines_line() -> None:
+    fake = FakeImage.from_layers(
+        [{"bin/app": b"MARK" + bytes(range(256)) * 4_000}], compression="gzip", layout="oci"
+    )
+    archive = fake.archive()
+    blob = fake.layers[0].blob
+    cut = archive.index(blob) + len(blob) // 2
+
+    def stream() -> Iterator[bytes]:
+        yield archive[:cut]
+        raise EngineUnavailable("lost the container engine at unix:///x while saving image 1234")
+
+    with pytest.raises(EngineUnavailable, match=r"^lost the container engine"):
+        read_archive(stream(), probe=Needled())
 
 
 @pytest.mark.parametrize("enabled", [True, False])
@@ -375,7 +403,7 @@ def test_cycle_collection_is_paused_during_a_read_and_left_as_it_was(enabled: bo
     seen: list[bool] = []
 
     class Watching(Needled):
-        def take(self, path: str, data: bytes) -> Any:
+        def take(self, path: str, data: bytes | bytearray) -> Any:
             seen.append(gc.isenabled())
             if fails:
                 raise RuntimeError("probe failed")
@@ -409,3 +437,34 @@ def test_the_stream_runs_further_ahead_only_while_a_compressed_blob_is_read(
     assert [layer.portable_size for layer in scan.layers] == PORTABLE
     compressed, plain = archive_module.PREFETCH_COMPRESSED, archive_module.PREFETCH
     assert limits == [compressed, plain, compressed, plain]
+
+
+@pytest.mark.parametrize("compression", ["gzip", "tar"])
+def test_while_the_parser_waits_a_compressed_blob_is_received_further_ahead(compression: str) -> None:
+    # a layer of incompressible data whose first file holds the parser up for a moment: how far
+    # the stream got meanwhile is the lead (the inflating thread's own lead counted too)
+    random = os.urandom(48 << 20)
+    files = {"a/first": b"MARK", "a/rest": random}
+    fake = FakeImage.from_layers([files], compression=compression, layout="oci")  # type: ignore[arg-type]
+    sent = [0]
+
+    def stream() -> Iterator[bytes]:
+        for chunk in chunks(fake.archive(), 1 << 20):
+            sent[0] += len(chunk)
+            yield chunk
+
+    got: list[int] = []
+
+    class Slow(Needled):
+        def wants(self, path: str, size: int, head: bytes) -> bool:
+            if path == "/a/first":
+                time.sleep(1.0)
+                got.append(sent[0])
+            return False
+
+    read_archive(stream(), probe=Slow())
+    lead = got[0]
+    if compression == "gzip":
+        assert lead > PREFETCH + archive_module.INFLATED_AHEAD + (8 << 20), lead
+    else:
+        assert lead <= PREFETCH + (2 << 20), lead

@@ -24,7 +24,7 @@ class GoProbe(FileProbe):
 
     needle = BUILDINFO_MAGIC  # most ELF files of an image are not Go: let them go at once
 
-    def take(self, path: str, data: bytes) -> Any:
+    def take(self, path: str, data: bytes | bytearray) -> Any:
         if not self._worker.failed:
             try:
                 return self._worker.analyse(path, data)

@@ -105,7 +105,7 @@ class GoWorker:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
-                env={**_ONE_THREAD, **os.environ},
+                env={**os.environ, **{k: v for k, v in _ONE_THREAD.items() if not os.environ.get(k)}},
             )
         return self._child
 
@@ -160,10 +160,10 @@ def serve(requests: io.BufferedIOBase, answers: IO[bytes]) -> None:
 
 
 def _keep_freed_memory() -> None:
-    """In this process only: glibc keeps freed memory for reuse instead of giving it back to the
-    system, so each binary (tens of MB, received and read in numpy arrays) reuses the pages of
-    the one before rather than faulting fresh ones in (the parent gives big buffers back: its
-    peak memory is what users see)."""
+    """In this process only: buffers up to 32 MiB come from the heap and glibc keeps what is
+    freed for reuse, so each binary (received, then read in numpy arrays) mostly reuses the pages
+    of the one before instead of faulting in fresh ones. This process's peak memory is that of
+    the biggest binary's analysis either way; the reading process gives its big buffers back."""
     tune_malloc(MMAP_THRESHOLD_MAX, TRIM_THRESHOLD)
 
 
