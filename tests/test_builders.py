@@ -153,7 +153,11 @@ def test_interrupted_buildx_build_leaves_nothing_behind(
     # Whatever this build could leave (an image, a container from one) carries this run's label:
     # other runs may share the engine, so it is this build's products that are looked for.
     run = f"pytest-imagesize-test.run={os.urandom(8).hex()}"
-    (pytester.path / "Dockerfile").write_text(f"FROM {busybox_image}\nLABEL {run}\nRUN sleep 60\n")
+    # the run's label in the RUN line too: BuildKit's cache key of a RUN step ignores labels, and a
+    # `RUN sleep 60` once completed on this engine would be a cache hit with nothing to interrupt
+    (pytester.path / "Dockerfile").write_text(
+        f"FROM {busybox_image}\nLABEL {run}\nRUN echo {run} > /dev/null && sleep 60\n"
+    )
     pytester.makepyfile(
         "from pytest_imagesize import build_image\napp = build_image('Dockerfile')\n"
         "def test_app(app):\n    pass\n"
