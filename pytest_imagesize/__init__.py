@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .errors import ImageSizeError
-    from .fixtures import build_image, existing_image
+    from .glue.fixtures import build_image, existing_image
     from .measure.image import Image, ImageConfig, Layer, measure_image
     from .measure.layers import FileRecord, FileTree
     from .session import ImageSizeWarning
@@ -31,8 +31,8 @@ _EXPORTS = {
     "ImageSizeError": ".errors",
     "ImageSizeWarning": ".session",
     "Layer": ".measure.image",
-    "build_image": ".fixtures",
-    "existing_image": ".fixtures",
+    "build_image": ".glue.fixtures",
+    "existing_image": ".glue.fixtures",
     "format_size": ".sizes",
     "measure_image": ".measure.image",
     "parse_size": ".sizes",

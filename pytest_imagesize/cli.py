@@ -102,7 +102,7 @@ def _diff(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from pathlib import Path
 
     from . import baseline
-    from .explain import comparison_json, movers_lines, signed
+    from .compare.wording import comparison_json, movers_lines, signed
     from .measure.image import Image
     from .measure.summary import compare
     from .sizes import format_size

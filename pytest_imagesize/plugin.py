@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from . import hookspecs
 from .checks import KINDS, Check
-from .collection import checks_for_item
 from .errors import ImageSizeError
-from .fixtures import SESSION_KEY
-from .options import Settings, add_options, spell_out_bare_report
-from .run import PytestRun, start_session
+from .glue import hookspecs
+from .glue.collection import checks_for_item
+from .glue.fixtures import SESSION_KEY
+from .glue.options import Settings, add_options, spell_out_bare_report
+from .glue.run import PytestRun, start_session
 
 CHECKS_KEY = pytest.StashKey[list[Check]]()
 

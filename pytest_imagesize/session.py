@@ -21,9 +21,9 @@ from .engine.dockerfile import final_base
 from .engine.leftovers import BuildRecord, full_ids, sweep
 from .engine.protocol import Engine, EngineInfo
 from .errors import BuildError, EngineUnavailable, ImageSizeError
+from .glue.options import Settings
 from .measure.cache import AnalysisCache
 from .measure.image import Image
-from .options import Settings
 from .progress import ProgressSink, Step, no_progress
 from .sizes import format_size
 

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .checks import Outcome
-from .engine.build import BuildResult
-from .engine.protocol import EngineInfo
-from .errors import BuildError, ImageSizeError
-from .measure.image import Image
-from .session import ImageSizeSession
+from ..checks import Outcome
+from ..engine.build import BuildResult
+from ..engine.protocol import EngineInfo
+from ..errors import BuildError, ImageSizeError
+from ..measure.image import Image
+from ..session import ImageSizeSession
 from .terminal_progress import REPORT_ATTRIBUTE, TerminalProgress
 
 SHARED_KEY = "imagesize_shared"

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from .checks import KINDS, Check, Scope, closest_checks
-from .errors import ImageSizeError
+from ..checks import KINDS, Check, Scope, closest_checks
+from ..errors import ImageSizeError
 from .fixtures import declaration_of
 
 

@@ -10,10 +10,10 @@ from typing import Literal, cast
 
 import pytest
 
-from . import baseline
-from .checks import SCOPES, Check, Scope
-from .errors import ImageSizeError
-from .sizes import parse_percent, parse_size
+from .. import baseline
+from ..checks import SCOPES, Check, Scope
+from ..errors import ImageSizeError
+from ..sizes import parse_percent, parse_size
 from .terminal_progress import ProgressMode
 
 REPORT_MODES = ("summary", "layers", "go")

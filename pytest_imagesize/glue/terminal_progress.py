@@ -16,7 +16,7 @@ from typing import Any, Literal
 import pytest
 from _pytest.pathlib import bestrelpath
 
-from .progress import ProgressEvent
+from ..progress import ProgressEvent
 
 ProgressMode = Literal["auto", "lines", "off"]
 REPORT_ATTRIBUTE = "imagesize_progress"

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .measure.summary import BaseSummary, Comparison, Mover
-from .sizes import format_size
+from ..measure.summary import BaseSummary, Comparison, Mover
+from ..sizes import format_size
 
 MAX_LINES = 25
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from .engine.build import BuildSpec
-from .errors import EngineUnavailable, ImageSizeError
-from .measure.image import Image
-from .session import Declaration, ImageSizeSession
+from ..engine.build import BuildSpec
+from ..errors import EngineUnavailable, ImageSizeError
+from ..measure.image import Image
+from ..session import Declaration, ImageSizeSession
 
 DECLARATION_ATTR = "_pytest_imagesize_declaration"
 SESSION_KEY = pytest.StashKey[ImageSizeSession]()
