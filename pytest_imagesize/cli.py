@@ -102,9 +102,9 @@ def _diff(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from pathlib import Path
 
     from . import baseline
+    from .compare.changes import compare
     from .compare.wording import comparison_json, movers_lines, signed
     from .measure.image import Image
-    from .measure.summary import compare
     from .sizes import format_size
 
     if (args.other is None) == (args.baseline is None):

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..measure.summary import BaseSummary, Comparison, Mover
+from ..measure.summary import BaseSummary
 from ..sizes import format_size
+from .changes import Comparison, Mover
 
 MAX_LINES = 25
 

@@ -10,11 +10,11 @@ import pytest
 
 from .. import baseline
 from ..checks import Check
+from ..compare.changes import compare
 from ..compare.wording import base_drift, movers_lines
 from ..engine.protocol import Engine
 from ..errors import ImageSizeError
 from ..measure.cache import DirectoryCache, NoCache
-from ..measure.summary import compare
 from ..reports import json_report, outputs, terminal
 from ..session import ImageSizeSession
 from .fixtures import SESSION_KEY
