@@ -13,7 +13,7 @@ from .errors import ImageSizeError
 from .glue import hookspecs
 from .glue.collection import checks_for_item
 from .glue.fixtures import SESSION_KEY
-from .glue.options import Settings, add_options, spell_out_bare_report
+from .glue.options import add_options, read_settings, spell_out_bare_report
 from .glue.run import PytestRun, start_session
 
 CHECKS_KEY = pytest.StashKey[list[Check]]()
@@ -36,7 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for kind in KINDS.values():
         config.addinivalue_line("markers", kind.marker_line)
-    config.stash[SESSION_KEY] = start_session(config, Settings.from_config(config))
+    config.stash[SESSION_KEY] = start_session(config, read_settings(config))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

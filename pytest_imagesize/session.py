@@ -21,10 +21,10 @@ from .engine.dockerfile import final_base
 from .engine.leftovers import BuildRecord, full_ids, sweep
 from .engine.protocol import Engine, EngineInfo
 from .errors import BuildError, EngineUnavailable, ImageSizeError
-from .glue.options import Settings
 from .measure.cache import AnalysisCache
 from .measure.image import Image
 from .progress import ProgressSink, Step, no_progress
+from .settings import Settings
 from .sizes import format_size
 
 EngineFactory = Callable[[], Engine]

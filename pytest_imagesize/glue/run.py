@@ -17,8 +17,8 @@ from ..errors import ImageSizeError
 from ..measure.cache import DirectoryCache, NoCache
 from ..reports import json_report, outputs, terminal
 from ..session import ImageSizeSession
+from ..settings import Settings
 from .fixtures import SESSION_KEY
-from .options import Settings
 from .terminal_progress import REPORT_ATTRIBUTE, TerminalProgress
 from .xdist import OUTPUT_KEY, SharedBuilds, XdistController, to_wire, worker_owner_pids, worker_shared_dir
 

@@ -11,14 +11,14 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 from _pytest.pathlib import bestrelpath
 
 from ..progress import ProgressEvent
+from ..settings import ProgressMode
 
-ProgressMode = Literal["auto", "lines", "off"]
 REPORT_ATTRIBUTE = "imagesize_progress"
 
 

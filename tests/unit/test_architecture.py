@@ -16,7 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pytest_imagesize"
 # top to bottom; a module may import its own layer and the layers below it
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("api", ("pytest_imagesize",)),
-    ("pytest glue", ("plugin", "glue", "session")),
+    ("pytest glue", ("plugin", "glue")),
+    ("session", ("session", "settings")),
     ("cli", ("cli",)),
     ("reports", ("reports",)),
     ("checks", ("checks",)),
