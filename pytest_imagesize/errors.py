@@ -1,4 +1,4 @@
-"""Errors the plugin reports to users.
+"""Errors and warnings the plugin reports to users.
 
 Every error here carries a one-line, actionable message: what was wrong, where, and how to fix
 it. The plugin shows ``str(error)`` and never a traceback from docker-py, urllib3 or humanfriendly.
@@ -36,3 +36,16 @@ class BuildError(ImageSizeError):
     def __init__(self, message: str, created_ids: frozenset[str] = frozenset()) -> None:
         super().__init__(message)
         self.created_ids = created_ids
+
+
+class BaselineError(ImageSizeError):
+    """The baseline file cannot be read or written."""
+
+
+class ImageSizeWarning(UserWarning):
+    """An image is above a marker's ``warn=`` threshold but within its limit, or a baseline
+    entry cannot be compared."""
+
+
+class CacheWarning(UserWarning):
+    """The analysis cache could not be read or written; the analysis itself went on."""
