@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ImageNotFound, ImageSizeError
+from ..ids import short_id
 from .protocol import EngineInfo, ImageStore
 
 DEFAULT_ADDRESS = "unix:///var/run/docker.sock"
@@ -100,11 +101,6 @@ def image_absent(ref: str, address: str) -> str:
         f"image {ref!r} is not present on the engine at {address}: build or "
         f"pull it before the tests run (check with: docker image inspect {ref})"
     )
-
-
-def short_id(image_id: str) -> str:
-    """An image ID as ``docker images`` shows it (12 hex digits)."""
-    return image_id.split(":", 1)[-1][:12]
 
 
 def save_refused(image_id: str, explanation: str, present: bool) -> ImageSizeError | None:

@@ -20,6 +20,7 @@ import requests
 import urllib3.exceptions
 
 from ..errors import EngineUnavailable, ImageNotFound, ImageSizeError
+from ..ids import short_id
 from .address import (
     connect_timeout,
     engine_address,
@@ -27,7 +28,6 @@ from .address import (
     engine_lost,
     image_absent,
     save_refused,
-    short_id,
     unanswered,
 )
 from .protocol import EngineInfo
@@ -228,7 +228,7 @@ class DockerEngine:
         yield from self._guarded(stream, doing)
 
     def remove_container(self, container_id: str) -> None:
-        with self._errors(f"removing container {container_id[:12]}"):
+        with self._errors(f"removing container {short_id(container_id)}"):
             try:
                 self._api().remove_container(container_id, force=True)
             except docker.errors.NotFound:

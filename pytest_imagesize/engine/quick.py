@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import EngineUnavailable, ImageNotFound, ImageSizeError
+from ..ids import short_id
 from .address import (
     connect_timeout,
     engine_address,
@@ -27,7 +28,6 @@ from .address import (
     engine_lost,
     image_absent,
     save_refused,
-    short_id,
     unanswered,
 )
 from .protocol import Engine, EngineInfo
