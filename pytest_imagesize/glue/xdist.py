@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_atomic
 from ..checks import Outcome
 from ..engine.build import BuildResult
 from ..engine.protocol import EngineInfo
@@ -107,7 +108,7 @@ class SharedBuilds:
             if record.exists():
                 return result_from_json(json.loads(record.read_text()))
             result = build()
-            record.write_text(json.dumps(result_to_json(result)))
+            write_atomic(record, json.dumps(result_to_json(result)))  # the controller reads without the lock
             return result
 
     def results(self) -> list[BuildResult | ImageSizeError]:
