@@ -16,11 +16,26 @@ class SizeParseError(ImageSizeError, ValueError):
 
 
 class MarkerError(ImageSizeError):
-    """A size marker used wrongly (bad value, no image to check, ambiguous image)."""
+    """A size marker used wrongly (bad value, no image to check, ambiguous image).
+
+    ``problem`` is what is wrong, without the marker's text in front (for callers that name the
+    value their own way, like the CLI's ``--max``)."""
+
+    def __init__(self, message: str, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.problem = message if problem is None else problem
 
 
 class EngineUnavailable(ImageSizeError):
-    """No container engine answers at the configured address."""
+    """No container engine answers at the configured address, or it went away.
+
+    ``reason`` says why in a few words (``connection refused``); ``str(self)`` is the whole line:
+    what failed, why, and how to fix it (the caller may add how to go on without an engine).
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = message if reason is None else reason
 
 
 class ImageNotFound(ImageSizeError):

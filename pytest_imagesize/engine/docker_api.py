@@ -19,7 +19,7 @@ import docker.errors
 import requests
 import urllib3.exceptions
 
-from ..errors import EngineUnavailable, ImageNotFound, ImageSizeError
+from ..errors import ImageNotFound, ImageSizeError
 from ..ids import short_id
 from .address import (
     connect_timeout,
@@ -60,7 +60,7 @@ def engine_errors(doing: str, address: str | None = None) -> Iterator[None]:
         OSError,
     ) as exc:
         # urllib3's own errors too: docker-py reads a build's stream from the raw response
-        raise EngineUnavailable(engine_lost(address or engine_address(), doing, exc)) from None
+        raise engine_lost(address or engine_address(), doing, exc) from None
 
 
 class DockerEngine:
@@ -81,7 +81,7 @@ class DockerEngine:
         try:
             client = docker.from_env(timeout=wait)  # type: ignore[arg-type]
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
-            raise EngineUnavailable(unanswered(address, wait, exc)) from None
+            raise unanswered(address, wait, exc) from None
         client.api.timeout = LONG_TIMEOUT
         return cls(client, address)
 
