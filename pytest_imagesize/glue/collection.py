@@ -13,6 +13,7 @@ from .fixtures import declaration_of
 
 def image_fixtures(item: pytest.Function) -> list[str]:
     """The fixtures of a test that were declared with build_image() or existing_image()."""
+    # pytest has no public way to ask which fixture function a name resolves to for an item
     info = getattr(item, "_fixtureinfo", None)
     defs = getattr(info, "name2fixturedefs", {}) or {}
     return [
