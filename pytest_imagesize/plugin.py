@@ -8,15 +8,12 @@ from typing import Any
 
 import pytest
 
-from .checks import KINDS, Check
-from .errors import ImageSizeError
+from .checks import KINDS
 from .glue import hookspecs
-from .glue.collection import checks_for_item
+from .glue.collection import CHECKS_KEY, attach_checks
 from .glue.fixtures import SESSION_KEY
 from .glue.options import add_options, read_settings, spell_out_bare_report
 from .glue.run import PytestRun, start_session
-
-CHECKS_KEY = pytest.StashKey[list[Check]]()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -41,17 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     settings = config.stash[SESSION_KEY].settings
-    problems = []
-    for item in items:
-        try:
-            checks = checks_for_item(item, settings.growth_default, settings.growth_scope)
-        except ImageSizeError as exc:
-            problems.append(f"{item.nodeid}: {exc}")
-            continue
-        if checks:
-            item.stash[CHECKS_KEY] = checks
-    if problems:
-        raise pytest.UsageError(*problems)
+    attach_checks(items, settings.growth_default, settings.growth_scope)
 
 
 @pytest.hookimpl(wrapper=True)
