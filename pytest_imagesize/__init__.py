@@ -16,11 +16,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .errors import ImageSizeError
-    from .fixtures import build_image, existing_image
+    from .errors import ImageSizeError, ImageSizeWarning
+    from .glue.fixtures import build_image, existing_image
     from .measure.image import Image, ImageConfig, Layer, measure_image
     from .measure.layers import FileRecord, FileTree
-    from .session import ImageSizeWarning
     from .sizes import format_size, parse_size
 
 _EXPORTS = {
@@ -29,10 +28,10 @@ _EXPORTS = {
     "Image": ".measure.image",
     "ImageConfig": ".measure.image",
     "ImageSizeError": ".errors",
-    "ImageSizeWarning": ".session",
+    "ImageSizeWarning": ".errors",
     "Layer": ".measure.image",
-    "build_image": ".fixtures",
-    "existing_image": ".fixtures",
+    "build_image": ".glue.fixtures",
+    "existing_image": ".glue.fixtures",
     "format_size": ".sizes",
     "measure_image": ".measure.image",
     "parse_size": ".sizes",

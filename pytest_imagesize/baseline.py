@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_atomic
-from .errors import ImageSizeError
+from .errors import BaselineError
 from .measure.summary import BaseSummary, ImageSummary, LayerSummary
 from .sizes import MAX_BYTES
 
@@ -38,10 +38,6 @@ VERSION = 2
 READABLE_VERSIONS = (1, 2)
 GRAPH_DRIVERS = frozenset({"overlay2", "overlay", "aufs", "btrfs", "zfs", "devicemapper", "vfs"})
 LOCK_TIMEOUT = 120.0
-
-
-class BaselineError(ImageSizeError):
-    """The baseline file cannot be read or written."""
 
 
 @dataclass(frozen=True)

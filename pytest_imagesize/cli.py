@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .errors import ImageSizeError
+from .errors import ImageSizeError, MarkerError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,8 +63,8 @@ def _check(args: argparse.Namespace) -> int:
         check = check_from_marker(
             "max_image_size", [args.max], {"compressed": args.compressed}, text=f"--max {args.max}"
         )
-    except ImageSizeError as exc:
-        raise ImageSizeError(str(exc).replace(f"--max {args.max}: ", f"--max {args.max!r}: ")) from None
+    except MarkerError as exc:
+        raise ImageSizeError(f"--max {args.max!r}: {exc.problem}") from None
     image = _measure(args.image, args.no_cache)
     assert isinstance(image, Image)
     outcome = evaluate(check, image, "pytest-imagesize check")
@@ -102,9 +102,9 @@ def _diff(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from pathlib import Path
 
     from . import baseline
-    from .explain import comparison_json, movers_lines, signed
+    from .compare.changes import compare
+    from .compare.wording import comparison_json, movers_lines, signed
     from .measure.image import Image
-    from .measure.summary import compare
     from .sizes import format_size
 
     if (args.other is None) == (args.baseline is None):

@@ -1,4 +1,4 @@
-"""Errors the plugin reports to users.
+"""Errors and warnings the plugin reports to users.
 
 Every error here carries a one-line, actionable message: what was wrong, where, and how to fix
 it. The plugin shows ``str(error)`` and never a traceback from docker-py, urllib3 or humanfriendly.
@@ -16,11 +16,26 @@ class SizeParseError(ImageSizeError, ValueError):
 
 
 class MarkerError(ImageSizeError):
-    """A size marker used wrongly (bad value, no image to check, ambiguous image)."""
+    """A size marker used wrongly (bad value, no image to check, ambiguous image).
+
+    ``problem`` is what is wrong, without the marker's text in front (for callers that name the
+    value their own way, like the CLI's ``--max``)."""
+
+    def __init__(self, message: str, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.problem = message if problem is None else problem
 
 
 class EngineUnavailable(ImageSizeError):
-    """No container engine answers at the configured address."""
+    """No container engine answers at the configured address, or it went away.
+
+    ``reason`` says why in a few words (``connection refused``); ``str(self)`` is the whole line:
+    what failed, why, and how to fix it (the caller may add how to go on without an engine).
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = message if reason is None else reason
 
 
 class ImageNotFound(ImageSizeError):
@@ -36,3 +51,16 @@ class BuildError(ImageSizeError):
     def __init__(self, message: str, created_ids: frozenset[str] = frozenset()) -> None:
         super().__init__(message)
         self.created_ids = created_ids
+
+
+class BaselineError(ImageSizeError):
+    """The baseline file cannot be read or written."""
+
+
+class ImageSizeWarning(UserWarning):
+    """An image is above a marker's ``warn=`` threshold but within its limit, or a baseline
+    entry cannot be compared."""
+
+
+class CacheWarning(UserWarning):
+    """The analysis cache could not be read or written; the analysis itself went on."""

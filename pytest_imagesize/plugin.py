@@ -8,15 +8,12 @@ from typing import Any
 
 import pytest
 
-from . import hookspecs
-from .checks import KINDS, Check
-from .collection import checks_for_item
-from .errors import ImageSizeError
-from .fixtures import SESSION_KEY
-from .options import Settings, add_options, spell_out_bare_report
-from .run import PytestRun, start_session
-
-CHECKS_KEY = pytest.StashKey[list[Check]]()
+from .checks import KINDS
+from .glue import hookspecs
+from .glue.collection import CHECKS_KEY, attach_checks
+from .glue.fixtures import SESSION_KEY
+from .glue.options import add_options, read_settings, spell_out_bare_report
+from .glue.run import PytestRun, start_session
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -36,22 +33,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for kind in KINDS.values():
         config.addinivalue_line("markers", kind.marker_line)
-    config.stash[SESSION_KEY] = start_session(config, Settings.from_config(config))
+    config.stash[SESSION_KEY] = start_session(config, read_settings(config))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     settings = config.stash[SESSION_KEY].settings
-    problems = []
-    for item in items:
-        try:
-            checks = checks_for_item(item, settings.growth_default, settings.growth_scope)
-        except ImageSizeError as exc:
-            problems.append(f"{item.nodeid}: {exc}")
-            continue
-        if checks:
-            item.stash[CHECKS_KEY] = checks
-    if problems:
-        raise pytest.UsageError(*problems)
+    attach_checks(items, settings.growth_default, settings.growth_scope)
 
 
 @pytest.hookimpl(wrapper=True)

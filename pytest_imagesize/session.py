@@ -20,19 +20,14 @@ from .engine.cleanup import remove_intermediates, remove_our_tag
 from .engine.dockerfile import final_base
 from .engine.leftovers import BuildRecord, full_ids, sweep
 from .engine.protocol import Engine, EngineInfo
-from .errors import BuildError, EngineUnavailable, ImageSizeError
+from .errors import BuildError, EngineUnavailable, ImageSizeError, ImageSizeWarning
 from .measure.cache import AnalysisCache
 from .measure.image import Image
-from .options import Settings
 from .progress import ProgressSink, Step, no_progress
+from .settings import Settings
 from .sizes import format_size
 
 EngineFactory = Callable[[], Engine]
-
-
-class ImageSizeWarning(UserWarning):
-    """An image is above a marker's ``warn=`` threshold but within its limit, or a baseline
-    entry cannot be compared."""
 
 
 @dataclass(frozen=True)

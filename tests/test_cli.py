@@ -97,3 +97,5 @@ def test_unreachable_engine_is_one_line(tmp_path: Path) -> None:
         f"pytest-imagesize: error: no container engine answers at unix://{tmp_path}/none.sock"
     )
     assert len(result.stderr.strip().splitlines()) == 1
+    assert "start an engine" in result.stderr
+    assert "--image-" not in result.stderr  # the pytest options are no help to the command

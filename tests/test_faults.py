@@ -188,13 +188,17 @@ def test_unreachable_engine_errors_in_one_line_and_can_skip(
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1, errors=2)
     result.stdout.fnmatch_lines(
-        [f"no container engine answers at unix://{socket} within 10 s (*): start an engine*"]
+        [
+            f"no container engine answers at unix://{socket} within 10 s (*): start an engine*"
+            "; --image-skip-without-docker skips image tests instead"
+        ]
     )
     assert_no_noise(result)
 
     skipped = pytester.runpytest_subprocess("--image-skip-without-docker", "-rs")
     skipped.assert_outcomes(passed=1, skipped=2)
     skipped.stdout.fnmatch_lines([f"SKIPPED *no container engine answers at unix://{socket}*"])
+    skipped.stdout.no_fnmatch_line("*skips image tests instead*")
 
 
 def test_existing_image_that_is_missing_names_the_reference(pytester: pytest.Pytester) -> None:

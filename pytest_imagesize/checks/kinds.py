@@ -188,8 +188,8 @@ def _explanation(image: Image, entry: BaselineEntry) -> str:
     """The top movers since the baseline (reads the image's analysis: a failure may)."""
     now = image.summary(files=True)
     full = {r.path: r.size for r in image.files if r.kind == "file"}
-    from ..explain import movers_lines
-    from ..measure.summary import compare
+    from ..compare.changes import compare
+    from ..compare.wording import movers_lines
 
     lines = movers_lines(compare(entry.summary(), now, b_files=full))
     return "\n" + "\n".join(lines) if lines else ""

@@ -30,7 +30,7 @@ def check_from_marker(
     text = text or marker_text(name, args, kwargs)
 
     def reject(problem: str) -> MarkerError:
-        return MarkerError(f"{text}: {problem}")
+        return MarkerError(f"{text}: {problem}", problem)
 
     unknown = set(kwargs) - kind.options - {"image"}
     if unknown:

@@ -8,15 +8,13 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ImageNotFound, ImageSizeError
+from ..errors import EngineUnavailable, ImageNotFound, ImageSizeError
+from ..ids import short_id
 from .protocol import EngineInfo, ImageStore
 
 DEFAULT_ADDRESS = "unix:///var/run/docker.sock"
 DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds for the first contact (ping, version)
-FIX_HINT = (
-    "start an engine (systemctl start docker, or dockerd as root) or set "
-    "DOCKER_HOST to one that runs; --image-skip-without-docker skips image tests instead"
-)
+FIX_HINT = "start an engine (systemctl start docker, or dockerd as root) or set DOCKER_HOST to one that runs"
 CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter"
 
 
@@ -83,15 +81,18 @@ def root_cause(exc: BaseException) -> str:
     return text[:200]
 
 
-def unanswered(address: str, wait: float, exc: BaseException | str) -> str:
-    """The line for an engine that did not answer the first contact (``exc``: why, or the error)."""
+def unanswered(address: str, wait: float, exc: BaseException | str) -> EngineUnavailable:
+    """An engine that did not answer the first contact (``exc``: why, or the error)."""
     why = exc if isinstance(exc, str) else root_cause(exc)
-    return f"no container engine answers at {address} within {wait:g} s ({why}): {FIX_HINT}"
+    return EngineUnavailable(
+        f"no container engine answers at {address} within {wait:g} s ({why}): {FIX_HINT}", why
+    )
 
 
-def engine_lost(address: str, doing: str, exc: BaseException) -> str:
-    """The line for an engine that stopped answering while ``doing``."""
-    return f"lost the container engine at {address} while {doing} ({root_cause(exc)}): {FIX_HINT}"
+def engine_lost(address: str, doing: str, exc: BaseException) -> EngineUnavailable:
+    """An engine that stopped answering while ``doing``."""
+    why = root_cause(exc)
+    return EngineUnavailable(f"lost the container engine at {address} while {doing} ({why}): {FIX_HINT}", why)
 
 
 def image_absent(ref: str, address: str) -> str:
@@ -100,11 +101,6 @@ def image_absent(ref: str, address: str) -> str:
         f"image {ref!r} is not present on the engine at {address}: build or "
         f"pull it before the tests run (check with: docker image inspect {ref})"
     )
-
-
-def short_id(image_id: str) -> str:
-    """An image ID as ``docker images`` shows it (12 hex digits)."""
-    return image_id.split(":", 1)[-1][:12]
 
 
 def save_refused(image_id: str, explanation: str, present: bool) -> ImageSizeError | None:

@@ -121,12 +121,11 @@ def finished(engine: Engine, image_id: str, tag: str, before: set[str], builder:
     )
 
 
-def engine_died(spec: BuildSpec, name: str, exc: EngineUnavailable | str) -> BuildError:
+def engine_died(spec: BuildSpec, name: str, exc: EngineUnavailable) -> BuildError:
     """One line for an engine that went away during a build (never a build failure's log)."""
-    reason = str(exc).split(" (", 1)[-1].split(")", 1)[0] if isinstance(exc, EngineUnavailable) else exc
     return BuildError(
         f"the container engine went away during the build of {spec.dockerfile} ({name} builder): "
-        f"{reason}; restart the engine and run again"
+        f"{exc.reason}; restart the engine and run again"
     )
 
 

@@ -21,7 +21,6 @@ from .protocol import Engine
 
 _STEP = re.compile(r"^#(\d+) \[(.+?)\] (.+)$")
 _STEP_ERROR = re.compile(r"^#(\d+) ERROR:? ?(.*)$")
-_ENGINE_GONE = ("Cannot connect to the Docker daemon", "connection reset by peer", "EOF")
 
 
 def buildx_available(docker_cli: str | None = None) -> str | None:

@@ -19,7 +19,8 @@ import docker.errors
 import requests
 import urllib3.exceptions
 
-from ..errors import EngineUnavailable, ImageNotFound, ImageSizeError
+from ..errors import ImageNotFound, ImageSizeError
+from ..ids import short_id
 from .address import (
     connect_timeout,
     engine_address,
@@ -27,7 +28,6 @@ from .address import (
     engine_lost,
     image_absent,
     save_refused,
-    short_id,
     unanswered,
 )
 from .protocol import EngineInfo
@@ -60,7 +60,7 @@ def engine_errors(doing: str, address: str | None = None) -> Iterator[None]:
         OSError,
     ) as exc:
         # urllib3's own errors too: docker-py reads a build's stream from the raw response
-        raise EngineUnavailable(engine_lost(address or engine_address(), doing, exc)) from None
+        raise engine_lost(address or engine_address(), doing, exc) from None
 
 
 class DockerEngine:
@@ -81,7 +81,7 @@ class DockerEngine:
         try:
             client = docker.from_env(timeout=wait)  # type: ignore[arg-type]
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
-            raise EngineUnavailable(unanswered(address, wait, exc)) from None
+            raise unanswered(address, wait, exc) from None
         client.api.timeout = LONG_TIMEOUT
         return cls(client, address)
 
@@ -228,7 +228,7 @@ class DockerEngine:
         yield from self._guarded(stream, doing)
 
     def remove_container(self, container_id: str) -> None:
-        with self._errors(f"removing container {container_id[:12]}"):
+        with self._errors(f"removing container {short_id(container_id)}"):
             try:
                 self._api().remove_container(container_id, force=True)
             except docker.errors.NotFound:

@@ -19,7 +19,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from ..errors import EngineUnavailable, ImageNotFound, ImageSizeError
+from ..errors import ImageNotFound, ImageSizeError
+from ..ids import short_id
 from .address import (
     connect_timeout,
     engine_address,
@@ -27,7 +28,6 @@ from .address import (
     engine_lost,
     image_absent,
     save_refused,
-    short_id,
     unanswered,
 )
 from .protocol import Engine, EngineInfo
@@ -115,8 +115,8 @@ class QuickEngine:
                 if reused and stale and attempt == 1:
                     continue
                 if first:
-                    raise EngineUnavailable(unanswered(self._address, self._timeout, exc)) from None
-                raise EngineUnavailable(engine_lost(self._address, doing, exc)) from None
+                    raise unanswered(self._address, self._timeout, exc) from None
+                raise engine_lost(self._address, doing, exc) from None
             except BaseException:  # Ctrl-C mid-request: the connection's state is unknown
                 self._drop()
                 raise
@@ -143,7 +143,7 @@ class QuickEngine:
             status, version = self._get("/version", doing, first=True)
             if status != 200 or not isinstance(version, dict):
                 what = f"HTTP {status} to GET /version, not an engine's answer"
-                raise EngineUnavailable(unanswered(self._address, self._timeout, what))
+                raise unanswered(self._address, self._timeout, what)
             # It answers: later calls (an inspect on a busy engine) may take their time.
             self._timeout = LONG_TIMEOUT
             if self._connection is not None and self._connection.sock is not None:
@@ -193,7 +193,7 @@ class QuickEngine:
                 if response.status != 200:
                     body = response.read(MAX_ERROR_BODY)
             except (OSError, http.client.HTTPException) as exc:
-                raise EngineUnavailable(engine_lost(self._address, doing, exc)) from None
+                raise engine_lost(self._address, doing, exc) from None
             if response.status != 200:
                 raise self._save_refused(image_id, response.status, body, doing)
             while True:
@@ -202,7 +202,7 @@ class QuickEngine:
                     if not chunk and response.length:  # the engine closed before its Content-Length
                         raise http.client.IncompleteRead(b"", response.length)
                 except (OSError, http.client.HTTPException) as exc:
-                    raise EngineUnavailable(engine_lost(self._address, doing, exc)) from None
+                    raise engine_lost(self._address, doing, exc) from None
                 if not chunk:
                     return
                 yield chunk

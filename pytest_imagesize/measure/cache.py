@@ -20,10 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..atomic import write_atomic
-
-
-class CacheWarning(UserWarning):
-    """The analysis cache could not be read or written; the analysis itself went on."""
+from ..errors import CacheWarning
 
 
 class AnalysisCache(Protocol):

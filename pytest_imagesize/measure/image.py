@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ..engine.protocol import Engine, EngineInfo
 from ..errors import ImageNotFound, ImageSizeError
+from ..ids import short_id
 from ..sizes import format_size
 
 if TYPE_CHECKING:  # the archive machinery loads when an archive is read (a light size check)
@@ -113,7 +114,7 @@ class Image:
 
     @property
     def short_id(self) -> str:
-        return self.id.split(":", 1)[-1][:12]
+        return short_id(self.id)
 
     @property
     def label(self) -> str:
@@ -447,13 +448,9 @@ def _find_base(engine: Engine, ref: str, diff_ids: Sequence[str]) -> BaseImage:
         ref,
         str(data["Id"]),
         0,
-        f"base image {ref} on the engine ({_short(str(data['Id']))}) has other layers than the ones "
+        f"base image {ref} on the engine ({short_id(str(data['Id']))}) has other layers than the ones "
         "this image was built on: the whole image counts as its own layers",
     )
-
-
-def _short(image_id: str) -> str:
-    return image_id.split(":", 1)[-1][:12]
 
 
 def _analysis_from_json(data: Any) -> ImageAnalysis | None:

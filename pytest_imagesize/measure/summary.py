@@ -1,9 +1,9 @@
-"""A compact, comparable summary of an image, and what changed between two summaries (pure).
+"""A compact, comparable summary of an image (pure).
 
 The summary is what a baseline entry keeps to explain growth later: sizes (whole, base, own),
 the layers by diff ID, a file manifest (the largest files plus every file of at least 1 % of the
-image), per-directory totals to depth 3, and each Go binary's module sizes. A comparison pairs
-layers by diff ID (an inserted layer does not shift every other one) and lists the top movers.
+image), per-directory totals to depth 3, and each Go binary's module sizes. What changed between
+two summaries is ``compare.changes``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import heapq
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
 
 from .layers import FileRecord
 
@@ -75,163 +74,3 @@ def directory_totals(files: Iterable[FileRecord], depth: int = DIR_DEPTH) -> dic
                 key = "/" + "/".join(parts[:level])
                 totals[key] = totals.get(key, 0) + record.size
     return dict(sorted(totals.items()))
-
-
-Status = Literal["added", "removed", "grown", "shrunk", "changed", "same"]
-
-
-@dataclass(frozen=True)
-class Mover:
-    """One thing that changed between A and B (``None``: absent on that side)."""
-
-    key: str
-    a: int | None
-    b: int | None
-    status: Status
-
-    @property
-    def delta(self) -> int:
-        return (self.b or 0) - (self.a or 0)
-
-    def to_json(self, name: str = "path") -> dict[str, Any]:
-        return {name: self.key, "a": self.a, "b": self.b, "delta": self.delta, "status": self.status}
-
-
-@dataclass(frozen=True)
-class LayerChange:
-    diff_id: str | None
-    status: Literal["same", "added", "removed"]
-    size: int
-    instruction: str
-
-
-@dataclass(frozen=True)
-class GoMover:
-    binary: str
-    module: str
-    a: int | None
-    b: int | None
-
-    @property
-    def delta(self) -> int:
-        return (self.b or 0) - (self.a or 0)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    a: ImageSummary
-    b: ImageSummary
-    layers: list[LayerChange]
-    files: list[Mover]
-    dirs: list[Mover]
-    go: list[GoMover]
-    go_packages: list[GoMover]
-
-    @property
-    def changed(self) -> bool:
-        return (
-            self.a.size != self.b.size
-            or self.a.compressed_size != self.b.compressed_size
-            or any(layer.status != "same" for layer in self.layers)
-            or bool(self.files)
-        )
-
-    @property
-    def base_changed(self) -> bool:
-        a, b = self.a.base, self.b.base
-        return a is not None and b is not None and (a.id != b.id or a.size != b.size)
-
-
-def _status(a: int | None, b: int | None) -> Status:
-    if a is None:
-        return "added"
-    if b is None:
-        return "removed"
-    if b > a:
-        return "grown"
-    if b < a:
-        return "shrunk"
-    return "same"
-
-
-def _movers(a: Mapping[str, int], b: Mapping[str, int]) -> list[Mover]:
-    """Entries that differ, largest change first."""
-    movers = [
-        Mover(key, a.get(key), b.get(key), _status(a.get(key), b.get(key)))
-        for key in set(a) | set(b)
-        if a.get(key) != b.get(key)
-    ]
-    return sorted(movers, key=lambda m: (-abs(m.delta), m.key))
-
-
-def _file_movers(
-    a: Mapping[str, int],
-    b: Mapping[str, int],
-    a_all: Mapping[str, int] | None,
-    b_all: Mapping[str, int] | None,
-) -> list[Mover]:
-    """Files that changed. A manifest lists only large files: where a side's full file list is
-    known (``*_all``) it answers for paths the other side's manifest names; where it is not, a path
-    missing from that side's manifest counts as absent only if it is larger than that manifest's
-    smallest entry (else it may simply have been too small to be listed)."""
-
-    def lookup(
-        path: str, manifest: Mapping[str, int], full: Mapping[str, int] | None, other: int
-    ) -> int | None:
-        if full is not None:
-            return full.get(path)
-        if path in manifest:
-            return manifest[path]
-        return None if not manifest or other > min(manifest.values()) else -1
-
-    movers = []
-    for path in set(a) | set(b):
-        old = lookup(path, a, a_all, b.get(path, 0))
-        new = lookup(path, b, b_all, a.get(path, 0))
-        if old == -1 or new == -1 or old == new:
-            continue
-        movers.append(Mover(path, old, new, _status(old, new)))
-    return sorted(movers, key=lambda m: (-abs(m.delta), m.key))
-
-
-def _layer_changes(a: ImageSummary, b: ImageSummary) -> list[LayerChange]:
-    old = {layer.diff_id: layer for layer in a.layers if layer.diff_id}
-    new = {layer.diff_id: layer for layer in b.layers if layer.diff_id}
-    changes = [
-        LayerChange(layer.diff_id, "same" if layer.diff_id in old else "added", layer.size, layer.instruction)
-        for layer in b.layers
-    ]
-    changes += [
-        LayerChange(layer.diff_id, "removed", layer.size, layer.instruction)
-        for layer in a.layers
-        if layer.diff_id not in new
-    ]
-    return changes
-
-
-def _go_movers(a: Mapping[str, Mapping[str, int]], b: Mapping[str, Mapping[str, int]]) -> list[GoMover]:
-    movers = []
-    for binary in sorted(set(a) | set(b)):
-        old, new = a.get(binary, {}), b.get(binary, {})
-        for module in sorted(set(old) | set(new)):
-            if old.get(module) != new.get(module):
-                movers.append(GoMover(binary, module, old.get(module), new.get(module)))
-    return sorted(movers, key=lambda m: (-abs(m.delta), m.binary, m.module))
-
-
-def compare(
-    a: ImageSummary,
-    b: ImageSummary,
-    a_files: Mapping[str, int] | None = None,
-    b_files: Mapping[str, int] | None = None,
-) -> Comparison:
-    """What changed from ``a`` to ``b``; ``*_files`` are a side's full file lists where known."""
-    return Comparison(
-        a=a,
-        b=b,
-        layers=_layer_changes(a, b),
-        files=_file_movers(a.files, b.files, a_files, b_files),
-        dirs=_movers(a.dirs, b.dirs),
-        go=_go_movers(a.go, b.go),
-        go_packages=_go_movers(a.go_packages, b.go_packages),
-    )

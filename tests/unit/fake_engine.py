@@ -41,7 +41,7 @@ from pytest_imagesize.engine.protocol import EngineInfo, ImageStore
 from pytest_imagesize.errors import ImageNotFound, ImageSizeError
 from pytest_imagesize.measure.cache import AnalysisCache
 from pytest_imagesize.measure.image import Image
-from pytest_imagesize.options import Settings
+from pytest_imagesize.settings import Settings
 
 Compression = Literal["tar", "gzip", "zstd"]
 Layout = Literal["classic", "oci"]

@@ -16,28 +16,16 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pytest_imagesize"
 # top to bottom; a module may import its own layer and the layers below it
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("api", ("pytest_imagesize",)),
-    (
-        "pytest glue",
-        (
-            "plugin",
-            "options",
-            "fixtures",
-            "session",
-            "xdist",
-            "collection",
-            "run",
-            "hookspecs",
-            "terminal_progress",
-        ),
-    ),
+    ("pytest glue", ("plugin", "glue")),
+    ("session", ("session", "settings")),
     ("cli", ("cli",)),
     ("reports", ("reports",)),
     ("checks", ("checks",)),
-    ("explain", ("explain",)),
+    ("compare", ("compare",)),
     ("baseline", ("baseline",)),
     ("measure", ("measure",)),
     ("engine", ("engine",)),
-    ("base", ("errors", "sizes", "atomic", "progress")),
+    ("base", ("errors", "sizes", "atomic", "progress", "ids")),
 ]
 PURE = ("measure.archive", "measure.layers", "measure.paths", "measure.go")
 
@@ -154,9 +142,7 @@ def test_imports_run_down_the_layer_order() -> None:
     ("library", "allowed"),
     [
         ("docker", ("pytest_imagesize.engine.",)),
-        ("pytest", ("pytest_imagesize.plugin", "pytest_imagesize.options", "pytest_imagesize.fixtures",
-                    "pytest_imagesize.collection", "pytest_imagesize.run", "pytest_imagesize.hookspecs",
-                    "pytest_imagesize.terminal_progress")),
+        ("pytest", ("pytest_imagesize.plugin", "pytest_imagesize.glue.")),
         ("zlib_ng", ("pytest_imagesize.measure.archive",)),
     ],
 )  # fmt: skip

@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
+from pytest_imagesize.errors import CacheWarning
 from pytest_imagesize.measure import analysis as analysis_module
 from pytest_imagesize.measure import archive, cache
 from pytest_imagesize.measure.analysis import CACHE_VERSION, layer_key, read_image_archive
-from pytest_imagesize.measure.cache import CacheWarning, DirectoryCache
+from pytest_imagesize.measure.cache import DirectoryCache
 
 from .fake_engine import FakeEngine, FakeImage
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from pytest_imagesize import baseline
-from pytest_imagesize.baseline import BaselineEntry, BaselineError, BaselineLayer, merge_entry
+from pytest_imagesize.baseline import BaselineEntry, BaselineLayer, merge_entry
+from pytest_imagesize.errors import BaselineError
 from pytest_imagesize.sizes import MAX_BYTES
 
 DOCKER = {"name": "docker", "version": "27.0.0", "storage_driver": "overlay2", "arch": "amd64"}

@@ -505,7 +505,7 @@ def test_a_closer_marker_shadows_a_farther_one_that_names_the_same_image(pyteste
             pass
         """
     )
-    from pytest_imagesize.collection import checks_for_item
+    from pytest_imagesize.glue.collection import checks_for_item
 
     (item,) = pytester.getitems(pytester.path / "test_shadow.py")
     checks = checks_for_item(item, None)

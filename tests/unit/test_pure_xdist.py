@@ -14,11 +14,11 @@ from pytest_imagesize.checks import Check, check_from_marker, resolve_image
 from pytest_imagesize.engine.build import BuildResult
 from pytest_imagesize.engine.protocol import Engine, ImageStore
 from pytest_imagesize.errors import BuildError, EngineUnavailable
+from pytest_imagesize.glue.xdist import merge_build, merge_wire, result_from_json, result_to_json, to_wire
 from pytest_imagesize.reports.json_report import document
 from pytest_imagesize.reports.markdown import markdown
 from pytest_imagesize.reports.terminal import layer_lines, rows, table
 from pytest_imagesize.session import Declaration, ImageSizeSession
-from pytest_imagesize.xdist import merge_build, merge_wire, result_from_json, result_to_json, to_wire
 
 from .fake_engine import FakeEngine, FakeImage, settings
 from .test_pure_checks import entry, fake

@@ -47,6 +47,10 @@ _ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THR
 _broken = False  # a child failed in this process: later archives read their binaries in-process
 
 
+class WorkerFailed(Exception):
+    """The child process cannot be started, was closed, or answered nonsense."""
+
+
 class GoWorker:
     """One child process; ``close`` ends it."""
 
@@ -62,7 +66,7 @@ class GoWorker:
             return
         try:
             self._start()
-        except (OSError, ValueError):
+        except (OSError, WorkerFailed):
             self.give_up()
 
     def give_up(self) -> None:
@@ -76,30 +80,30 @@ class GoWorker:
         return None if self._child is None else self._child.pid
 
     def analyse(self, path: str, data: bytes | bytearray) -> GoBinary | None:
-        """The child's analysis of one file; raises (OSError, EOFError, ValueError, ...) when the
+        """The child's analysis of one file; raises (WorkerFailed, OSError, EOFError, ...) when the
         child fails or answers nonsense."""
         child = self._start()
         assert child.stdin is not None and child.stdout is not None
         if not self._used:
             self._used = True
             if _exactly(child.stdout, len(HELLO)) != HELLO:
-                raise ValueError("the Go reader's process did not introduce itself")
+                raise WorkerFailed("the Go reader's process did not introduce itself")
         name = path.encode("utf-8", "surrogateescape")
         child.stdin.write(_HEADER.pack(len(name), len(data)) + name)
         child.stdin.write(data)
         child.stdin.flush()
         size = _ANSWER.unpack(_exactly(child.stdout, _ANSWER.size))[0]
         if size > MAX_ANSWER:
-            raise ValueError(f"the Go reader's process answered {size} bytes")
+            raise WorkerFailed(f"the Go reader's process answered {size} bytes")
         answer = json.loads(_exactly(child.stdout, size))
         return None if answer is None else GoBinary.from_json(answer)
 
     def _start(self) -> subprocess.Popen[bytes]:
         if self._closed:
-            raise ValueError("the Go reader's process was closed")
+            raise WorkerFailed("the Go reader's process was closed")
         if self._child is None:
             if not sys.executable or getattr(sys, "frozen", False):
-                raise ValueError("no Python interpreter to start")
+                raise WorkerFailed("no Python interpreter to start")
             self._child = subprocess.Popen(
                 [sys.executable, "-c", _BOOT.format(__name__), json.dumps(sys.path)],
                 stdin=subprocess.PIPE,

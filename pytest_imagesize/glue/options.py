@@ -1,27 +1,20 @@
-"""Command-line options and ini values, declared once and read once into a frozen ``Settings``."""
+"""Command-line options and ini values, declared once and read once into a frozen ``Settings``
+(``settings.py``)."""
 
 from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, cast
+from typing import cast
 
 import pytest
 
-from . import baseline
-from .checks import SCOPES, Check, Scope
-from .errors import ImageSizeError
-from .sizes import parse_percent, parse_size
-from .terminal_progress import ProgressMode
-
-REPORT_MODES = ("summary", "layers", "go")
-BUILDERS = ("auto", "classic", "buildx")
-PROGRESS_MODES = ("auto", "lines", "off")
-DEFAULT_BASELINE = "image-sizes.json"
-ReportMode = Literal["summary", "layers", "go"]
-BuilderName = Literal["auto", "classic", "buildx"]
+from .. import baseline
+from ..checks import SCOPES, Check, Scope
+from ..errors import ImageSizeError
+from ..settings import BUILDERS, DEFAULT_BASELINE, PROGRESS_MODES, REPORT_MODES, BuilderName, Settings
+from ..sizes import parse_percent, parse_size
 
 
 def _build_arg(value: str) -> tuple[str, str]:
@@ -195,74 +188,48 @@ def spell_out_bare_report(early_config: pytest.Config, args: list[str]) -> None:
                     namespace.file_or_dir = [*paths, swallowed]
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything the options and ini say, validated."""
-
-    report_mode: ReportMode | None
-    report_json: Path | None
-    report_md: Path | None
-    report_html: Path | None
-    keep: bool
-    skip_without_engine: bool
-    build_args: tuple[tuple[str, str], ...]
-    builder: BuilderName
-    buildx_builder: str | None
-    baseline_path: Path
-    baseline_update: bool
-    growth_default: Check | None
-    engine_timeout: float | None
-    no_cache: bool
-    progress: ProgressMode
-    growth_scope: Scope
-
-    @classmethod
-    def from_config(cls, config: pytest.Config) -> Settings:
-        """Read once; a bad value is one ``pytest.UsageError`` naming the option or ini key."""
-        option = config.getoption
-        builder = (
-            option("image_builder")
-            or config.getini("imagesize_builder")
-            or os.environ.get("IMAGESIZE_BUILDER")
-            or "auto"
+def read_settings(config: pytest.Config) -> Settings:
+    """Read once; a bad value is one ``pytest.UsageError`` naming the option or ini key."""
+    option = config.getoption
+    builder = (
+        option("image_builder")
+        or config.getini("imagesize_builder")
+        or os.environ.get("IMAGESIZE_BUILDER")
+        or "auto"
+    )
+    if builder not in BUILDERS:
+        raise pytest.UsageError(
+            f"imagesize_builder / IMAGESIZE_BUILDER = {builder}: use one of {', '.join(BUILDERS)}"
         )
-        if builder not in BUILDERS:
-            raise pytest.UsageError(
-                f"imagesize_builder / IMAGESIZE_BUILDER = {builder}: use one of {', '.join(BUILDERS)}"
-            )
-        mode = option("image_report")
-        if mode is not None and mode not in REPORT_MODES:  # argparse's choices= would take a test path
-            raise pytest.UsageError(
-                f"--image-report={mode}: unknown mode; use --image-report, --image-report=layers "
-                "or --image-report=go"
-            )
-        explicit = option("image_baseline") or config.getini("imagesize_baseline")
-        try:
-            baseline_path = baseline.resolve(
-                config.rootpath, str(explicit or DEFAULT_BASELINE), bool(explicit)
-            )
-        except ImageSizeError as exc:
-            raise pytest.UsageError(str(exc)) from None
-        return cls(
-            report_mode=mode,
-            report_json=option("image_report_json"),
-            report_md=option("image_report_md"),
-            report_html=option("image_report_html"),
-            keep=_flag(config, "image_keep", "imagesize_keep"),
-            skip_without_engine=_flag(config, "image_skip_without_docker", "imagesize_skip_without_docker"),
-            build_args=tuple(option("image_build_args") or ()),
-            builder=cast(BuilderName, builder),
-            buildx_builder=option("image_buildx_builder")
-            or config.getini("imagesize_buildx_builder")
-            or None,
-            baseline_path=baseline_path,
-            baseline_update=bool(option("image_baseline_update")),
-            growth_default=_growth_default(config),
-            engine_timeout=option("image_engine_timeout") or _ini_seconds(config, "imagesize_engine_timeout"),
-            no_cache=bool(option("image_no_cache")),
-            progress=option("image_progress") or "auto",
-            growth_scope=_growth_scope(config),
+    mode = option("image_report")
+    if mode is not None and mode not in REPORT_MODES:  # argparse's choices= would take a test path
+        raise pytest.UsageError(
+            f"--image-report={mode}: unknown mode; use --image-report, --image-report=layers "
+            "or --image-report=go"
         )
+    explicit = option("image_baseline") or config.getini("imagesize_baseline")
+    try:
+        baseline_path = baseline.resolve(config.rootpath, str(explicit or DEFAULT_BASELINE), bool(explicit))
+    except ImageSizeError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return Settings(
+        report_mode=mode,
+        report_json=option("image_report_json"),
+        report_md=option("image_report_md"),
+        report_html=option("image_report_html"),
+        keep=_flag(config, "image_keep", "imagesize_keep"),
+        skip_without_engine=_flag(config, "image_skip_without_docker", "imagesize_skip_without_docker"),
+        build_args=tuple(option("image_build_args") or ()),
+        builder=cast(BuilderName, builder),
+        buildx_builder=option("image_buildx_builder") or config.getini("imagesize_buildx_builder") or None,
+        baseline_path=baseline_path,
+        baseline_update=bool(option("image_baseline_update")),
+        growth_default=_growth_default(config),
+        engine_timeout=option("image_engine_timeout") or _ini_seconds(config, "imagesize_engine_timeout"),
+        no_cache=bool(option("image_no_cache")),
+        progress=option("image_progress") or "auto",
+        growth_scope=_growth_scope(config),
+    )
 
 
 def _flag(config: pytest.Config, option: str, ini: str) -> bool:

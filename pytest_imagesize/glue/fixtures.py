@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from .engine.build import BuildSpec
-from .errors import EngineUnavailable, ImageSizeError
-from .measure.image import Image
-from .session import Declaration, ImageSizeSession
+from ..engine.build import BuildSpec
+from ..errors import EngineUnavailable, ImageSizeError
+from ..measure.image import Image
+from ..session import Declaration, ImageSizeSession
 
 DECLARATION_ATTR = "_pytest_imagesize_declaration"
 SESSION_KEY = pytest.StashKey[ImageSizeSession]()
+SKIP_HINT = "; --image-skip-without-docker skips image tests instead"
 
 
 def _caller_dir(depth: int = 2) -> Path:
@@ -29,7 +30,8 @@ def _image_fixture(declaration: Declaration, scope: str, name: str | None) -> An
         try:
             return session.provide(str(request.fixturename), declaration)
         except EngineUnavailable as exc:
-            message, skip = str(exc), session.settings.skip_without_engine
+            skip = session.settings.skip_without_engine
+            message = str(exc) if skip else f"{exc}{SKIP_HINT}"
         except ImageSizeError as exc:
             message, skip = str(exc), False
         # Raised outside the except blocks, so that pytest's cached re-raise for the next test

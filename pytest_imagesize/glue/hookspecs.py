@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .measure.image import Image
+    from ..measure.image import Image
 
 
 @pytest.hookspec

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .measure.summary import BaseSummary, Comparison, Mover
-from .sizes import format_size
+from ..ids import short_id
+from ..measure.summary import BaseSummary
+from ..sizes import format_size
+from .changes import Comparison, Mover
 
 MAX_LINES = 25
 
@@ -19,17 +21,13 @@ def signed(n: int) -> str:
     return ("+" if n > 0 else "-") + format_size(abs(n))
 
 
-def _short(image_id: str | None) -> str:
-    return (image_id or "?").split(":", 1)[-1][:12]
-
-
 def base_drift(old: BaseSummary | None, new: BaseSummary | None) -> str | None:
     """``base image debian:bookworm-slim changed: +2.0 MB, ID 1a2b… → 3c4d…`` or None."""
     if old is None or new is None or (old.id == new.id and old.size == new.size):
         return None
     return (
         f"base image {new.ref} changed: {signed(new.size - old.size)}, "
-        f"ID {_short(old.id)}… → {_short(new.id)}…"
+        f"ID {short_id(old.id or '?')}… → {short_id(new.id or '?')}…"
     )
 
 

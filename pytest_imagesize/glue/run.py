@@ -8,17 +8,17 @@ from typing import Any
 
 import pytest
 
-from . import baseline
-from .checks import Check
-from .engine.protocol import Engine
-from .errors import ImageSizeError
-from .explain import base_drift, movers_lines
+from .. import baseline
+from ..checks import Check
+from ..compare.changes import compare
+from ..compare.wording import base_drift, movers_lines
+from ..engine.protocol import Engine
+from ..errors import ImageSizeError
+from ..measure.cache import DirectoryCache, NoCache
+from ..reports import json_report, outputs, terminal
+from ..session import ImageSizeSession
+from ..settings import Settings
 from .fixtures import SESSION_KEY
-from .measure.cache import DirectoryCache, NoCache
-from .measure.summary import compare
-from .options import Settings
-from .reports import json_report, outputs, terminal
-from .session import ImageSizeSession
 from .terminal_progress import REPORT_ATTRIBUTE, TerminalProgress
 from .xdist import OUTPUT_KEY, SharedBuilds, XdistController, to_wire, worker_owner_pids, worker_shared_dir
 
@@ -33,7 +33,7 @@ def start_session(config: pytest.Config, settings: Settings) -> ImageSizeSession
     """The run's session: engine factory, cache, baseline, and pytest-xdist wiring."""
 
     def connect() -> Engine:
-        from .engine.docker_api import DockerEngine
+        from ..engine.docker_api import DockerEngine
 
         return DockerEngine.connect(settings.engine_timeout)
 
@@ -210,7 +210,7 @@ class PytestRun:
         treemaps: dict[str, dict[str, Any] | None] = {}
         try:
             if settings.report_html:  # the page shows what fills each image: read every archive
-                from .reports.treemap import summarise
+                from ..reports.treemap import summarise
 
                 for name, image in images.items():
                     treemaps[name] = summarise(image.files, wasted=image.analysis().hidden)

@@ -15,12 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .checks import Outcome
-from .engine.build import BuildResult
-from .engine.protocol import EngineInfo
-from .errors import BuildError, ImageSizeError
-from .measure.image import Image
-from .session import ImageSizeSession
+from ..atomic import write_atomic
+from ..checks import Outcome
+from ..engine.build import BuildResult
+from ..engine.protocol import EngineInfo
+from ..errors import BuildError, ImageSizeError
+from ..measure.image import Image
+from ..session import ImageSizeSession
 from .terminal_progress import REPORT_ATTRIBUTE, TerminalProgress
 
 SHARED_KEY = "imagesize_shared"
@@ -107,7 +108,7 @@ class SharedBuilds:
             if record.exists():
                 return result_from_json(json.loads(record.read_text()))
             result = build()
-            record.write_text(json.dumps(result_to_json(result)))
+            write_atomic(record, json.dumps(result_to_json(result)))  # the controller reads without the lock
             return result
 
     def results(self) -> list[BuildResult | ImageSizeError]:

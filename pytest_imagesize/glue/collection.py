@@ -6,13 +6,16 @@ from dataclasses import replace
 
 import pytest
 
-from .checks import KINDS, Check, Scope, closest_checks
-from .errors import ImageSizeError
+from ..checks import KINDS, Check, Scope, closest_checks
+from ..errors import ImageSizeError
 from .fixtures import declaration_of
+
+CHECKS_KEY = pytest.StashKey[list[Check]]()
 
 
 def image_fixtures(item: pytest.Function) -> list[str]:
     """The fixtures of a test that were declared with build_image() or existing_image()."""
+    # pytest has no public way to ask which fixture function a name resolves to for an item
     info = getattr(item, "_fixtureinfo", None)
     defs = getattr(info, "name2fixturedefs", {}) or {}
     return [
@@ -45,3 +48,19 @@ def checks_for_item(
             if name not in covered
         ]
     return checks
+
+
+def attach_checks(items: list[pytest.Item], growth_default: Check | None, growth_scope: Scope) -> None:
+    """Stash each item's checks under ``CHECKS_KEY``; every bad marker of the run is one line of a
+    ``pytest.UsageError``."""
+    problems = []
+    for item in items:
+        try:
+            checks = checks_for_item(item, growth_default, growth_scope)
+        except ImageSizeError as exc:
+            problems.append(f"{item.nodeid}: {exc}")
+            continue
+        if checks:
+            item.stash[CHECKS_KEY] = checks
+    if problems:
+        raise pytest.UsageError(*problems)

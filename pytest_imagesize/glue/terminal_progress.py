@@ -11,14 +11,13 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
-from _pytest.pathlib import bestrelpath
 
-from .progress import ProgressEvent
+from ..progress import ProgressEvent
+from ..settings import ProgressMode
 
-ProgressMode = Literal["auto", "lines", "off"]
 REPORT_ATTRIBUTE = "imagesize_progress"
 
 
@@ -69,7 +68,9 @@ class TerminalProgress:
             if isinstance(getattr(reporter, "currentfspath", None), Path):
                 self._interrupted = True  # a test file's line of dots: taken up again below
             reporter.ensure_newline()
-            writer = getattr(reporter, "_tw", None)  # e.g. after "[100%]": not at a line's start
+            # e.g. after "[100%]": not at a line's start; pytest tells the column only through its
+            # private terminal writer (ensure_newline knows only a test file's line of results)
+            writer = getattr(reporter, "_tw", None)
             if writer is not None and int(getattr(writer, "width_of_current_line", 0) or 0):
                 reporter.write("\n")
             reporter.write_line(text)
@@ -83,7 +84,7 @@ class TerminalProgress:
         if reporter.verbosity <= 0 and (report.when == "call" or report.outcome != "passed"):
             self._interrupted = False
             path = reporter.config.rootpath / report.nodeid.split("::")[0]
-            reporter.write(f"{bestrelpath(reporter.startpath, path)} ")
+            reporter.write(f"{os.path.relpath(path, reporter.startpath)} ")
             reporter.currentfspath = path
 
     def _uncaptured(self) -> Any:

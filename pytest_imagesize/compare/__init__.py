@@ -1,0 +1,1 @@
+"""What changed between two image summaries, and how that change is worded."""
