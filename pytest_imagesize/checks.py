@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .errors import ImageSizeError, MarkerError, SizeParseError
 from .measure.image import Image
 from .sizes import MAX_BYTES, describe_size, format_size, parse_percent, parse_size
+from .text import shown
 
 if TYPE_CHECKING:  # the baseline and explanations load only when a growth check needs them
     from .baseline import BaselineEntry
@@ -191,7 +192,7 @@ def _layer_lines(image: Image, compressed: bool) -> str:
     largest = image.largest_layers(3)
     for layer in largest:
         size = layer.compressed_size if compressed and layer.compressed_size is not None else layer.size
-        rows.append(f"    {describe_size(size):>28}  {layer.instruction}")
+        rows.append(f"    {describe_size(size):>28}  {shown(layer.instruction)}")
     text = "\n  largest layers:\n" + "\n".join(rows) if rows else ""
     return text + (_go_lines(image, largest[0].index) if largest else "")
 
@@ -209,10 +210,10 @@ def _go_lines(image: Image, layer_index: int) -> str:
         return ""
     lines = []
     for binary in sorted(binaries, key=lambda b: -b.size)[:2]:
-        lines.append(f"  Go binary {binary.path} ({format_size(binary.size)}), top modules:")
+        lines.append(f"  Go binary {shown(binary.path)} ({format_size(binary.size)}), top modules:")
         for path, module in binary.top_modules(5):
             share = module.size / binary.size * 100 if binary.size else 0.0
-            lines.append(f"    {format_size(module.size):>10} ({share:4.1f} %)  {path}")
+            lines.append(f"    {format_size(module.size):>10} ({share:4.1f} %)  {shown(path)}")
     return "\n" + "\n".join(lines) if lines else ""
 
 
@@ -404,7 +405,7 @@ def _evaluate_hygiene(check: Check, image: Image, test: str, context: Context) -
     message = ""
     if findings:
         lines = [
-            f"  {f.path}: {f.problem}"
+            f"  {shown(f.path)}: {f.problem}"
             + (f" ({format_size(f.cost_bytes)})" if f.cost_bytes else "")
             + f"; fix: {f.fix}"
             for f in findings

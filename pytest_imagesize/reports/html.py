@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from pytest_imagesize.sizes import format_size
+from pytest_imagesize.text import shown
 
 __all__ = ["PALETTE", "embed_json", "render", "write"]
 
@@ -95,8 +96,9 @@ def _clean(value: object) -> str:
 
 
 def _t(value: object) -> str:
-    """Escaped text for element content and attribute values."""
-    return html.escape(_clean(value), quote=True)
+    """Escaped text for element content and attribute values (control and bidi characters shown
+    as escapes first)."""
+    return html.escape(_clean(shown(str(value))), quote=True)
 
 
 def _finite(value: Any) -> Any:

@@ -37,7 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("baseline", ("baseline",)),
     ("measure", ("measure",)),
     ("engine", ("engine",)),
-    ("base", ("errors", "sizes", "atomic", "progress")),
+    ("base", ("errors", "sizes", "atomic", "progress", "text", "statedir")),
 ]
 PURE = ("measure.archive", "measure.layers", "measure.paths", "measure.go")
 
