@@ -157,5 +157,7 @@ def layer_lines(image: Image) -> list[str]:
     if analysis.hidden:
         out.append("  top wasted files (bytes hidden by later layers):")
         for copy in analysis.hidden[:TOP_WASTED_SHOWN]:
-            out.append(f"    {format_size(copy.size):>10}  {shown(copy.path)}")
+            path = shown(copy.path)
+            path = path if path == copy.path else f"'{path}'"  # quoted: the name holds escapes
+            out.append(f"    {format_size(copy.size):>10}  {path}")
     return out

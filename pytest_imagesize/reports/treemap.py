@@ -18,8 +18,6 @@ import itertools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..text import shown as shown_name
-
 __all__ = ["WASTED_LIMIT", "summarise"]
 
 WASTED_LIMIT = 200  # hidden copies kept for the page, largest first
@@ -33,7 +31,7 @@ class _Node:
     __slots__ = ("children", "dir_count", "dirs", "files", "kind", "layer", "layers", "name", "size")
 
     def __init__(self, name: str, kind: str, size: int = 0, layer: int | None = None) -> None:
-        self.name = shown_name(name)  # what the page shows: control and bidi characters escaped
+        self.name = name
         self.kind = kind  # "dir", a file kind, "go-module", "go-package", "go-other", "dir-entry"
         self.size = size  # own bytes for leaves; the subtree's total once _total() has run
         self.layer = layer
