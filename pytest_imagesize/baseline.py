@@ -12,10 +12,10 @@ Format version 2, written with sorted keys and two-space indent so review diffs 
 entries measured by an engine whose own ``.Size`` was not the portable size (Podman, Docker's
 containerd store) are not comparable for ``size`` and are rewritten by the next update.
 
-Updates merge into the file field by field under a lock in the per-user state directory
-(concurrent runs on one checkout exclude each other; nothing is added to the project) and replace it atomically; a value that was not measured never
-replaces a recorded one; a file that does not parse is never overwritten; an entry's ``date``
-and ``commit`` change only when its numbers do.
+Updates merge into the file field by field under a lock in the per-user state directory (concurrent
+runs on one checkout exclude each other; nothing is added to the project) and replace it
+atomically; a value that was not measured never replaces a recorded one; a file that does not parse
+is never overwritten; an entry's ``date`` and ``commit`` change only when its numbers do.
 """
 
 from __future__ import annotations

@@ -118,7 +118,8 @@ def _diff(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         path = Path(args.baseline)
         if path.is_dir():
             raise ImageSizeError(
-                f"--baseline {path} is a directory: name the baseline file in it (e.g. {path / 'image-sizes.json'})"
+                f"--baseline {path} is a directory: name the baseline file in it "
+                f"(e.g. {path / 'image-sizes.json'})"
             )
         if not path.is_file():
             raise ImageSizeError(f"--baseline {path}: no such file")

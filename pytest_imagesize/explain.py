@@ -55,7 +55,9 @@ def movers_lines(comparison: Comparison, max_lines: int = MAX_LINES) -> list[str
         lines.append("  layers (paired by diff ID):")
         for change in sorted(added + removed, key=lambda c: -c.size)[:4]:
             sign = "+" if change.status == "added" else "-"
-            lines.append(f"    {sign}{format_size(change.size):>11}  {change.status}: {shown(change.instruction)}")
+            lines.append(
+                f"    {sign}{format_size(change.size):>11}  {change.status}: {shown(change.instruction)}"
+            )
     if comparison.files:
         lines.append("  files that moved most:")
         lines += [_file_line(m) for m in comparison.files[:6]]
@@ -68,7 +70,9 @@ def movers_lines(comparison: Comparison, max_lines: int = MAX_LINES) -> list[str
         lines.append("  Go " + ("packages" if comparison.go_packages else "modules") + " that moved:")
         for mover in go[:6]:
             new = " new" if mover.a is None else (" gone" if mover.b is None else "")
-            lines.append(f"    {signed(mover.delta):>12}  {shown(mover.module)}{new} (in {shown(mover.binary)})")
+            lines.append(
+                f"    {signed(mover.delta):>12}  {shown(mover.module)}{new} (in {shown(mover.binary)})"
+            )
     return lines[:max_lines]
 
 

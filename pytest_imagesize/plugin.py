@@ -14,7 +14,7 @@ from .collection import checks_for_item
 from .errors import ImageSizeError
 from .fixtures import SESSION_KEY
 from .options import Settings, add_options, spell_out_bare_report
-from .run import PytestRun, start_session
+from .run import PytestRun, catch_sigterm, release_sigterm, start_session
 
 CHECKS_KEY = pytest.StashKey[list[Check]]()
 
@@ -37,6 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for kind in KINDS.values():
         config.addinivalue_line("markers", kind.marker_line)
     config.stash[SESSION_KEY] = start_session(config, Settings.from_config(config))
+    catch_sigterm(config)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -79,6 +80,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    release_sigterm(config)
     state = config.stash.get(SESSION_KEY, None)
     if state is not None:
         state.close()

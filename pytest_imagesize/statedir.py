@@ -19,7 +19,10 @@ def lock_for(path: Path, kind: str) -> Path:
     """A lock file standing for ``path`` (by its resolved name), in the state directory, or in
     the temporary directory where that cannot be made; its directory exists."""
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
-    for directory in (state_root() / "locks", Path(tempfile.gettempdir()) / f"pytest-imagesize-locks-{os.getuid()}"):
+    for directory in (
+        state_root() / "locks",
+        Path(tempfile.gettempdir()) / f"pytest-imagesize-locks-{os.getuid()}",
+    ):
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError:

@@ -95,7 +95,9 @@ def _not_a_socket(address: str) -> str | None:
         return None
     if stat.S_ISSOCK(mode):
         return None
-    return "a directory" if stat.S_ISDIR(mode) else "a regular file" if stat.S_ISREG(mode) else "a special file"
+    return (
+        "a directory" if stat.S_ISDIR(mode) else "a regular file" if stat.S_ISREG(mode) else "a special file"
+    )
 
 
 def unanswered(address: str, wait: float, exc: BaseException | str) -> str:

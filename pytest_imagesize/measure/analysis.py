@@ -74,9 +74,7 @@ def _possible(layers: list[LayerStats], rows: list[Any], hidden: list[HiddenCopy
     """Whether an analysis's numbers can be true: no negative size, each layer's hidden bytes
     within what it wrote and what it wrote within its size (which adds link targets), and every
     byte written either in the final filesystem or hidden."""
-    if any(
-        not 0 <= la.wasted <= la.written <= la.size or la.compressed_size < 0 for la in layers
-    ):
+    if any(not 0 <= la.wasted <= la.written <= la.size or la.compressed_size < 0 for la in layers):
         return False
     count = len(layers)
     final = 0
@@ -231,11 +229,7 @@ def read_image_archive(
     if cache is not None:
         data = cache.get(key)
         cached = ImageAnalysis.from_json(data)
-        if (
-            cached is not None
-            and len(cached.layers) == layer_count
-            and expected_size in (None, cached.size)
-        ):
+        if cached is not None and len(cached.layers) == layer_count and expected_size in (None, cached.size):
             return cached
         if data is not None:
             _stale(cache, key)

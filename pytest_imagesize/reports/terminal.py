@@ -109,9 +109,8 @@ def go_lines(image: Image, top: int = TOP_GO) -> list[str]:
             )
         packages = sorted(binary.packages.items(), key=lambda kv: (-kv[1].size, kv[0]))[:top]
         for path, package in packages:
-            out.append(
-                f"    {format_size(package.size):>10} {_share(package.size, binary.size)}  package {shown(path)}"
-            )
+            share = _share(package.size, binary.size)
+            out.append(f"    {format_size(package.size):>10} {share}  package {shown(path)}")
     return out
 
 
