@@ -4,6 +4,7 @@ the terminal, diff and growth text, Markdown and HTML; one rule (``pytest_images
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from pytest_imagesize.explain import movers_lines
 from pytest_imagesize.measure.image import Image
@@ -67,3 +68,15 @@ def test_markdown_and_html_text() -> None:
     text = markdown.markdown([], None, notes=["base image x\u2028y changed"], details=details)
     assert not UNSAFE.search(text.replace("\n", "")) and "two\\nlines" in text and "x\\u2028y" in text
     assert html._t("a\x1b[31m<b>\u202e") == "a\\x1b[31m&lt;b&gt;\\u202e"
+
+
+def test_treemap_nodes_keep_the_name_and_carry_what_the_page_shows() -> None:
+    from pytest_imagesize.reports.treemap import summarise
+
+    tree = summarise([("/srv/rtl\u202egpj.exe", "file", 10, 0), ("/srv/plain", "file", 5, 0)])
+    [srv] = tree["children"]
+    nodes = {node["name"]: node for node in srv["children"]}
+    assert nodes["rtl\u202egpj.exe"]["label"] == "rtl\\u202egpj.exe"  # the JSON keeps the exact name
+    assert "label" not in nodes["plain"]
+    script = (Path(html.__file__).parent / "assets" / "report.js").read_text()
+    assert "textContent = shownName(data)" in script and ".textContent = data.name" not in script
