@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from typing import Any
 
@@ -32,8 +33,9 @@ class SigtermAsInterrupt:
     KeyboardInterrupt, so builds stop and the cleanup runs; Python's default would end the
     process without either. Installed only in the main thread and only where SIGTERM has its
     default action (a handler the user installed is left alone); the previous one is restored.
-    While the cleanup runs, a SIGTERM is noted, not raised (GitHub Actions sends SIGINT, then
-    SIGTERM): the run then ends as interrupted, with its cleanup done."""
+    While the cleanup runs, or while a Ctrl-C is being handled, a SIGTERM is noted, not raised
+    (GitHub Actions sends SIGINT, then SIGTERM): the run then ends as interrupted, with its
+    builds stopped and its cleanup done."""
 
     def __init__(self) -> None:
         self.previous: Any = None
@@ -52,7 +54,8 @@ class SigtermAsInterrupt:
     def _handle(self, signum: int, frame: Any) -> None:
         first = not self.received
         self.received = True
-        if first and not self.shielded:
+        stopping = isinstance(sys.exc_info()[1], KeyboardInterrupt)  # Ctrl-C is being handled
+        if first and not self.shielded and not stopping:
             raise KeyboardInterrupt("terminated by SIGTERM")
 
     def restore(self) -> None:
@@ -246,6 +249,8 @@ class PytestRun:
         if isinstance(controller, XdistController):
             controller.collect_recorded_builds()
         terminate = self.config.stash.get(SIGTERM_KEY, None)
+        if terminate is not None and pytest_session.exitstatus == pytest.ExitCode.INTERRUPTED:
+            terminate.shielded = True  # already stopping: a SIGTERM must not cut the cleanup short
         try:
             state.measure_before_cleanup(bool(self.session.settings.report_mode))
             self._write_reports()

@@ -23,13 +23,22 @@ def system_builders(docker_client: docker.DockerClient, engine_name: str) -> lis
     return ["classic"] + (["buildx"] if engine_name == "docker" and buildx_available() is None else [])
 
 
-@pytest.mark.parametrize("build_with", ["classic", "buildx"])
+@pytest.mark.parametrize(
+    ("build_with", "signals"),
+    [
+        ("classic", (signal.SIGTERM,)),
+        ("buildx", (signal.SIGTERM,)),
+        ("buildx", (signal.SIGINT, signal.SIGTERM)),  # GitHub Actions: SIGINT, then SIGTERM
+    ],
+    ids=["classic-SIGTERM", "buildx-SIGTERM", "buildx-SIGINT-then-SIGTERM"],
+)
 def test_sigterm_mid_build_stops_it_and_leaves_nothing(
     pytester: pytest.Pytester,
     docker_client: docker.DockerClient,
     busybox_image: str,
     system_builders: list[str],
     build_with: str,
+    signals: tuple[signal.Signals, ...],
 ) -> None:
     if build_with not in system_builders:
         pytest.skip("buildx needs a Docker engine with the docker-buildx plugin")
@@ -51,7 +60,9 @@ def test_sigterm_mid_build_stops_it_and_leaves_nothing(
     run = start_pytest(pytester.path, [f"--image-builder={build_with}"], env={"TMPDIR": str(tmp)})
     try:
         wait_for(lambda: pids_with_text(f"{name}-step"), 120, "the build step to start")
-        run.process.send_signal(signal.SIGTERM)
+        for number in signals:  # the second arrives while the first is being handled
+            run.process.send_signal(number)
+            time.sleep(0.5)
         code, text = run.wait(60)
         ended = time.monotonic()
         assert code == pytest.ExitCode.INTERRUPTED, text

@@ -57,16 +57,15 @@ def buildkit_failure(lines: list[str]) -> tuple[str | None, str]:
 def stop_group(process: subprocess.Popen[str], grace: float = STOP_GRACE) -> None:
     """End a build started in a session of its own, with everything it started: SIGTERM to its
     process group, SIGKILL to the group after ``grace`` seconds; returns once the leader is reaped."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
+    try:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=wait)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)  # what the leader left behind in its group
+            os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+    finally:  # also when a second interrupt cuts the grace short
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # and what the leader left behind in its group
+        process.wait()
 
 
 class BuildxBuilder:

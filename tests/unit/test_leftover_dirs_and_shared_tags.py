@@ -113,3 +113,29 @@ def test_a_cleanup_removes_the_tag_of_a_build_stopped_as_it_tagged(
     assert fake.id not in engine.image_ids()
     assert not session.record().path.exists()
     assert os.listdir(session.record().directory) == []
+
+
+def test_the_xdist_directory_is_made_only_for_workers_and_noted_by_a_worker_that_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_imagesize.xdist import XdistController
+
+    engine, _ = engine_with_tag()
+    cleanups: list[object] = []
+    controller = XdistController(_session(engine, tmp_path, monkeypatch), cleanups.append)
+    assert controller.shared is None and not cleanups  # no -n: no directory
+    node = type("Node", (), {"workerinput": {}})()
+    controller.pytest_configure_node(node)
+    shared = node.workerinput["imagesize_shared"]
+    assert Path(shared).is_dir() and len(cleanups) == 1
+    worker = _session(engine, tmp_path, monkeypatch)
+    worker.temp_dirs = (shared,)
+    assert ("dir", shared) in [tuple(line) for line in _lines(worker.record())]
+    assert controller.shared is not None
+    controller.shared.cleanup()
+
+
+def _lines(record: BuildRecord) -> list[list[str]]:
+    import json
+
+    return [json.loads(line) for line in record.path.read_text().splitlines()]
