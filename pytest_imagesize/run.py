@@ -249,7 +249,10 @@ class PytestRun:
         if isinstance(controller, XdistController):
             controller.collect_recorded_builds()
         terminate = self.config.stash.get(SIGTERM_KEY, None)
-        if terminate is not None and pytest_session.exitstatus == pytest.ExitCode.INTERRUPTED:
+        if (
+            terminate is not None
+            and getattr(pytest_session, "exitstatus", None) == pytest.ExitCode.INTERRUPTED
+        ):
             terminate.shielded = True  # already stopping: a SIGTERM must not cut the cleanup short
         try:
             state.measure_before_cleanup(bool(self.session.settings.report_mode))
