@@ -9,7 +9,7 @@ VENV ?= .venv
 PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-unit test-podman lint bench venv clean
+.PHONY: demo test test-unit test-podman lint docs bench venv clean
 
 venv: $(VENV)/.installed
 
@@ -49,6 +49,12 @@ lint: venv
 	$(BIN)/ruff check pytest_imagesize tests example_project benchmarks
 	$(BIN)/ruff format --check pytest_imagesize tests example_project benchmarks
 	$(BIN)/mypy
+
+# The documentation site (mkdocs.yml, docs/) into site/ (git-ignored); --strict turns every warning
+# (a broken link or anchor, a page missing from the nav) into a failure. Installs the docs extra.
+docs: venv
+	$(BIN)/pip install -q -e '.[docs]'
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

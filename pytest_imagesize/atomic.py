@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -10,9 +11,11 @@ from typing import Any
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename.
+    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename, so
+    a reader never sees half of it. Missing parent directories are made.
 
-    An existing file keeps its mode; a new one gets 0666 less the umask."""
+    An existing file keeps its mode; a new one gets 0666 less the umask. ``OSError`` propagates
+    unchanged, and no temporary file is left behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -27,7 +30,8 @@ def write_atomic(path: Path, text: str) -> None:
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise
 
 

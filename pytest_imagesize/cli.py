@@ -71,7 +71,7 @@ def _check(args: argparse.Namespace) -> int:
     if outcome.outcome == "failed":
         print(f"FAIL {args.image}: {outcome.message}")
         return 1
-    what = "compressed size" if args.compressed else "size"
+    what = check.record.title(check.compressed)
     assert outcome.actual is not None
     limit = int(check.limit or 0)
     print(f"OK {args.image}: {what} {describe_size(int(outcome.actual))} <= {format_size(limit)}")

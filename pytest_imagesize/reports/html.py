@@ -14,21 +14,21 @@ the embedded JSON (``<``, ``>``, ``&`` and U+2028/9 as ``\\uXXXX``).
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import html
 import json
 import math
 import os
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Union
 
-from pytest_imagesize.sizes import format_size
-from pytest_imagesize.text import shown
+from ..atomic import write_atomic
+from ..checks import KINDS, CheckKind
+from ..sizes import format_size
+from ..text import shown
 
 __all__ = ["PALETTE", "embed_json", "render", "write"]
 
@@ -51,14 +51,6 @@ PALETTE = (
 )
 
 _NO_LAYER = "#c9ced4"
-
-_CHECK_NAMES = {
-    "max_image_size": "size",
-    "max_image_layers": "layers",
-    "max_wasted_bytes": "wasted bytes",
-    "min_image_efficiency": "efficiency",
-    "max_image_growth": "growth",
-}
 
 _OUTCOME_ORDER = ("failed", "warned", "passed")
 
@@ -170,29 +162,51 @@ def _count(value: Any, field: str = "") -> str:
     return f'<span class="num"{attrs} data-value="{n}">{n:,}</span>'
 
 
-def _check_value(check: Mapping[str, Any], key: str) -> str:
-    """A check's limit or actual value, in the unit of its kind."""
-    kind = check.get("kind")
-    value = check.get(key)
-    if kind in ("max_image_size", "max_wasted_bytes"):
-        return _size(value, key)
-    if kind == "max_image_layers":
-        return _count(value, key)
-    if kind == "min_image_efficiency":
-        return _percent(value, key)
-    if kind == "max_image_growth":
-        if key == "actual" and check.get("note") == "new":
-            return f'<span class="num" data-field="{key}" data-value="">new</span>'
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isfinite(value):
-                text = "+inf %" if value > 0 else "-"
-            else:
-                text = f"{value:g} %" if key == "limit" else f"{value:+.2f} %"
-            return f'<span class="num" data-field="{key}" data-value="{_t(repr(value))}">{_t(text)}</span>'
+def _growth_percent(value: Any, key: str) -> str:
+    """A limit in percent (``5 %``) or a signed change in percent (``+0.80 %``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f'<span class="num na" data-field="{key}" data-value="">-</span>'
+    if not math.isfinite(value):
+        text = "+inf %" if value > 0 else "-"
+    else:
+        text = f"{value:g} %" if key == "limit" else f"{value:+.2f} %"
+    return f'<span class="num" data-field="{key}" data-value="{_t(repr(value))}">{_t(text)}</span>'
+
+
+def _plain(value: Any, key: str) -> str:
     if value is None:
         return f'<span class="num na" data-field="{key}">-</span>'
     return f'<span class="num" data-field="{key}">{_t(value)}</span>'
+
+
+_UNIT_VALUE: dict[str, Callable[[Any, str], str]] = {
+    "bytes": _size,
+    "count": _count,
+    "ratio": _percent,
+    "percent": _growth_percent,
+}
+
+
+def _record(check: Mapping[str, Any]) -> CheckKind | None:
+    return KINDS.get(str(check.get("kind", "")))
+
+
+def _check_value(check: Mapping[str, Any], key: str) -> str:
+    """A check's limit or actual value, in the unit its kind's record names; an actual value that
+    was not measured shows the outcome's note (``new``: not in the baseline) where it has one."""
+    value = check.get(key)
+    if key == "actual" and value is None and check.get("note"):
+        return f'<span class="num" data-field="{key}" data-value="">{_t(check["note"])}</span>'
+    record = _record(check)
+    return _UNIT_VALUE.get(record.unit if record else "", _plain)(value, key)
+
+
+def _detail_text(record: CheckKind | None, detail: Any) -> str:
+    if isinstance(detail, str):
+        return detail
+    if record is not None and record.detail_text is not None and isinstance(detail, Mapping):
+        return record.detail_text(detail)
+    return json.dumps(_finite(detail))
 
 
 # -- page parts ---------------------------------------------------------------------------------
@@ -235,17 +249,14 @@ def _checks_table(checks: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for check in checks:
         kind = str(check.get("kind", ""))
-        what = _CHECK_NAMES.get(kind, kind)
-        if check.get("compressed"):
-            what = "compressed " + what
+        record = _record(check)
+        compressed = bool(check.get("compressed"))
+        what = record.title(compressed) if record else ("compressed " if compressed else "") + kind
         details = check.get("details")
         detail_html = ""
         if details:
             lines = details if isinstance(details, (list, tuple)) else [details]
-            items = "".join(
-                f"<li>{_t(line if isinstance(line, str) else json.dumps(_finite(line)))}</li>"
-                for line in lines
-            )
+            items = "".join(f"<li>{_t(_detail_text(record, line))}</li>" for line in lines)
             detail_html = f'<details class="more"><summary>details</summary><ul>{items}</ul></details>'
         rows.append(
             f'<tr data-kind="{_t(kind)}" data-outcome="{_t(check.get("outcome", ""))}">'
@@ -536,25 +547,4 @@ def render(document: Mapping[str, Any]) -> str:
 def write(path: StrPath, document: Mapping[str, Any]) -> None:
     """Write the page for ``document`` to ``path`` (through a temporary file and a rename, so a
     reader never sees half a page). ``OSError`` and its subclasses propagate unchanged."""
-    text = render(document)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, _new_file_mode(target))
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _new_file_mode(target: Path) -> int:
-    try:
-        return target.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+    write_atomic(Path(path), render(document))

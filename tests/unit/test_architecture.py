@@ -127,7 +127,7 @@ def layer_of(module: str) -> int:
                 return rank
             if relative == prefix or relative.startswith(prefix + "."):
                 return rank
-    raise AssertionError(f"{module} is in no layer: add it to LAYERS (and to the README's layer order)")
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS and to CONTRIBUTING.md")
 
 
 def test_finds_a_cycle_when_there_is_one() -> None:
