@@ -12,10 +12,10 @@ Format version 2, written with sorted keys and two-space indent so review diffs 
 entries measured by an engine whose own ``.Size`` was not the portable size (Podman, Docker's
 containerd store) are not comparable for ``size`` and are rewritten by the next update.
 
-Updates merge into the file field by field under a lock next to the file (concurrent runs on one
-checkout exclude each other) and replace it atomically; a value that was not measured never
-replaces a recorded one; a file that does not parse is never overwritten; an entry's ``date``
-and ``commit`` change only when its numbers do.
+Updates merge into the file field by field under a lock in the per-user state directory (concurrent
+runs on one checkout exclude each other; nothing is added to the project) and replace it
+atomically; a value that was not measured never replaces a recorded one; a file that does not parse
+is never overwritten; an entry's ``date`` and ``commit`` change only when its numbers do.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from .atomic import write_atomic
 from .errors import BaselineError
 from .measure.summary import BaseSummary, ImageSummary, LayerSummary
 from .sizes import MAX_BYTES
+from .statedir import lock_for
 
 VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -301,9 +302,27 @@ def _base(path: Path, where: str, value: Any) -> BaseSummary | None:
     )
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, where: str) -> None:
+        super().__init__(where)
+        self.where = where
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are each given once (JSON allows repeats; the last would win)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _DuplicateKey(key)
+        found[key] = value
+    return found
+
+
 def parse(path: Path, text: str) -> dict[str, BaselineEntry]:
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_object)
+    except _DuplicateKey as exc:
+        raise _problem(path, f"the key {_shown(exc.where)} appears twice in one object") from None
     except (ValueError, RecursionError) as exc:
         raise _problem(path, f"not valid JSON ({str(exc)[:120]})") from None
     if not isinstance(data, dict):
@@ -337,8 +356,10 @@ def render(entries: Mapping[str, BaselineEntry]) -> str:
 
 
 def lock_path(path: Path) -> Path:
-    """The lock beside the baseline (``.image-sizes.json.lock``), shared by every run on the checkout."""
-    return path.with_name(f".{path.name}.lock")
+    """The baseline's lock, shared by every run of the user on the checkout. It lives in the
+    per-user state directory (named by the baseline's resolved path), never in the project: a
+    lock file there would be one ``git add -A`` away from a commit."""
+    return lock_for(path, "baseline")
 
 
 def _read_only(path: Path) -> bool:
@@ -373,7 +394,7 @@ def update(path: Path, measured: Mapping[str, BaselineEntry]) -> tuple[dict[str,
         raise BaselineError(f"baseline {path}: its directory is read-only; make it writable to update it")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(lock_path(path)), timeout=LOCK_TIMEOUT)
+        lock = FileLock(str(lock_path(path)), timeout=LOCK_TIMEOUT)  # outside the project
         with lock:
             entries = load(path)  # raises, and writes nothing, when the file is damaged
             changed = []
@@ -391,7 +412,7 @@ def update(path: Path, measured: Mapping[str, BaselineEntry]) -> tuple[dict[str,
             "wait for it to finish, or delete the lock file if no run is going on"
         ) from None
     except OSError as exc:
-        raise BaselineError(f"baseline {path}: cannot write it ({exc.strerror})") from None
+        raise BaselineError(f"baseline {path}: cannot write it ({exc.strerror or exc})") from None
     return dict(sorted(entries.items())), changed
 
 

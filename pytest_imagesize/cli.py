@@ -116,6 +116,11 @@ def _diff(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     new_files = {r.path: r.size for r in new.files if r.kind == "file"}
     if args.baseline:
         path = Path(args.baseline)
+        if path.is_dir():
+            raise ImageSizeError(
+                f"--baseline {path} is a directory: name the baseline file in it "
+                f"(e.g. {path / 'image-sizes.json'})"
+            )
         if not path.is_file():
             raise ImageSizeError(f"--baseline {path}: no such file")
         entries = baseline.load(path)

@@ -13,7 +13,7 @@ from .glue import hookspecs
 from .glue.collection import CHECKS_KEY, attach_checks
 from .glue.fixtures import SESSION_KEY
 from .glue.options import add_options, read_settings, spell_out_bare_report
-from .glue.run import PytestRun, start_session
+from .glue.run import PytestRun, catch_sigterm, release_sigterm, start_session
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -34,6 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for kind in KINDS.values():
         config.addinivalue_line("markers", kind.marker_line)
     config.stash[SESSION_KEY] = start_session(config, read_settings(config))
+    catch_sigterm(config)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -66,6 +67,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    release_sigterm(config)
     state = config.stash.get(SESSION_KEY, None)
     if state is not None:
         state.close()

@@ -18,7 +18,7 @@ from .checks import Check, Context, Outcome, evaluate
 from .engine.build import Builder, BuildResult, BuildSpec, step_of, tag_for
 from .engine.cleanup import remove_intermediates, remove_our_tag
 from .engine.dockerfile import final_base
-from .engine.leftovers import BuildRecord, full_ids, sweep
+from .engine.leftovers import BuildRecord, full_ids, remove_tag_of_ours, sweep, used_elsewhere
 from .engine.protocol import Engine, EngineInfo
 from .errors import BuildError, EngineUnavailable, ImageSizeError, ImageSizeWarning
 from .measure.cache import AnalysisCache
@@ -67,6 +67,7 @@ class ImageSizeSession:
     share_build: SharedBuild = _alone  # pytest-xdist: one build per spec across workers
     owner_pids: tuple[int, ...] = ()  # this process's pid (after the xdist controller's, in a worker)
     sweep_leftovers: bool = True  # remove what killed runs left (not in xdist workers)
+    temp_dirs: tuple[str, ...] = ()  # temporary directories of the run, noted in the build record
     images: dict[str, Image] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
     builds: dict[str, BuildResult | ImageSizeError] = field(default_factory=dict)
@@ -100,6 +101,8 @@ class ImageSizeSession:
         """Where this process notes what its builds put on the engine, as they go."""
         if self._record is None:
             self._record = BuildRecord(self.engine().address, self.owner_pids or (os.getpid(),))
+            for directory in self.temp_dirs:
+                self._record.add("dir", directory)
         return self._record
 
     def builder(self) -> Builder:
@@ -113,7 +116,9 @@ class ImageSizeSession:
                 docker = self.engine_info is not None and self.engine_info.name == "docker"
                 wanted = "buildx" if docker and buildx_available() is None else "classic"
             if wanted == "buildx":
-                self._builder = BuildxBuilder(self.settings.buildx_builder, on_line=self._build_line)
+                self._builder = BuildxBuilder(
+                    self.settings.buildx_builder, on_line=self._build_line, record=self.record().add
+                )
             else:
                 record = self.record()
                 self._builder = ClassicBuilder(record.add, self._build_line)
@@ -252,16 +257,26 @@ class ImageSizeSession:
             )
             return
         created: set[str] = set()
+        records = self.record().directory
+        own = self.owner_pids[0] if self.owner_pids else os.getpid()
+        shared: list[str] = []
         try:
             for result in self.builds.values():
                 if isinstance(result, BuildResult):
                     created |= result.created_ids
-                    remove_our_tag(engine, result)
+                    if used_elsewhere(records, result.tag, own):
+                        shared.append(result.tag)  # the last run to finish removes it
+                    else:
+                        remove_our_tag(engine, result)
                 elif isinstance(result, BuildError):
                     created |= result.created_ids
             if self._record is not None:  # also what an interrupted build had made so far
                 for container in self._record.container_ids:
                     engine.remove_container(container)
+                finished = {r.tag for r in self.builds.values() if isinstance(r, BuildResult)}
+                for tag in sorted(self._record.tags - finished):  # a build stopped as it tagged
+                    if not used_elsewhere(records, tag, own):
+                        remove_tag_of_ours(engine, tag)
                 created |= full_ids(engine, self._record.image_ids)
             left = remove_intermediates(engine, created)
         except ImageSizeError as exc:
@@ -269,6 +284,11 @@ class ImageSizeSession:
                 f"pytest-imagesize: built images not all removed (the next run removes them): {exc}"
             )
             return
+        if shared:
+            self.finish_notes.append(
+                f"pytest-imagesize: {', '.join(shared)} left tagged: another pytest run on this "
+                "engine uses the same build; the last one to finish removes it"
+            )
         if left:  # e.g. a build the engine carries on after we disconnected: the next run retries
             self.finish_notes.append(
                 f"pytest-imagesize: {len(left)} intermediate build image(s) still in use; "

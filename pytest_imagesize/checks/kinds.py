@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ImageSizeError, SizeParseError
 from ..measure.image import Image
 from ..sizes import MAX_BYTES, describe_size, format_size, parse_percent, parse_size
+from ..text import shown
 from .model import SCOPES, Check, CheckKind, Context, Outcome, Reject, Verdict, register
 
 if TYPE_CHECKING:  # the baseline and explanations load only when a growth check needs them
@@ -48,7 +49,7 @@ def _layer_lines(image: Image, compressed: bool) -> str:
     largest = image.largest_layers(3)
     for layer in largest:
         size = layer.compressed_size if compressed and layer.compressed_size is not None else layer.size
-        rows.append(f"    {describe_size(size):>28}  {layer.instruction}")
+        rows.append(f"    {describe_size(size):>28}  {shown(layer.instruction)}")
     text = "\n  largest layers:\n" + "\n".join(rows) if rows else ""
     return text + (_go_lines(image, largest[0].index) if largest else "")
 
@@ -66,10 +67,10 @@ def _go_lines(image: Image, layer_index: int) -> str:
         return ""
     lines = []
     for binary in sorted(binaries, key=lambda b: -b.size)[:2]:
-        lines.append(f"  Go binary {binary.path} ({format_size(binary.size)}), top modules:")
+        lines.append(f"  Go binary {shown(binary.path)} ({format_size(binary.size)}), top modules:")
         for path, module in binary.top_modules(5):
             share = module.size / binary.size * 100 if binary.size else 0.0
-            lines.append(f"    {format_size(module.size):>10} ({share:4.1f} %)  {path}")
+            lines.append(f"    {format_size(module.size):>10} ({share:4.1f} %)  {shown(path)}")
     return "\n" + "\n".join(lines) if lines else ""
 
 
@@ -260,7 +261,7 @@ def _finding_text(finding: Mapping[str, Any]) -> str:
     """One Go build hygiene finding in words (the failure message and the HTML report)."""
     cost = finding.get("cost_bytes")
     return (
-        f"{finding.get('path')}: {finding.get('problem')}"
+        f"{shown(str(finding.get('path')))}: {finding.get('problem')}"
         + (f" ({format_size(int(cost))})" if cost else "")
         + f"; fix: {finding.get('fix')}"
     )

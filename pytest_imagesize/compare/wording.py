@@ -9,6 +9,7 @@ from typing import Any
 from ..ids import short_id
 from ..measure.summary import BaseSummary
 from ..sizes import format_size
+from ..text import shown
 from .changes import Comparison, Mover
 
 MAX_LINES = 25
@@ -26,17 +27,18 @@ def base_drift(old: BaseSummary | None, new: BaseSummary | None) -> str | None:
     if old is None or new is None or (old.id == new.id and old.size == new.size):
         return None
     return (
-        f"base image {new.ref} changed: {signed(new.size - old.size)}, "
+        f"base image {shown(new.ref)} changed: {signed(new.size - old.size)}, "
         f"ID {short_id(old.id or '?')}… → {short_id(new.id or '?')}…"
     )
 
 
 def _file_line(mover: Mover) -> str:
+    path = shown(mover.key)
     if mover.status == "added":
-        return f"    {signed(mover.delta):>12}  {mover.key} (new)"
+        return f"    {signed(mover.delta):>12}  {path} (new)"
     if mover.status == "removed":
-        return f"    {signed(mover.delta):>12}  {mover.key} (removed)"
-    return f"    {signed(mover.delta):>12}  {mover.key} ({format_size(mover.a)} → {format_size(mover.b)})"
+        return f"    {signed(mover.delta):>12}  {path} (removed)"
+    return f"    {signed(mover.delta):>12}  {path} ({format_size(mover.a)} → {format_size(mover.b)})"
 
 
 def movers_lines(comparison: Comparison, max_lines: int = MAX_LINES) -> list[str]:
@@ -51,20 +53,24 @@ def movers_lines(comparison: Comparison, max_lines: int = MAX_LINES) -> list[str
         lines.append("  layers (paired by diff ID):")
         for change in sorted(added + removed, key=lambda c: -c.size)[:4]:
             sign = "+" if change.status == "added" else "-"
-            lines.append(f"    {sign}{format_size(change.size):>11}  {change.status}: {change.instruction}")
+            lines.append(
+                f"    {sign}{format_size(change.size):>11}  {change.status}: {shown(change.instruction)}"
+            )
     if comparison.files:
         lines.append("  files that moved most:")
         lines += [_file_line(m) for m in comparison.files[:6]]
     grown_dirs = [m for m in comparison.dirs if m.delta > 0]
     if grown_dirs:
         lines.append("  directories that grew:")
-        lines += [f"    {signed(m.delta):>12}  {m.key}" for m in grown_dirs[:4]]
+        lines += [f"    {signed(m.delta):>12}  {shown(m.key)}" for m in grown_dirs[:4]]
     go = comparison.go_packages or comparison.go
     if go:
         lines.append("  Go " + ("packages" if comparison.go_packages else "modules") + " that moved:")
         for mover in go[:6]:
             new = " new" if mover.a is None else (" gone" if mover.b is None else "")
-            lines.append(f"    {signed(mover.delta):>12}  {mover.module}{new} (in {mover.binary})")
+            lines.append(
+                f"    {signed(mover.delta):>12}  {shown(mover.module)}{new} (in {shown(mover.binary)})"
+            )
     return lines[:max_lines]
 
 

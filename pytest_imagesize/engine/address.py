@@ -5,6 +5,7 @@ engine and the quick engine share, with no docker-py import (the CLI's size chec
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from typing import Any
 
@@ -81,8 +82,31 @@ def root_cause(exc: BaseException) -> str:
     return text[:200]
 
 
+def _not_a_socket(address: str) -> str | None:
+    """What a ``unix://`` address names when that is something other than a socket."""
+    if not address.startswith("unix://"):
+        return None
+    path = address[len("unix://") :]
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISSOCK(mode):
+        return None
+    return (
+        "a directory" if stat.S_ISDIR(mode) else "a regular file" if stat.S_ISREG(mode) else "a special file"
+    )
+
+
 def unanswered(address: str, wait: float, exc: BaseException | str) -> EngineUnavailable:
     """An engine that did not answer the first contact (``exc``: why, or the error)."""
+    what = _not_a_socket(address)
+    if what is not None:
+        return EngineUnavailable(
+            f"no container engine at {address}: {address[len('unix://') :]} is {what}, "
+            f"not a socket: {FIX_HINT}",
+            f"{what}, not a socket",
+        )
     why = exc if isinstance(exc, str) else root_cause(exc)
     return EngineUnavailable(
         f"no container engine answers at {address} within {wait:g} s ({why}): {FIX_HINT}", why

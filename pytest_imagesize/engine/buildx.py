@@ -21,6 +21,7 @@ from .protocol import Engine
 
 _STEP = re.compile(r"^#(\d+) \[(.+?)\] (.+)$")
 _STEP_ERROR = re.compile(r"^#(\d+) ERROR:? ?(.*)$")
+STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL to the build's process group
 
 
 def buildx_available(docker_cli: str | None = None) -> str | None:
@@ -52,15 +53,37 @@ def buildkit_failure(lines: list[str]) -> tuple[str | None, str]:
     return (steps.get(failed) if failed else None), error or "docker buildx build failed"
 
 
+def stop_group(process: subprocess.Popen[str], grace: float = STOP_GRACE) -> None:
+    """End a build started in a session of its own, with everything it started: SIGTERM to its
+    process group, SIGKILL to the group after ``grace`` seconds; returns once the leader is reaped."""
+    try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+    finally:  # also when a second interrupt cuts the grace short
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # and what the leader left behind in its group
+        process.wait()
+
+
 class BuildxBuilder:
-    """Runs ``docker buildx build --load``; the process group is stopped when interrupted.
-    ``on_line`` sees each progress line (for a live status)."""
+    """Runs ``docker buildx build --load`` in a process group of its own; the group is stopped
+    when interrupted (before the caller removes what the build tagged). ``on_line`` sees each
+    progress line (for a live status); ``record`` notes the temporary directory, so that the
+    next run removes it if this one is killed."""
 
     name = "buildx"
 
-    def __init__(self, builder: str | None = None, on_line: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        builder: str | None = None,
+        on_line: Callable[[str], None] | None = None,
+        record: Callable[[str, str], None] | None = None,
+    ) -> None:
         self._builder = builder
         self._on_line = on_line
+        self._record = record
 
     def command(self, cli: str, spec: BuildSpec, tag: str, iidfile: str) -> list[str]:
         command = [cli, "buildx", "build", "--load", "--progress=plain", "--iidfile", iidfile]
@@ -83,6 +106,8 @@ class BuildxBuilder:
             )
         lines: deque[str] = deque(maxlen=400)
         with tempfile.TemporaryDirectory(prefix="imagesize-buildx-") as tmp:
+            if self._record is not None:
+                self._record("dir", tmp)
             iidfile = os.path.join(tmp, "iid")
             env = {**os.environ, "DOCKER_HOST": engine.address}
             process = subprocess.Popen(
@@ -103,13 +128,7 @@ class BuildxBuilder:
                         self._on_line(lines[-1])
                 code = process.wait()
             except BaseException:  # interrupted: stop the whole build, then let the interrupt go on
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGINT)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+                stop_group(process)
                 raise
             iid = Path(iidfile)
             image_id = iid.read_text().strip() if code == 0 and iid.exists() else None

@@ -3,9 +3,14 @@ cleanup (SIGKILL, a dead engine, Ctrl-C at the wrong moment) is cleaned up by th
 
 Each run (and each pytest-xdist worker) keeps one record file in the per-user state directory
 (``$XDG_STATE_HOME/pytest-imagesize/leftovers``, else ``~/.local/state/...``), one line per image
-ID or tag, flushed as the build stream names it. A run that cleaned up deletes its records. At
-the start of a run, the records of runs whose processes are all gone are swept: their images are
-removed when nothing else names them (the same rules as a normal cleanup), then the records go.
+ID, tag, build container or temporary directory, flushed as the build stream names it. A run that
+cleaned up deletes its records. At the start of a run, the records of runs whose processes are all
+gone are swept: their images are removed when nothing else names them (the same rules as a normal
+cleanup), their temporary directories are deleted, then the records go.
+
+The records of live runs also say who uses a tag: our tags name the build inputs, so two sessions
+building the same thing at once share one; a tag is removed only when no other live run's record
+names it (the last session to finish removes it).
 """
 
 from __future__ import annotations
@@ -14,18 +19,21 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import EngineUnavailable, ImageNotFound, ImageSizeError
+from ..statedir import state_root
 from .build import LABEL, REPOSITORY_PREFIX
 from .cleanup import normal_ref, remove_intermediates
 from .protocol import Engine
 
+TEMP_PREFIXES = ("imagesize-buildx-", "pytest-imagesize-")  # the temporary directories we make
+
 
 def state_directory() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "pytest-imagesize" / "leftovers"
+    return state_root() / "leftovers"
 
 
 def _alive(pid: int) -> bool:
@@ -57,12 +65,18 @@ class BuildRecord:
         return {value for kind, value in self._seen if kind == "id"}
 
     @property
+    def tags(self) -> set[str]:
+        """Our tags that this process's builds were given (also one that was interrupted)."""
+        return {value for kind, value in self._seen if kind == "tag"}
+
+    @property
     def container_ids(self) -> set[str]:
         """The build-step containers noted so far (an interrupted build can leave one)."""
         return {value for kind, value in self._seen if kind == "container"}
 
     def add(self, kind: str, value: str) -> None:
-        """Note an image ID (``"id"``) or a tag of ours (``"tag"``); best effort, never fails a build."""
+        """Note an image ID (``"id"``), a tag of ours (``"tag"``), a build container
+        (``"container"``) or a temporary directory (``"dir"``); best effort, never fails a build."""
         if (kind, value) in self._seen:
             return
         self._seen.add((kind, value))
@@ -90,16 +104,38 @@ def _entries(path: Path) -> Iterator[tuple[str, str]]:
                 yield str(kind), str(value)
 
 
-def _dead_records(directory: Path) -> list[Path]:
-    dead = []
+def _records(directory: Path, alive: bool) -> list[Path]:
+    """The record files of live runs (``alive``) or of runs whose processes are all gone."""
+    found = []
     for path in sorted(directory.glob("*.jsonl")):
         try:
             pids = [int(part) for part in path.stem.split("-")]
         except ValueError:
             continue
-        if not any(_alive(pid) for pid in pids):
-            dead.append(path)
-    return dead
+        if any(_alive(pid) for pid in pids) == alive:
+            found.append(path)
+    return found
+
+
+def _dead_records(directory: Path) -> list[Path]:
+    return _records(directory, alive=False)
+
+
+def used_elsewhere(directory: Path, tag: str, own_pid: int | None) -> bool:
+    """Whether a live run other than the one of ``own_pid`` (a process and its xdist workers)
+    noted ``tag`` (it built, or is building, the same inputs)."""
+    for path in _records(directory, alive=True):
+        if own_pid is not None and path.stem.split("-")[0] == str(own_pid):
+            continue
+        if any(kind == "tag" and value == tag for kind, value in _entries(path)):
+            return True
+    return False
+
+
+def remove_temporary(path: str) -> None:
+    """Delete a temporary directory a record names (only one of ours, by its name)."""
+    if Path(path).name.startswith(TEMP_PREFIXES) and os.path.isabs(path):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def sweep(engine: Engine, directory: Path | None = None) -> int:
@@ -115,7 +151,10 @@ def sweep(engine: Engine, directory: Path | None = None) -> int:
         try:
             for kind, value in _entries(path):
                 if kind == "tag":
-                    removed += _remove_our_tag(engine, value)
+                    if not used_elsewhere(record_dir, value, None):
+                        removed += remove_tag_of_ours(engine, value)
+                elif kind == "dir":
+                    remove_temporary(value)
                 elif kind == "id":
                     ids.append(value)
                 elif kind == "container":  # a step container a killed build left: it holds its image
@@ -142,7 +181,8 @@ def full_ids(engine: Engine, ids: list[str] | set[str]) -> set[str]:
     return found
 
 
-def _remove_our_tag(engine: Engine, tag: str) -> int:
+def remove_tag_of_ours(engine: Engine, tag: str) -> int:
+    """Remove ``tag`` when it is in our namespace and names an image with our label; 1 if it went."""
     if not normal_ref(tag).startswith(REPOSITORY_PREFIX):
         return 0
     try:

@@ -4,6 +4,9 @@ images, print the terminal report, write the report files and the baseline, clea
 from __future__ import annotations
 
 import os
+import signal
+import sys
+import threading
 from typing import Any
 
 import pytest
@@ -23,6 +26,57 @@ from .terminal_progress import REPORT_ATTRIBUTE, TerminalProgress
 from .xdist import OUTPUT_KEY, SharedBuilds, XdistController, to_wire, worker_owner_pids, worker_shared_dir
 
 CONTROLLER = "imagesize-xdist"
+
+
+class SigtermAsInterrupt:
+    """SIGTERM (CI cancellation) handled like Ctrl-C for one pytest session: the handler raises
+    KeyboardInterrupt, so builds stop and the cleanup runs; Python's default would end the
+    process without either. Installed only in the main thread and only where SIGTERM has its
+    default action (a handler the user installed is left alone); the previous one is restored.
+    While the cleanup runs, or while a Ctrl-C is being handled, a SIGTERM is noted, not raised
+    (GitHub Actions sends SIGINT, then SIGTERM): the run then ends as interrupted, with its
+    builds stopped and its cleanup done."""
+
+    def __init__(self) -> None:
+        self.previous: Any = None
+        self.installed = False
+        self.shielded = False
+        self.received = False
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+        self.previous = signal.signal(signal.SIGTERM, self._handle)
+        self.installed = True
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        first = not self.received
+        self.received = True
+        stopping = isinstance(sys.exc_info()[1], KeyboardInterrupt)  # Ctrl-C is being handled
+        if first and not self.shielded and not stopping:
+            raise KeyboardInterrupt("terminated by SIGTERM")
+
+    def restore(self) -> None:
+        if self.installed and signal.getsignal(signal.SIGTERM) == self._handle:
+            signal.signal(signal.SIGTERM, self.previous)
+        self.installed = False
+
+
+SIGTERM_KEY = pytest.StashKey[SigtermAsInterrupt]()
+
+
+def catch_sigterm(config: pytest.Config) -> None:
+    handler = SigtermAsInterrupt()
+    handler.install()
+    config.stash[SIGTERM_KEY] = handler
+
+
+def release_sigterm(config: pytest.Config) -> None:
+    handler = config.stash.get(SIGTERM_KEY, None)
+    if handler is not None:
+        handler.restore()
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -52,6 +106,7 @@ def start_session(config: pytest.Config, settings: Settings) -> ImageSizeSession
     shared = worker_shared_dir(workerinput)
     if shared is not None:
         session.share_build = SharedBuilds(shared)
+        session.temp_dirs = (str(shared),)
     session.owner_pids = worker_owner_pids(workerinput)
     session.progress = TerminalProgress(
         config.pluginmanager.get_plugin("terminalreporter"),
@@ -193,12 +248,26 @@ class PytestRun:
         controller = self.config.pluginmanager.get_plugin(CONTROLLER)
         if isinstance(controller, XdistController):
             controller.collect_recorded_builds()
+        terminate = self.config.stash.get(SIGTERM_KEY, None)
+        if (
+            terminate is not None
+            and getattr(pytest_session, "exitstatus", None) == pytest.ExitCode.INTERRUPTED
+        ):
+            terminate.shielded = True  # already stopping: a SIGTERM must not cut the cleanup short
         try:
             state.measure_before_cleanup(bool(self.session.settings.report_mode))
             self._write_reports()
             self._update_baseline(pytest_session)
         finally:
-            state.cleanup()
+            if terminate is not None:
+                terminate.shielded = True  # a SIGTERM now must not cut the cleanup short
+            try:
+                state.cleanup()
+            finally:
+                if terminate is not None:
+                    terminate.shielded = False
+        if terminate is not None and terminate.received:
+            pytest_session.exitstatus = pytest.ExitCode.INTERRUPTED
         if state.finish_problems and pytest_session.exitstatus == pytest.ExitCode.OK:
             pytest_session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -128,11 +128,19 @@ class XdistController:
 
     def __init__(self, session: ImageSizeSession, add_cleanup: Callable[[Callable[[], None]], None]) -> None:
         self.session = session
-        self.shared = tempfile.TemporaryDirectory(prefix="pytest-imagesize-")
-        add_cleanup(self.shared.cleanup)
+        self.shared: tempfile.TemporaryDirectory[str] | None = None  # made when a worker starts
+        self._add_cleanup = add_cleanup
+
+    def shared_directory(self) -> str:
+        """The directory the workers share builds through, made for the first worker (a worker
+        that builds notes it in its build record: the next run removes it if this one is killed)."""
+        if self.shared is None:
+            self.shared = tempfile.TemporaryDirectory(prefix="pytest-imagesize-")
+            self._add_cleanup(self.shared.cleanup)
+        return self.shared.name
 
     def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput[SHARED_KEY] = self.shared.name
+        node.workerinput[SHARED_KEY] = self.shared_directory()
         node.workerinput[CONTROLLER_PID_KEY] = os.getpid()
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -149,6 +157,8 @@ class XdistController:
                 progress.write(str(line))
 
     def collect_recorded_builds(self) -> None:
+        if self.shared is None:
+            return
         for result in SharedBuilds(Path(self.shared.name)).results():
             merge_build(self.session, result)
 

@@ -63,9 +63,29 @@ class ImageAnalysis(Merged):
             from .go.model import GoBinary
 
             go = [GoBinary.from_json(b) for b in data["go"]]
+            if not _possible(layers, rows, hidden):
+                return None
             return cls(layers, FileTree.from_rows(rows), hidden, created_by, go)
         except (AttributeError, KeyError, TypeError, ValueError, IndexError):
             return None  # a damaged cache entry is recomputed, never trusted
+
+
+def _possible(layers: list[LayerStats], rows: list[Any], hidden: list[HiddenCopy]) -> bool:
+    """Whether an analysis's numbers can be true: no negative size, each layer's hidden bytes
+    within what it wrote and what it wrote within its size (which adds link targets), and every
+    byte written either in the final filesystem or hidden."""
+    if any(not 0 <= la.wasted <= la.written <= la.size or la.compressed_size < 0 for la in layers):
+        return False
+    count = len(layers)
+    final = 0
+    for row in rows:
+        size, layer = int(row[2]), int(row[7])
+        if size < 0 or not 0 <= layer < count:
+            return False
+        final += size
+    if any(h.size < 0 or not 0 <= h.layer < count for h in hidden):
+        return False
+    return final + sum(la.wasted for la in layers) == sum(la.written for la in layers)
 
 
 def _surviving_go_binaries(merged: Merged, scan: ArchiveScan) -> list[GoBinary]:
@@ -114,6 +134,10 @@ def layer_from_json(data: Any, diff_id: str) -> LayerScan | None:
             TarEntry(str(p), str(k), int(n), int(m), int(u), int(g), str(lk))
             for p, k, n, m, u, g, lk in data["entries"]
         ]
+        if any(e.size < 0 for e in entries) or int(data["size"]) != _portable(entries):
+            return None  # numbers that cannot be true: measured again
+        if int(data["compressed"]) < 0 or int(data["tar_size"]) < 0:
+            return None
         return LayerScan(
             key="",
             entries=entries,
@@ -125,6 +149,15 @@ def layer_from_json(data: Any, diff_id: str) -> LayerScan | None:
         )
     except (AttributeError, KeyError, TypeError, ValueError):
         return None  # a damaged cache entry is recomputed, never trusted
+
+
+def _portable(entries: list[Any]) -> int:
+    """A layer's portable size from its entries: regular file bytes and symlink target lengths."""
+    from .archive import link_size
+
+    return sum(
+        e.size if e.kind == "file" else link_size(e.link) if e.kind == "symlink" else 0 for e in entries
+    )
 
 
 def _go_binary(data: Any) -> GoBinary:
@@ -184,16 +217,19 @@ def read_image_archive(
     layer_count: int,
     cache: AnalysisCache | None = None,
     content_key: str | None = None,
+    expected_size: int | None = None,
 ) -> ImageAnalysis:
     """Analyse an image from its archive, or take the result cached under its ID (or under
     ``content_key``, which names its content where the ID changes with every build, as BuildKit's
-    attestations make it on the containerd store). ``label`` names the image in messages."""
+    attestations make it on the containerd store). ``label`` names the image in messages;
+    ``expected_size``, where the engine's own size is the portable one, is what a cached
+    analysis's layers must add up to (else it is analysed again)."""
     info = engine.info()
     key = cache_key(info, content_key or image_id)
     if cache is not None:
         data = cache.get(key)
         cached = ImageAnalysis.from_json(data)
-        if cached is not None and len(cached.layers) == layer_count:
+        if cached is not None and len(cached.layers) == layer_count and expected_size in (None, cached.size):
             return cached
         if data is not None:
             _stale(cache, key)

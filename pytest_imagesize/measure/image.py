@@ -151,6 +151,7 @@ class Image:
                     len(self._inspected_layers),
                     self._cache,
                     self._content_key(),
+                    self.engine_size if self.size_from_engine else None,
                 )
             except ImageSizeError as exc:
                 raise exc.with_traceback(None) from None

@@ -28,6 +28,7 @@ from typing import Any, Union
 from ..atomic import write_atomic
 from ..checks import KINDS, CheckKind
 from ..sizes import format_size
+from ..text import shown
 
 __all__ = ["PALETTE", "embed_json", "render", "write"]
 
@@ -87,8 +88,9 @@ def _clean(value: object) -> str:
 
 
 def _t(value: object) -> str:
-    """Escaped text for element content and attribute values."""
-    return html.escape(_clean(value), quote=True)
+    """Escaped text for element content and attribute values (control and bidi characters shown
+    as escapes first)."""
+    return html.escape(_clean(shown(str(value))), quote=True)
 
 
 def _finite(value: Any) -> Any:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..engine.protocol import EngineInfo
+from ..text import shown
 
 FENCE = "`" * 3
 _VERDICT_MARK = {"passed": "✅ passed", "failed": "❌ failed", "warned": "⚠️ warned"}
@@ -39,7 +40,7 @@ def markdown(
             row["headroom"],
             _VERDICT_MARK.get(row["verdict"], row["verdict"]),
         ]
-        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+        lines.append("| " + " | ".join(shown(str(c)).replace("|", "\\|") for c in cells) + " |")
     if notes:
         lines.append("")
         lines += [f"- {_inline(note)}" for note in notes]
@@ -53,7 +54,7 @@ def markdown(
                 summary,
                 "",
                 FENCE,
-                *(m.replace(FENCE, "'" * 3) for m in movers),
+                *(shown(m).replace(FENCE, "'" * 3) for m in movers),
                 FENCE,
                 "",
                 "</details>",
@@ -64,8 +65,8 @@ def markdown(
 
 
 def _inline(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    return shown(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return shown(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

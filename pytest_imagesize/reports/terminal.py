@@ -9,6 +9,7 @@ from ..baseline import BaselineEntry
 from ..checks import Outcome
 from ..measure.image import Image
 from ..sizes import format_delta, format_size
+from ..text import shown
 
 COLUMNS = ["image", "id", "size", "compressed", "layers", "limit", "headroom", "verdict"]
 
@@ -97,20 +98,19 @@ def go_lines(image: Image, top: int = TOP_GO) -> list[str]:
         facts.append("static" if binary.static else "dynamic")
         if binary.is_test:
             facts.append("test binary")
-        out.append(f"  {binary.path}  {format_size(binary.size)}  ({', '.join(facts)})")
+        out.append(f"  {shown(binary.path)}  {format_size(binary.size)}  ({', '.join(facts)})")
         if binary.problem:
             out.append(f"    not fully read: {binary.problem}")
         if binary.packed:
             continue
         for path, module in binary.top_modules(top):
             out.append(
-                f"    {format_size(module.size):>10} {_share(module.size, binary.size)}  module {path}"
+                f"    {format_size(module.size):>10} {_share(module.size, binary.size)}  module {shown(path)}"
             )
         packages = sorted(binary.packages.items(), key=lambda kv: (-kv[1].size, kv[0]))[:top]
         for path, package in packages:
-            out.append(
-                f"    {format_size(package.size):>10} {_share(package.size, binary.size)}  package {path}"
-            )
+            share = _share(package.size, binary.size)
+            out.append(f"    {format_size(package.size):>10} {share}  package {shown(path)}")
     return out
 
 
@@ -151,14 +151,12 @@ def layer_lines(image: Image) -> list[str]:
     for layer, stats in zip(image.layers, analysis.layers):
         out.append(
             f"  {layer.index:>3}  {format_size(layer.size):>10}  {format_size(stats.compressed_size):>10}"
-            f"  {format_size(stats.wasted):>10}  {layer.instruction}"
+            f"  {format_size(stats.wasted):>10}  {shown(layer.instruction)}"
         )
     if analysis.hidden:
         out.append("  top wasted files (bytes hidden by later layers):")
         for copy in analysis.hidden[:TOP_WASTED_SHOWN]:
-            out.append(
-                f"    {format_size(copy.size):>10}  {copy.path!r}"[:200]
-                if "\n" in copy.path
-                else f"    {format_size(copy.size):>10}  {copy.path}"
-            )
+            path = shown(copy.path)
+            path = path if path == copy.path else f"'{path}'"  # quoted: the name holds escapes
+            out.append(f"    {format_size(copy.size):>10}  {path}")
     return out

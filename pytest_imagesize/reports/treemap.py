@@ -8,7 +8,8 @@ build breakdown is known, become small trees of their own: modules, then package
 
 The output uses plain JSON types only; node keys are ``name``, ``size``, ``layer`` (the layer
 that wrote the file; for a directory the layer that wrote most of its bytes), ``children`` for
-directories, and ``kind``/``count`` for the nodes that are not plain files or directories.
+directories, ``kind``/``count`` for the nodes that are not plain files or directories, and
+``label`` where the page must show the name escaped (``pytest_imagesize.text.shown``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import heapq
 import itertools
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from .. import text
 
 __all__ = ["WASTED_LIMIT", "summarise"]
 
@@ -298,6 +301,9 @@ def _emit(root: _Node, shown: set[int], opened: set[int]) -> dict[str, Any]:
 
     def plain(node: _Node) -> dict[str, Any]:
         out: dict[str, Any] = {"name": node.name, "size": node.size, "layer": node.layer}
+        label = text.shown(node.name)
+        if label != node.name:  # what the page shows: the name with its control characters escaped
+            out["label"] = label
         if node.kind == "dir":
             if not node.children:
                 out["children"] = []

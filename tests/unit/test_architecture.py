@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("baseline", ("baseline",)),
     ("measure", ("measure",)),
     ("engine", ("engine",)),
-    ("base", ("errors", "sizes", "atomic", "progress", "ids")),
+    ("base", ("errors", "sizes", "atomic", "progress", "ids", "text", "statedir")),
 ]
 PURE = ("measure.archive", "measure.layers", "measure.paths", "measure.go")
 

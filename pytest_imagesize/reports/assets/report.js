@@ -51,10 +51,16 @@
     return data.kind === "dir" || (data.kind === undefined && data.children !== undefined);
   }
 
+  // A name as the page shows it: "label" carries it with control and bidi characters escaped.
+  function shownName(data) {
+    return data.label !== undefined ? data.label : data.name;
+  }
+
   function childPath(parentPath, parentData, data) {
-    if (data.kind === "more") return parentPath + (parentPath.endsWith("/") ? "" : "/") + "(" + data.name + ")";
-    if (!isDir(parentData)) return parentPath + " \u203a " + data.name; // inside a Go binary
-    return parentPath + (parentPath.endsWith("/") ? "" : "/") + data.name;
+    var name = shownName(data);
+    if (data.kind === "more") return parentPath + (parentPath.endsWith("/") ? "" : "/") + "(" + name + ")";
+    if (!isDir(parentData)) return parentPath + " \u203a " + name; // inside a Go binary
+    return parentPath + (parentPath.endsWith("/") ? "" : "/") + name;
   }
 
   function Treemap(section, image) {
@@ -160,7 +166,7 @@
       el.title = self.describe(data, path);
       if (w > 26 && h > 12) {
         var label = document.createElement("span");
-        label.textContent = data.name + (isDir(data) ? "/" : "");
+        label.textContent = shownName(data) + (isDir(data) ? "/" : "");
         el.appendChild(label);
         if ((framed && w > 110) || (!framed && h > 28 && w > 40)) {
           var size = document.createElement("span");
@@ -189,7 +195,7 @@
       }
       var item = document.createElement(last ? "span" : "button");
       item.className = last ? "here" : "crumb";
-      item.textContent = i === 0 ? "/" : entry.data.name;
+      item.textContent = i === 0 ? "/" : shownName(entry.data);
       if (!last) {
         item.type = "button";
         item.addEventListener("click", function () {
@@ -238,7 +244,7 @@
     for (var i = 0; i < parts.length; i++) {
       var next = null;
       for (var j = 0; data.children && j < data.children.length; j++) {
-        if (data.children[j].name === parts[i] && data.children[j].kind !== "more") { next = data.children[j]; break; }
+        if (shownName(data.children[j]) === parts[i] && data.children[j].kind !== "more") { next = data.children[j]; break; }
       }
       if (!next || !next.children || !next.children.length) break;
       path = childPath(path, data, next);
