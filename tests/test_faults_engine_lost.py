@@ -26,7 +26,7 @@ import docker
 import pytest
 
 from .conftest import MakeImageDir, write_scratch_dockerfile
-from .faults_support import (
+from .support.faults import (
     NOISE,
     DisposableEngine,
     KnownBug,
@@ -446,7 +446,7 @@ def test_ctrl_c_mid_analysis_leaves_nothing_and_keeps_the_baseline(
 
 @pytest.fixture
 def hung(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from .faults_support import hung_socket
+    from .support.faults import hung_socket
 
     directory = Path(tmp_path_factory.mktemp("hung"))
     with hung_socket(directory / "hung.sock") as address:

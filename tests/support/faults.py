@@ -1,5 +1,6 @@
-"""Helpers for tests/test_fault_suite.py: disposable engines that can be killed, a socket that never
-answers, polling with deadlines, and counting what a run printed and left behind."""
+"""Helpers for the fault tests (tests/test_faults_*.py): disposable engines that can be killed, a
+socket that never answers, polling with deadlines, and counting what a run printed and left
+behind."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from typing import IO, Any
 
 import docker
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ENGINE_DOCKERD = REPO / "scripts" / "engine-dockerd"
 LABEL = "io.github.pytest-imagesize.managed"
 NOISE = (

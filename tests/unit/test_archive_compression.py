@@ -23,7 +23,7 @@ from pytest_imagesize.measure import archive
 from pytest_imagesize.measure.archive import BLOCK, BlockCompressor, read_archive
 from pytest_imagesize.measure.layers import merge
 
-from .test_archive import classic_archive
+from ..support.archives import classic_archive
 
 
 def noise(size: int, seed: int = 1) -> bytes:

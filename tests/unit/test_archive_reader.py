@@ -31,8 +31,8 @@ from pytest_imagesize.measure.archive import (
 )
 from pytest_imagesize.measure.layers import merge
 
-from ..test_archive import chunks
-from .fake_engine import FakeImage, FakeLayer, sha256
+from ..support.archives import chunks
+from ..support.fake_engine import FakeImage, FakeLayer, sha256
 
 LAYERS = [
     {"bin/app": b"\x7fELF" + bytes(range(256)) * 40, "bin/sh": ("symlink", "/bin/app")},

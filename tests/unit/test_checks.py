@@ -28,7 +28,7 @@ from pytest_imagesize.errors import MarkerError
 from pytest_imagesize.measure.image import Image
 from pytest_imagesize.reports.json_report import document
 
-from .fake_engine import FakeImage, measured
+from ..support.fake_engine import FakeImage, measured
 
 SIZE = 12_000
 WASTED = 10_000

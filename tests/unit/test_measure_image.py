@@ -14,7 +14,7 @@ from pytest_imagesize.errors import ImageNotFound, ImageSizeError
 from pytest_imagesize.measure.cache import DirectoryCache
 from pytest_imagesize.measure.image import Image, measure_image
 
-from .fake_engine import Compression, FakeEngine, FakeImage, compress, measured
+from ..support.fake_engine import Compression, FakeEngine, FakeImage, compress, measured
 
 STORES: list[ImageStore] = ["graphdriver", "containerd", "podman"]
 OTHER_STORES: list[ImageStore] = ["containerd", "podman"]
