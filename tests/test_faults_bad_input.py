@@ -13,16 +13,9 @@ import docker
 import pytest
 
 from .conftest import MakeImageDir, buildx_builds
+from .support.output import assert_no_noise
 
 pytestmark = pytest.mark.engine
-
-NOISE = ("Traceback", "urllib3", "requests.exceptions", "docker.errors", "humanfriendly")
-
-
-def assert_no_noise(result: pytest.RunResult) -> None:
-    text = result.stdout.str() + result.stderr.str()
-    for word in NOISE:
-        assert word not in text, f"{word!r} leaked into the output"
 
 
 @pytest.mark.parametrize(
@@ -64,21 +57,6 @@ def test_invalid_limit_fails_before_any_build(
     assert f"): {shown}" in line
     assert "does-not-exist" not in result.stdout.str() + result.stderr.str()
     assert_no_noise(result)
-
-
-def test_size_marker_without_image_fixture_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        """
-        import pytest
-
-        @pytest.mark.max_image_size("5MB")
-        def test_nothing():
-            pass
-        """
-    )
-    result = pytester.runpytest()
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: *::test_nothing: *the test uses no image fixture; add one*"])
 
 
 def test_missing_dockerfile_and_context_name_the_resolved_path(pytester: pytest.Pytester) -> None:
@@ -213,13 +191,6 @@ def test_existing_image_that_is_missing_names_the_reference(pytester: pytest.Pyt
         ["*image 'pytest-imagesize-test/never-built:nope' is not present on the engine at *: build*"]
     )
     assert_no_noise(result)
-
-
-def test_bad_build_arg_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_x():\n    pass\n")
-    result = pytester.runpytest("--image-build-arg", "NOEQUALS")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*error: argument --image-build-arg: 'NOEQUALS': write KEY=VALUE*"])
 
 
 def test_image_deleted_before_analysis_is_a_clear_error(

@@ -26,16 +26,6 @@ import docker
 REPO = Path(__file__).resolve().parents[2]
 ENGINE_DOCKERD = REPO / "scripts" / "engine-dockerd"
 LABEL = "io.github.pytest-imagesize.managed"
-NOISE = (
-    "Traceback",
-    "urllib3",
-    "ProtocolError",
-    "requests.exceptions",
-    "docker.errors",
-    "humanfriendly",
-    "During handling of the above exception",
-    "The above exception was the direct cause",
-)
 
 
 # ---------------------------------------------------------------------------- waiting
@@ -115,11 +105,6 @@ def expect(condition: object, message: str) -> None:
 
 def lines_with(text: str, needle: str) -> list[str]:
     return [line for line in text.splitlines() if needle in line]
-
-
-def assert_no_noise(text: str) -> None:
-    for word in NOISE:
-        assert word not in text, f"{word!r} leaked into the output:\n{text[-3000:]}"
 
 
 # ---------------------------------------------------------------------------- pytest runs
