@@ -32,6 +32,7 @@ import tarfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -83,16 +84,17 @@ class FakeLayer:
     compression: Compression = "tar"
     stored: bytes | None = None  # a blob made by hand (e.g. several zstd frames), else compressed here
 
-    @property
+    # made once per layer (an image's archive is generated on every save): treat a layer as fixed
+    @cached_property
     def tar(self) -> bytes:
         return layer_tar(self.spec)
 
-    @property
+    @cached_property
     def blob(self) -> bytes:
         """The layer as stored in the archive."""
         return self.stored if self.stored is not None else compress(self.tar, self.compression)
 
-    @property
+    @cached_property
     def diff_id(self) -> str:
         return sha256(self.tar)
 
