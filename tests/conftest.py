@@ -260,3 +260,12 @@ def _docker_only(request: pytest.FixtureRequest) -> None:
         return
     if request.getfixturevalue("engine_name") == "podman":
         pytest.skip(f"Docker-specific: {marker.kwargs.get('reason') or marker.args[0]}")
+
+
+@pytest.fixture
+def hung(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The address of a socket that accepts connections and never answers."""
+    from .support.faults import hung_socket
+
+    with hung_socket(tmp_path_factory.mktemp("hung") / "hung.sock") as address:
+        yield address

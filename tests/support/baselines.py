@@ -37,3 +37,9 @@ def write_baseline(
     ).encode()
     path.write_bytes(data)
     return data
+
+
+def recorded(size: int = 1000, compressed: int | None = 500) -> dict[str, object]:
+    """An image's entry in a version-2 baseline, as an earlier run recorded it."""
+    fields = {"date": "2000-01-01", "commit": "0123456789ab"}
+    return entry(size, compressed, {"name": "docker"}, instruction="COPY blob /blob", **fields)

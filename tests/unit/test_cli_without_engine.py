@@ -7,12 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
-
-from ..support.faults import hung_socket
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -23,13 +18,6 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         env={**os.environ, **(env or {})},
         timeout=120,
     )
-
-
-@pytest.fixture
-def hung(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    directory = Path(tmp_path_factory.mktemp("hung"))
-    with hung_socket(directory / "hung.sock") as address:
-        yield address
 
 
 def test_unreachable_engine_is_one_line(tmp_path: Path) -> None:
