@@ -63,7 +63,7 @@ kinds = st.sampled_from(["file", "file", "file", "dir", "symlink", "hardlink", "
 members = st.lists(st.tuples(names, kinds, st.integers(0, 3000)), max_size=12)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     layers=st.lists(members, min_size=1, max_size=4),
     chunk=st.integers(61, 70_000),  # one-byte chunks: test_archive_reader.py::test_one_byte_chunks
