@@ -11,8 +11,9 @@ import random
 import tarfile
 import threading
 import tracemalloc
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -73,20 +74,35 @@ def test_block_sizes_add_up_to_one_gzip_stream(size: int) -> None:
 
 def test_the_compressor_keeps_a_bounded_number_of_blocks_in_flight() -> None:
     """Back-pressure: a reader faster than the compressors waits instead of queueing blocks."""
-    gate = threading.Event()
+    reader_waits = threading.Event()
+
+    class Waited(Future[int]):
+        """A block's future that tells when the reader waits for it."""
+
+        def __init__(self, inner: Future[int]) -> None:
+            super().__init__()
+            inner.add_done_callback(lambda done: self.set_result(done.result()))
+
+        def result(self, timeout: float | None = None) -> int:
+            reader_waits.set()
+            return super().result(timeout)
+
+    class Pool(ThreadPoolExecutor):
+        def submit(self, fn: Callable[..., int], /, *args: Any, **kwargs: Any) -> Future[int]:  # type: ignore[override]
+            return Waited(super().submit(fn, *args, **kwargs))
 
     def slow(block: object, primer: bytes, last: bool) -> int:
-        gate.wait(0.2)  # the first blocks are stuck until the reader has queued what it may
+        # the blocks are stuck until the reader waits for one: it has queued all it may
+        assert reader_waits.wait(10)
         return 1
 
     most = 0
-    with ThreadPoolExecutor(2) as pool, pytest.MonkeyPatch.context() as patch:
+    with Pool(2) as pool, pytest.MonkeyPatch.context() as patch:
         patch.setattr(archive, "_deflated_size", slow)
         compressor = BlockCompressor(pool, 2)
         for _ in range(30):
             compressor.feed(bytes(BLOCK))
             most = max(most, len(compressor._futures))
-        gate.set()
         assert compressor.finish() == 30 + archive.GZIP_OVERHEAD  # 30 blocks of 1 MiB
     assert most == 2 * 2
 
