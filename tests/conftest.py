@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -244,11 +245,15 @@ def engine_name(docker_client: docker.DockerClient) -> str:
     return "podman" if "podman" in components else "docker"
 
 
+_XDG_HOMES = itertools.count()
+
+
 @pytest.fixture(autouse=True)
 def _own_cache_and_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test has its own analysis cache and build records (XDG_CACHE_HOME, XDG_STATE_HOME):
     a test that counts archive reads must not find another test's cached analysis."""
-    home = tmp_path_factory.mktemp("xdg")
+    home = tmp_path_factory.getbasetemp() / "xdg" / str(next(_XDG_HOMES))  # mktemp lists them all
+    home.mkdir(parents=True)
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
 
@@ -260,3 +265,12 @@ def _docker_only(request: pytest.FixtureRequest) -> None:
         return
     if request.getfixturevalue("engine_name") == "podman":
         pytest.skip(f"Docker-specific: {marker.kwargs.get('reason') or marker.args[0]}")
+
+
+@pytest.fixture
+def hung(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The address of a socket that accepts connections and never answers."""
+    from .support.faults import hung_socket
+
+    with hung_socket(tmp_path_factory.mktemp("hung") / "hung.sock") as address:
+        yield address

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -12,30 +10,10 @@ from pathlib import Path
 import docker
 import pytest
 
-from pytest_imagesize import baseline
-from pytest_imagesize.errors import ImageSizeError
 from pytest_imagesize.sizes import format_size
 
 from .conftest import DOCKER_BYTES, MakeImageDir, buildx_builds
-
-ENGINE = {"name": "docker", "version": "20.10.24+dfsg1", "storage_driver": "overlay2", "arch": "amd64"}
-
-
-def write_baseline(path: Path, images: dict[str, dict[str, object]], **top: object) -> bytes:
-    data = {"version": 1, "images": images, **top}
-    raw = json.dumps(data, indent=2).encode()
-    path.write_bytes(raw)
-    return raw
-
-
-def entry(size: int, compressed: int | None = None, engine: dict[str, str] = ENGINE) -> dict[str, object]:
-    return {
-        "size": size,
-        "compressed_size": compressed,
-        "engine": engine,
-        "layers": [{"instruction": "COPY file:old in /blob", "size": size}],
-    }
-
+from .support.baselines import ENGINE, entry, write_baseline
 
 GROWTH_SUITE = """
 import pytest
@@ -155,33 +133,6 @@ def test_update_writes_this_run_and_keeps_other_entries(
     assert text == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-@pytest.mark.parametrize(
-    ("content", "problem"),
-    [
-        ("{not json", "not valid JSON"),
-        ('{"version": 3, "images": {}}', "version 3 is not one this plugin reads"),
-        ('{"version": 2, "images": {"app": {"size": 10000000000000000000}}}', "images['app'].size is 1000"),
-        ('{"version": 1, "images": {"app": {"size": "big"}}}', "images['app'].size is 'big'"),
-        ('{"version": 1, "images": []}', "'images' is missing or not an object"),
-        ("[1, 2]", "the top level is not an object"),
-    ],
-)
-def test_damaged_baseline_is_a_clear_error_and_left_untouched(
-    pytester: pytest.Pytester, content: str, problem: str
-) -> None:
-    path = pytester.path / "image-sizes.json"
-    path.write_text(content)
-    before = path.read_bytes()
-    pytester.makepyfile("def test_x():\n    pass\n")
-    result = pytester.runpytest("--image-baseline-update")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    line = next(x for x in result.stderr.lines if x.startswith("ERROR: "))
-    assert line.startswith(f"ERROR: baseline {path}: {problem}")
-    assert "left untouched" in line
-    assert path.read_bytes() == before
-    assert sorted(p.name for p in pytester.path.iterdir() if "image-sizes" in p.name) == ["image-sizes.json"]
-
-
 @pytest.mark.engine
 @DOCKER_BYTES
 def test_read_only_baseline_with_update_is_an_error_and_nothing_is_written(
@@ -205,47 +156,6 @@ def test_read_only_baseline_with_update_is_an_error_and_nothing_is_written(
     noise = {".pytest_cache", ".docker"}  # pytest's cache; the docker CLI's home (HOME is here)
     after = sorted(p.name for p in pytester.path.iterdir() if p.name not in noise)
     assert after == [n for n in listing if n not in noise]
-
-
-def test_concurrent_updates_lose_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "image-sizes.json"
-    script = (
-        "import sys\nfrom pathlib import Path\nfrom pytest_imagesize import baseline\n"
-        "for i in range(25):\n"
-        "    e = baseline.BaselineEntry(size=i, compressed_size=None, layers=(), engine={})\n"
-        "    baseline.update(Path(sys.argv[1]), {f'{sys.argv[2]}-{i}': e})\n"
-    )
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(path), who]) for who in ("a", "b", "c")]
-    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
-    names = set(baseline.load(path))
-    assert names == {f"{who}-{i}" for who in "abc" for i in range(25)}
-
-
-def test_only_another_platform_makes_a_baseline_incomparable() -> None:
-    # portable sizes do not depend on the engine or its image store; the architecture does
-    podman = {**ENGINE, "name": "podman", "version": "4.3.1", "image_store": "podman"}
-    assert baseline.comparable(ENGINE, podman) == []
-    assert baseline.comparable(ENGINE, {**ENGINE, "image_store": "containerd"}) == []
-    assert baseline.comparable(ENGINE, {**ENGINE, "arch": "arm64"}) == ["arch 'amd64' vs 'arm64'"]
-
-
-@pytest.mark.parametrize(
-    ("engine", "comparable"),
-    [
-        (ENGINE, True),
-        ({**ENGINE, "storage_driver": "vfs"}, True),
-        ({**ENGINE, "name": "podman", "storage_driver": "overlay"}, False),
-        ({**ENGINE, "storage_driver": "overlayfs"}, False),  # Docker's containerd store
-    ],
-)
-def test_version_1_entries_compare_only_when_graph_driver_docker_measured_them(
-    tmp_path: Path, engine: dict[str, str], comparable: bool
-) -> None:
-    path = tmp_path / "image-sizes.json"
-    write_baseline(path, {"app": entry(1000, 500, engine=engine)})
-    loaded = baseline.load(path)["app"]
-    assert loaded.version == 1
-    assert loaded.size_comparable is comparable
 
 
 @pytest.mark.engine
@@ -456,34 +366,3 @@ def test_xdist_builds_each_image_once_and_reports_once(
         t for i in docker_client.images.list() for t in i.tags if t.split(":")[0] in ours or t in ours
     ]
     assert remaining == []  # the controller cleaned up after both workers
-
-
-def test_percent_parsing() -> None:
-    from pytest_imagesize.sizes import format_delta, parse_percent
-
-    assert parse_percent("5%") == 5.0 and parse_percent(" 2.5 % ") == 2.5 and parse_percent(3) == 3.0
-    for bad in ("five", "-1%", None, True, float("nan")):
-        with pytest.raises(ImageSizeError):
-            parse_percent(bad)
-    assert format_delta(5_000_000, 5_160_000) == "+160 KB (+3.2 % ▲)"
-    assert format_delta(100, 90) == "-10 B (-10.0 % ▼)"
-    assert format_delta(7, 7) == "±0"
-    assert format_delta(5_000_000, 5_160_000, with_bytes=False) == "+3.2 % ▲"
-
-
-@pytest.mark.parametrize(
-    ("ini", "error"),
-    [
-        ("imagesize_max_growth = five", "ERROR: ini imagesize_max_growth = five: 'five' is not a percentage"),
-        (
-            "imagesize_max_growth = 5%\nimagesize_growth_floor = 1 XB",
-            "ERROR: ini imagesize_growth_floor = 1 XB: '1 XB' is not a size",
-        ),
-    ],
-)
-def test_bad_ini_growth_is_one_usage_error(pytester: pytest.Pytester, ini: str, error: str) -> None:
-    pytester.makeini(f"[pytest]\n{ini}\n")
-    pytester.makepyfile("def test_x():\n    pass\n")
-    result = pytester.runpytest()
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([error + "*"])

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import docker
 import pytest
@@ -88,14 +87,3 @@ def test_bad_input_is_one_line(cli_image: str, args: list[str], message: str) ->
     assert result.returncode == 2
     assert result.stderr.startswith(message)
     assert len(result.stderr.strip().splitlines()) == 1
-
-
-def test_unreachable_engine_is_one_line(tmp_path: Path) -> None:
-    result = cli("inspect", REF, env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
-    assert result.returncode == 2
-    assert result.stderr.startswith(
-        f"pytest-imagesize: error: no container engine answers at unix://{tmp_path}/none.sock"
-    )
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "start an engine" in result.stderr
-    assert "--image-" not in result.stderr  # the pytest options are no help to the command

@@ -5,6 +5,7 @@ engine/, pytest only in the glue, and a light ``import pytest_imagesize``."""
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -37,7 +38,8 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def imports_of(path: Path) -> set[str]:
+@functools.cache  # the package is parsed once per session
+def imports_of(path: Path) -> frozenset[str]:
     """Every module of the package or outside it that ``path`` imports, wherever the statement is."""
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
@@ -61,9 +63,10 @@ def imports_of(path: Path) -> set[str]:
                 for value in node.values:
                     if isinstance(value, ast.Constant) and str(value.value).startswith("."):
                         found.add("pytest_imagesize" + str(value.value))
-    return found
+    return frozenset(found)
 
 
+@functools.cache
 def _exists(module: str) -> bool:
     relative = Path(*module.split(".")[1:]) if "." in module else Path()
     return module.startswith("pytest_imagesize") and (
@@ -71,6 +74,7 @@ def _exists(module: str) -> bool:
     )
 
 
+@functools.cache
 def graph() -> dict[str, set[str]]:
     modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
     edges = {}
@@ -155,7 +159,7 @@ def test_libraries_stay_in_their_modules(library: str, allowed: tuple[str, ...])
     assert [u for u in users if not u.startswith(allowed)] == []
 
 
-def test_pure_measurement_needs_no_engine() -> None:
+def test_measurement_needs_no_engine() -> None:
     edges = graph()
     for module, targets in edges.items():
         if module.removeprefix("pytest_imagesize.").startswith(PURE):

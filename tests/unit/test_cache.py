@@ -19,7 +19,7 @@ from pytest_imagesize.measure import archive, cache
 from pytest_imagesize.measure.analysis import CACHE_VERSION, layer_key, read_image_archive
 from pytest_imagesize.measure.cache import DirectoryCache
 
-from .fake_engine import FakeEngine, FakeImage
+from ..support.fake_engine import FakeEngine, FakeImage
 
 Fresh = tuple[FakeEngine, FakeImage, tuple[int, int, int]]
 BASE: dict[str, Any] = {"usr/lib/big": bytes(range(256)) * 400, "usr/bin/tool": b"t" * 3000, "etc": ("dir",)}

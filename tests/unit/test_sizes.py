@@ -1,11 +1,11 @@
-"""Size parsing and formatting (pure logic)."""
+"""Size and percentage parsing and formatting."""
 
 from __future__ import annotations
 
 import pytest
 
 from pytest_imagesize import parse_size
-from pytest_imagesize.errors import SizeParseError
+from pytest_imagesize.errors import ImageSizeError, SizeParseError
 from pytest_imagesize.sizes import describe_size, format_size
 
 
@@ -64,3 +64,16 @@ def test_format_size_is_decimal(n: int | None, text: str) -> None:
 
 def test_describe_size_shows_bytes_and_units() -> None:
     assert describe_size(509_304) == "509,304 B (509.3 KB)"
+
+
+def test_percent_parsing() -> None:
+    from pytest_imagesize.sizes import format_delta, parse_percent
+
+    assert parse_percent("5%") == 5.0 and parse_percent(" 2.5 % ") == 2.5 and parse_percent(3) == 3.0
+    for bad in ("five", "-1%", None, True, float("nan")):
+        with pytest.raises(ImageSizeError):
+            parse_percent(bad)
+    assert format_delta(5_000_000, 5_160_000) == "+160 KB (+3.2 % ▲)"
+    assert format_delta(100, 90) == "-10 B (-10.0 % ▼)"
+    assert format_delta(7, 7) == "±0"
+    assert format_delta(5_000_000, 5_160_000, with_bytes=False) == "+3.2 % ▲"

@@ -28,7 +28,7 @@ from pytest_imagesize.errors import MarkerError
 from pytest_imagesize.measure.image import Image
 from pytest_imagesize.reports.json_report import document
 
-from .fake_engine import FakeImage, measured
+from ..support.fake_engine import FakeImage, measured
 
 SIZE = 12_000
 WASTED = 10_000
@@ -80,6 +80,7 @@ BAD_MARKERS: list[tuple[str, tuple[Any, ...], dict[str, Any], str]] = [
     ("max_image_size", ("5MB",), {"warn": "5MB"}, "must be below the limit"),
     ("max_image_size", ("5MB",), {"compressed": "yes"}, "compressed= must be True or False, got 'yes'"),
     ("max_image_size", ("5MB",), {"floor": 1}, "unknown argument floor (allowed: compressed, image, warn)"),
+    ("max_image_size", ("5MB",), {"compresed": True}, "unknown argument compresed (allowed: "),
     ("max_image_size", ("5MB", "6MB"), {}, "takes exactly one limit, got 2"),
     ("max_image_size", (), {}, "takes exactly one limit, got 0"),
     ("max_image_size", ("5MB",), {"image": "not-a-name"}, "image= must name an image fixture"),
@@ -92,6 +93,7 @@ BAD_MARKERS: list[tuple[str, tuple[Any, ...], dict[str, Any], str]] = [
     ("max_wasted_bytes", (-5,), {}, "-5 is negative"),
     ("min_image_efficiency", (0,), {}, "0 is not a ratio"),
     ("min_image_efficiency", (1.01,), {}, "1.01 is not a ratio"),
+    ("min_image_efficiency", (1.5,), {}, "1.5 is not a ratio"),
     ("min_image_efficiency", (float("nan"),), {}, "nan is not a ratio"),
     ("min_image_efficiency", ("0.9",), {}, "'0.9' is not a ratio"),
     ("min_image_efficiency", (True,), {}, "True is not a ratio"),
@@ -523,7 +525,9 @@ def test_resolving_the_image_of_a_check() -> None:
             resolve_image(bare, fixtures)
         assert problem in str(info.value) and "\n" not in str(info.value)
     named = check_from_marker("max_image_size", ("5MB",), {"image": "c"})
-    with pytest.raises(MarkerError, match="does not use an image fixture named 'c'"):
+    with pytest.raises(
+        MarkerError, match=r"does not use an image fixture named 'c' \(image fixtures it uses: a, b\)"
+    ):
         resolve_image(named, ["a", "b"])
     assert resolve_image(named, ["b", "c"]).image == "c"
 

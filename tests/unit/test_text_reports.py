@@ -13,8 +13,8 @@ from pytest_imagesize.measure.image import Image
 from pytest_imagesize.reports.markdown import markdown
 from pytest_imagesize.reports.terminal import layer_lines, rows, table
 
-from .fake_engine import FakeEngine, FakeImage
-from .test_pure_checks import COMPRESSED, PODMAN, entry, fake, run
+from ..support.fake_engine import FakeEngine, FakeImage
+from .test_checks import COMPRESSED, PODMAN, entry, fake, run
 
 
 @pytest.fixture

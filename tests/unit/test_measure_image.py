@@ -12,9 +12,9 @@ import pytest
 from pytest_imagesize.engine.protocol import Engine, ImageStore
 from pytest_imagesize.errors import ImageNotFound, ImageSizeError
 from pytest_imagesize.measure.cache import DirectoryCache
-from pytest_imagesize.measure.image import Image, measure_image
+from pytest_imagesize.measure.image import Image, layers_from_history, measure_image
 
-from .fake_engine import Compression, FakeEngine, FakeImage, compress, measured
+from ..support.fake_engine import Compression, FakeEngine, FakeImage, compress, measured
 
 STORES: list[ImageStore] = ["graphdriver", "containerd", "podman"]
 OTHER_STORES: list[ImageStore] = ["containerd", "podman"]
@@ -319,6 +319,29 @@ def test_history_metadata_entries_make_no_layer() -> None:
     ]
     assert [la.diff_id for la in image.layers] == [layer.diff_id for layer in fake.layers]
     assert engine.saves[image.id] == 0
+
+
+def test_history_pairs_sized_entries_and_skips_metadata() -> None:
+    history = [  # newest first, as the engine returns it
+        {"CreatedBy": '/bin/sh -c #(nop)  CMD ["/app"]', "Size": 0},
+        {"CreatedBy": "/bin/sh -c #(nop) COPY file:abc in /app ", "Size": 5000},
+        {"CreatedBy": "/bin/sh -c #(nop)  ENV A=b", "Size": 0},
+        {"CreatedBy": "/bin/sh -c #(nop) ADD file:def in / ", "Size": 100},
+    ]
+    layers = layers_from_history(history, ["sha256:a", "sha256:b"])
+    assert [(la.size, la.instruction) for la in layers] == [
+        (100, "ADD file:def in /"),
+        (5000, "COPY file:abc in /app"),
+    ]
+
+
+def test_history_counts_an_empty_run_layer_when_the_layer_count_says_so() -> None:
+    history = [
+        {"CreatedBy": "/bin/sh -c true", "Size": 0},
+        {"CreatedBy": "/bin/sh -c #(nop) ADD file:def in / ", "Size": 100},
+    ]
+    assert [la.size for la in layers_from_history(history, ["sha256:a", "sha256:b"])] == [100, 0]
+    assert [la.size for la in layers_from_history(history, ["sha256:a"])] == [100]
 
 
 def test_missing_image_is_image_not_found() -> None:

@@ -32,8 +32,9 @@ import tarfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import zstandard
 
@@ -43,12 +44,11 @@ from pytest_imagesize.measure.cache import AnalysisCache
 from pytest_imagesize.measure.image import Image
 from pytest_imagesize.settings import Settings
 
+from .archives import EntrySpec, layer_tar, tar_info
+
 Compression = Literal["tar", "gzip", "zstd"]
 Layout = Literal["classic", "oci"]
-# bytes: a regular file; ("dir",); ("symlink", target); ("hardlink", target); ("whiteout",): the
-# path is deleted (a .wh. file); ("opaque",): the directory hides what lower layers put in it.
-EntrySpec = Union[bytes, tuple[str, ...]]
-LayerSpec = Mapping[str, EntrySpec]
+LayerSpec = Mapping[str, EntrySpec]  # see tests.support.archives.EntrySpec
 
 CREATED = "2026-11-30T06:00:00Z"
 ADDRESS = "fake:///engine.sock"
@@ -56,51 +56,6 @@ ADDRESS = "fake:///engine.sock"
 
 def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def _tar_info(name: str, **attrs: Any) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.mtime = 0
-    info.uid = info.gid = 0
-    info.mode = 0o644
-    for key, value in attrs.items():
-        setattr(info, key, value)
-    return info
-
-
-def layer_tar(spec: LayerSpec) -> bytes:
-    """The uncompressed layer tar: missing parent directories are listed first, as Docker does."""
-    buffer = io.BytesIO()
-    listed: set[str] = set()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-
-        def directory(path: str) -> None:
-            if path and path not in listed:
-                directory(path.rpartition("/")[0])
-                listed.add(path)
-                tar.addfile(_tar_info(path + "/", type=tarfile.DIRTYPE, mode=0o755))
-
-        for raw_path, what in spec.items():
-            path = raw_path.strip("/")
-            parent, _, base = path.rpartition("/")
-            directory(parent)
-            if isinstance(what, bytes):
-                tar.addfile(_tar_info(path, size=len(what)), io.BytesIO(what))
-            elif what[0] == "dir":
-                directory(path)
-            elif what[0] == "symlink":
-                tar.addfile(_tar_info(path, type=tarfile.SYMTYPE, linkname=what[1], mode=0o777))
-            elif what[0] == "hardlink":
-                tar.addfile(_tar_info(path, type=tarfile.LNKTYPE, linkname=what[1].strip("/")))
-            elif what[0] == "whiteout":
-                name = f"{parent}/.wh.{base}" if parent else f".wh.{base}"
-                tar.addfile(_tar_info(name, size=0), io.BytesIO(b""))
-            elif what[0] == "opaque":
-                directory(path)
-                tar.addfile(_tar_info(f"{path}/.wh..wh..opq", size=0), io.BytesIO(b""))
-            else:
-                raise ValueError(f"unknown entry {what!r} for {raw_path}")
-    return buffer.getvalue()
 
 
 def portable_size(spec: LayerSpec) -> int:
@@ -129,16 +84,17 @@ class FakeLayer:
     compression: Compression = "tar"
     stored: bytes | None = None  # a blob made by hand (e.g. several zstd frames), else compressed here
 
-    @property
+    # made once per layer (an image's archive is generated on every save): treat a layer as fixed
+    @cached_property
     def tar(self) -> bytes:
         return layer_tar(self.spec)
 
-    @property
+    @cached_property
     def blob(self) -> bytes:
         """The layer as stored in the archive."""
         return self.stored if self.stored is not None else compress(self.tar, self.compression)
 
-    @property
+    @cached_property
     def diff_id(self) -> str:
         return sha256(self.tar)
 
@@ -232,7 +188,7 @@ class FakeImage:
         with tarfile.open(fileobj=buffer, mode="w") as tar:
 
             def add(name: str, data: bytes) -> None:
-                tar.addfile(_tar_info(name, size=len(data)), io.BytesIO(data))
+                tar.addfile(tar_info(name, size=len(data)), io.BytesIO(data))
 
             config = self.config_blob
             if self.layout == "classic":

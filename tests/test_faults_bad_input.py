@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import docker
 import pytest
 
-from .conftest import MakeImageDir, buildx_builds
+from .conftest import MakeImageDir, buildx_builds, write_scratch_dockerfile
+from .support.faults import lines_with, nonce, our_leftovers, run_pytest
+from .support.output import assert_no_noise
 
 pytestmark = pytest.mark.engine
-
-NOISE = ("Traceback", "urllib3", "requests.exceptions", "docker.errors", "humanfriendly")
-
-
-def assert_no_noise(result: pytest.RunResult) -> None:
-    text = result.stdout.str() + result.stderr.str()
-    for word in NOISE:
-        assert word not in text, f"{word!r} leaked into the output"
 
 
 @pytest.mark.parametrize(
@@ -64,21 +58,6 @@ def test_invalid_limit_fails_before_any_build(
     assert f"): {shown}" in line
     assert "does-not-exist" not in result.stdout.str() + result.stderr.str()
     assert_no_noise(result)
-
-
-def test_size_marker_without_image_fixture_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        """
-        import pytest
-
-        @pytest.mark.max_image_size("5MB")
-        def test_nothing():
-            pass
-        """
-    )
-    result = pytester.runpytest()
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: *::test_nothing: *the test uses no image fixture; add one*"])
 
 
 def test_missing_dockerfile_and_context_name_the_resolved_path(pytester: pytest.Pytester) -> None:
@@ -161,46 +140,6 @@ def test_build_failure_errors_every_user_and_is_attempted_once(
     assert_no_noise(result)
 
 
-def test_unreachable_engine_errors_in_one_line_and_can_skip(
-    pytester: pytest.Pytester, image_dir: MakeImageDir, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    image_dir(1000)
-    socket = pytester.path / "nothing-listens.sock"
-    monkeypatch.setenv("DOCKER_HOST", f"unix://{socket}")
-    pytester.makepyfile(
-        """
-        import pytest
-        from pytest_imagesize import build_image, existing_image
-        app = build_image("Dockerfile")
-        other = existing_image("myorg/app:ci")
-
-        @pytest.mark.max_image_size("1MB")
-        def test_app(app):
-            pass
-
-        def test_other(other):
-            pass
-
-        def test_without_image():
-            pass
-        """
-    )
-    result = pytester.runpytest_subprocess()
-    result.assert_outcomes(passed=1, errors=2)
-    result.stdout.fnmatch_lines(
-        [
-            f"no container engine answers at unix://{socket} within 10 s (*): start an engine*"
-            "; --image-skip-without-docker skips image tests instead"
-        ]
-    )
-    assert_no_noise(result)
-
-    skipped = pytester.runpytest_subprocess("--image-skip-without-docker", "-rs")
-    skipped.assert_outcomes(passed=1, skipped=2)
-    skipped.stdout.fnmatch_lines([f"SKIPPED *no container engine answers at unix://{socket}*"])
-    skipped.stdout.no_fnmatch_line("*skips image tests instead*")
-
-
 def test_existing_image_that_is_missing_names_the_reference(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
@@ -217,13 +156,6 @@ def test_existing_image_that_is_missing_names_the_reference(pytester: pytest.Pyt
         ["*image 'pytest-imagesize-test/never-built:nope' is not present on the engine at *: build*"]
     )
     assert_no_noise(result)
-
-
-def test_bad_build_arg_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_x():\n    pass\n")
-    result = pytester.runpytest("--image-build-arg", "NOEQUALS")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*error: argument --image-build-arg: 'NOEQUALS': write KEY=VALUE*"])
 
 
 def test_image_deleted_before_analysis_is_a_clear_error(
@@ -253,58 +185,67 @@ def test_image_deleted_before_analysis_is_a_clear_error(
     )
 
 
-def test_engine_gone_mid_run_is_one_line(
-    pytester: pytest.Pytester, image_dir: MakeImageDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A private Podman service that stops between two tests: the next engine access is one line."""
-    if shutil.which("podman") is None:
-        pytest.fail("podman is missing: install Debian's podman (scripts/ensure-test-tools)")
-    image_dir(2000)
-    sock = tmp_path / "podman.sock"
-    service = subprocess.Popen(
-        ["podman", "system", "service", "--time=0", f"unix://{sock}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+# ---------------------------------------------------------------------------- messages
+
+
+def test_analysis_error_prints_once(pytester: pytest.Pytester, docker_client: docker.DockerClient) -> None:
+    name = nonce()
+    directory = write_scratch_dockerfile(pytester.path / "img", 3000).parent
+    ref = f"pytest-imagesize-faults/{name}:1"
+    image, _ = docker_client.images.build(path=str(directory), tag=ref)
+    pytester.makepyfile(
+        f"""
+        import docker
+        from pytest_imagesize import existing_image
+        app = existing_image({ref!r})
+
+        def test_app(app):
+            docker.from_env().images.remove(app.id, force=True)
+            app.compressed_size
+        """
     )
     try:
-        deadline = time.monotonic() + 20
-        while not sock.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")
-        pytester.makepyfile(
-            f"""
-            import os, signal, time
-            from pytest_imagesize import build_image
-            app = build_image("Dockerfile")
-
-            def test_build(app):
-                assert app.size > 0
-
-            def test_engine_goes_away(app):
-                os.kill({service.pid}, signal.SIGTERM)
-                time.sleep(2)
-
-            def test_needs_the_engine(app):
-                app.read_file("/blob")
-            """
-        )
-        # Podman builds with its own builder (buildx needs a Docker engine)
-        result = pytester.runpytest_subprocess("--image-builder=classic")
+        code, text, _ = run_pytest(pytester.path, [])
     finally:
-        service.terminate()
-        service.wait(timeout=30)
-        built = subprocess.run(
-            ["podman", "images", "-q", "--filter", "label=io.github.pytest-imagesize.managed=true"],
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-        if built:
-            subprocess.run(["podman", "rmi", "-f", *built], capture_output=True)
-    result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(
-        [
-            f"E   *EngineUnavailable: image app (*): lost the container engine at unix://{sock} while "
-            "reading /blob from image * (*): start an engine*"
-        ]
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.images.remove(str(image.id), force=True)
+    assert code == pytest.ExitCode.TESTS_FAILED, text
+    assert len(lines_with(text, "disappeared from the engine")) == 1, text
+    assert_no_noise(text)
+
+
+def test_read_file_of_a_missing_path_is_one_line(
+    pytester: pytest.Pytester, docker_client: docker.DockerClient, image_dir: MakeImageDir
+) -> None:
+    name = nonce()
+    image_dir(1000)
+    pytester.makepyfile(
+        f"""
+        from pytest_imagesize import build_image
+        {name} = build_image("Dockerfile")
+
+        def test_read({name}):
+            {name}.read_file("/no/such/file")
+        """
     )
-    assert "urllib3" not in result.stdout.str()
+    code, text, _ = run_pytest(pytester.path, [])
+    assert code == pytest.ExitCode.TESTS_FAILED, text
+    assert len(lines_with(text, "has no file /no/such/file")) == 1, text
+    assert lines_with(text, "pytest_imagesize/") == [], text  # no traceback of plugin frames
+    assert_no_noise(text)
+    assert our_leftovers(docker_client, name) == []
+
+
+def test_cli_inspect_of_an_empty_reference_is_one_accurate_line(docker_client: docker.DockerClient) -> None:
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_imagesize.cli", "inspect", ""],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done
+    output = (done.stdout + done.stderr).strip().splitlines()
+    assert len(output) == 1, output
+    assert "empty image reference" in output[0], output
+    assert "lost the container engine" not in output[0]

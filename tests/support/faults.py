@@ -1,5 +1,6 @@
-"""Helpers for tests/test_fault_suite.py: disposable engines that can be killed, a socket that never
-answers, polling with deadlines, and counting what a run printed and left behind."""
+"""Helpers for the fault tests (tests/test_faults_*.py): disposable engines that can be killed, a
+socket that never answers, polling with deadlines, and counting what a run printed and left
+behind."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import io
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -21,20 +23,24 @@ from pathlib import Path
 from typing import IO, Any
 
 import docker
+import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ENGINE_DOCKERD = REPO / "scripts" / "engine-dockerd"
 LABEL = "io.github.pytest-imagesize.managed"
-NOISE = (
-    "Traceback",
-    "urllib3",
-    "ProtocolError",
-    "requests.exceptions",
-    "docker.errors",
-    "humanfriendly",
-    "During handling of the above exception",
-    "The above exception was the direct cause",
-)
+
+
+# ---------------------------------------------------------------------------- names
+
+
+def nonce() -> str:
+    """A fixture name no other run uses: it is in our tag, and findable in the engine's images."""
+    return f"fs{secrets.token_hex(5)}"
+
+
+def sleep_seconds() -> str:
+    """A sleep length no other process on the machine has on its command line."""
+    return str(5000 + secrets.randbelow(90000))
 
 
 # ---------------------------------------------------------------------------- waiting
@@ -116,11 +122,6 @@ def lines_with(text: str, needle: str) -> list[str]:
     return [line for line in text.splitlines() if needle in line]
 
 
-def assert_no_noise(text: str) -> None:
-    for word in NOISE:
-        assert word not in text, f"{word!r} leaked into the output:\n{text[-3000:]}"
-
-
 # ---------------------------------------------------------------------------- pytest runs
 
 
@@ -171,6 +172,18 @@ def run_pytest(
     run = start_pytest(cwd, args, env, name)
     code, text = run.wait(timeout)
     return code, text, time.monotonic() - run.started
+
+
+def next_run(pytester: pytest.Pytester, engine_env: dict[str, str], busybox: str) -> None:
+    """The next run after a crash: any run that reaches the engine sweeps dead runs' records."""
+    (pytester.path / "next").mkdir(exist_ok=True)
+    (pytester.path / "next" / "test_next.py").write_text(
+        "from pytest_imagesize import existing_image\n"
+        f"base = existing_image({busybox!r})\n\n"
+        "def test_base(base):\n    assert base.size > 0\n"
+    )
+    code, text, _ = run_pytest(pytester.path / "next", [], engine_env, name="next")
+    assert code == 0, text
 
 
 # ---------------------------------------------------------------------------- engines

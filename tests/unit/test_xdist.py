@@ -20,8 +20,8 @@ from pytest_imagesize.reports.markdown import markdown
 from pytest_imagesize.reports.terminal import layer_lines, rows, table
 from pytest_imagesize.session import Declaration, ImageSizeSession
 
-from .fake_engine import FakeEngine, FakeImage, settings
-from .test_pure_checks import entry, fake
+from ..support.fake_engine import FakeEngine, FakeImage, settings
+from .test_checks import entry, fake
 
 BIG = FakeImage.from_layers(
     [{"usr/lib/big": b"z" * 250_000}, {"usr/lib/big": b"z" * 260_000}],

@@ -1,9 +1,12 @@
 """The baseline file: merging entries field by field, updates that change nothing leave the file
-byte for byte, version-1 files, values beyond 2**63-1, damaged files left untouched."""
+byte for byte, version-1 files, values beyond 2**63-1, damaged files left untouched, which engines'
+numbers compare, concurrent updates."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,8 @@ from pytest_imagesize import baseline
 from pytest_imagesize.baseline import BaselineEntry, BaselineLayer, merge_entry
 from pytest_imagesize.errors import BaselineError
 from pytest_imagesize.sizes import MAX_BYTES
+
+from ..support.baselines import ENGINE, entry, write_baseline
 
 DOCKER = {"name": "docker", "version": "27.0.0", "storage_driver": "overlay2", "arch": "amd64"}
 DOCKER_NEWER = {**DOCKER, "version": "28.1.0"}
@@ -225,6 +230,41 @@ def test_an_absent_file_is_an_empty_baseline_and_is_created(tmp_path: Path) -> N
 
 
 def test_comparable_engines_differ_only_by_architecture() -> None:
+    # portable sizes do not depend on the engine or its image store; the architecture does
     assert baseline.comparable(DOCKER, PODMAN) == []
+    assert baseline.comparable(DOCKER, {**DOCKER, "image_store": "containerd"}) == []
     assert baseline.comparable(DOCKER, {**DOCKER, "arch": "arm64"}) == ["arch 'amd64' vs 'arm64'"]
     assert baseline.comparable(DOCKER, {"name": "docker"}) == []
+
+
+@pytest.mark.parametrize(
+    ("engine", "comparable"),
+    [
+        (ENGINE, True),
+        ({**ENGINE, "storage_driver": "vfs"}, True),
+        ({**ENGINE, "name": "podman", "storage_driver": "overlay"}, False),
+        ({**ENGINE, "storage_driver": "overlayfs"}, False),  # Docker's containerd store
+    ],
+)
+def test_version_1_entries_compare_only_when_graph_driver_docker_measured_them(
+    tmp_path: Path, engine: dict[str, str], comparable: bool
+) -> None:
+    path = tmp_path / "image-sizes.json"
+    write_baseline(path, {"app": entry(1000, 500, engine=engine)})
+    loaded = baseline.load(path)["app"]
+    assert loaded.version == 1
+    assert loaded.size_comparable is comparable
+
+
+def test_concurrent_updates_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "image-sizes.json"
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom pytest_imagesize import baseline\n"
+        "for i in range(25):\n"
+        "    e = baseline.BaselineEntry(size=i, compressed_size=None, layers=(), engine={})\n"
+        "    baseline.update(Path(sys.argv[1]), {f'{sys.argv[2]}-{i}': e})\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(path), who]) for who in ("a", "b", "c")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    names = set(baseline.load(path))
+    assert names == {f"{who}-{i}" for who in "abc" for i in range(25)}

@@ -1,0 +1,50 @@
+"""The CLI with no engine to talk to: one line on stderr, exit status 2, and quickly (a socket
+nobody listens on; one that accepts and never answers)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_imagesize.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
+def test_unreachable_engine_is_one_line(tmp_path: Path) -> None:
+    result = cli(
+        "inspect", "pytest-imagesize-test/cli:1", env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"}
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"pytest-imagesize: error: no container engine answers at unix://{tmp_path}/none.sock"
+    )
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "start an engine" in result.stderr
+    assert "--image-" not in result.stderr  # the pytest options are no help to the command
+
+
+def test_hung_engine_cli_answers_quickly(hung: str) -> None:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_imagesize.cli", "check", "myorg/app:ci", "--max", "1MB"],
+        env={**os.environ, "DOCKER_HOST": hung, "IMAGESIZE_ENGINE_TIMEOUT": "0.5"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 2, done
+    output = (done.stdout + done.stderr).strip().splitlines()
+    assert len(output) == 1, output
+    assert "no container engine answers at" in output[0] and "within 0.5 s" in output[0], output
+    assert elapsed < 15, f"{elapsed:.1f} s"
