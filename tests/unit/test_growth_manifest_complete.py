@@ -86,9 +86,22 @@ def test_completeness_round_trips_through_the_file(tmp_path: Path, complete: boo
 
 
 def test_a_file_written_without_the_field_reads_as_not_known_and_stays_without_it(tmp_path: Path) -> None:
-    document = {"version": 2, "images": {"app": entry(None).to_json()}}
-    assert "files_complete" not in document["images"]["app"]
-    loaded = baseline.parse(tmp_path / "image-sizes.json", json.dumps(document))["app"]
+    old_file = """{
+  "images": {
+    "app": {
+      "commit": "abc1234",
+      "compressed_size": null,
+      "date": "2026-12-01",
+      "engine": {"arch": "amd64", "name": "docker", "storage_driver": "overlay2", "version": "20.10.24"},
+      "files": {"/big": 1000000, "/medium": 500000},
+      "layers": [{"diff_id": "sha256:aa", "instruction": "COPY . /", "size": 1500000}],
+      "size": 1500000
+    }
+  },
+  "version": 2
+}
+"""
+    loaded = baseline.parse(tmp_path / "image-sizes.json", old_file)["app"]
     assert loaded.files_complete is None
     assert loaded.files == BEFORE
     assert "files_complete" not in json.loads(baseline.render({"app": loaded}))["images"]["app"]
