@@ -28,7 +28,7 @@ test: venv
 test-unit: venv
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-# The unit tests on the newest CPython Debian ships (sid's or trixie's python3), in a cached
+# The unit tests on the newest CPython Debian ships (sid's python3), in a cached
 # debootstrap root of that suite with a virtualenv of its own: neither the tree nor .venv is
 # written (scripts/with-newest-python). Needs root; the first run takes a few minutes.
 test-unit-newest:
