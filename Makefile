@@ -9,7 +9,7 @@ VENV ?= .venv
 PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-unit test-podman lint docs bench venv clean
+.PHONY: demo test test-unit test-unit-newest test-podman lint docs bench venv clean
 
 venv: $(VENV)/.installed
 
@@ -27,6 +27,12 @@ test: venv
 # The pure logic through a fake engine: no engine, no network, a few seconds.
 test-unit: venv
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+# The unit tests on the newest CPython Debian ships (sid's python3), in a cached
+# debootstrap root of that suite with a virtualenv of its own: neither the tree nor .venv is
+# written (scripts/with-newest-python). Needs root; the first run takes a few minutes.
+test-unit-newest:
+	scripts/with-newest-python pytest tests/unit $(PYTEST_ARGS)
 
 # The suite against Podman's Docker-compatible API (tests of Docker's own numbers are skipped).
 test-podman: venv

@@ -8,9 +8,15 @@ Format version 2, written with sorted keys and two-space indent so review diffs 
                          "engine": {"name": "docker", "image_store": "graphdriver", ...},
                          "date": "2026-11-29", "commit": "abc1234"}}}
 
-``size`` is the portable size (the same on every engine). A version-1 file still reads; its
-entries measured by an engine whose own ``.Size`` was not the portable size (Podman, Docker's
-containerd store) are not comparable for ``size`` and are rewritten by the next update.
+``size`` is the portable size (the same on every engine). ``files`` is a manifest of the largest
+files (the 200 largest plus every file of at least 1 % of the image); ``files_complete`` says
+whether it lists every regular file of the image: if true, a path it lacks is absent from the
+image; if false or not recorded (files written without the field), a path it lacks counts as
+absent only when larger than its smallest entry.
+
+A version-1 file still reads; its entries measured by an engine whose own ``.Size`` was not the
+portable size (Podman, Docker's containerd store) are not comparable for ``size`` and are
+rewritten by the next update.
 
 Updates merge into the file field by field under a lock in the per-user state directory (concurrent
 runs on one checkout exclude each other; nothing is added to the project) and replace it
@@ -64,6 +70,7 @@ class BaselineEntry:
     own_size: int | None = None
     own_compressed_size: int | None = None
     files: Mapping[str, int] = field(default_factory=dict)  # the largest files, path -> bytes
+    files_complete: bool | None = None  # whether ``files`` lists every regular file (None: unknown)
     dirs: Mapping[str, int] = field(default_factory=dict)  # directories to depth 3 -> bytes
     go: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # Go binary -> module -> bytes
     go_packages: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # own binaries' packages
@@ -85,6 +92,7 @@ class BaselineEntry:
             own_size=summary.own_size,
             own_compressed_size=summary.own_compressed_size,
             files=dict(summary.files),
+            files_complete=summary.files_complete,
             dirs=dict(summary.dirs),
             go={binary: dict(modules) for binary, modules in summary.go.items()},
             go_packages={binary: dict(packages) for binary, packages in summary.go_packages.items()},
@@ -102,6 +110,7 @@ class BaselineEntry:
             own_size=self.own_size,
             own_compressed_size=self.own_compressed_size,
             files=self.files,
+            files_complete=self.files_complete,
             dirs=self.dirs,
             go=self.go,
             go_packages=self.go_packages,
@@ -157,6 +166,8 @@ class BaselineEntry:
             data["own_compressed_size"] = self.own_compressed_size
         if self.files:
             data["files"] = dict(sorted(self.files.items()))
+        if self.files_complete is not None:
+            data["files_complete"] = self.files_complete
         if self.dirs:
             data["dirs"] = dict(sorted(self.dirs.items()))
         if self.go:
@@ -173,6 +184,8 @@ def merge_entry(old: BaselineEntry | None, new: BaselineEntry) -> BaselineEntry:
         return new
     if not old.size_comparable:
         old = replace(old, size=None)
+    # The manifest and its completeness go together, from the side that measured files.
+    files_from = new if new.files or new.files_complete is not None else old
     merged = replace(
         new,
         size=new.size if new.size is not None else old.size,
@@ -183,7 +196,8 @@ def merge_entry(old: BaselineEntry | None, new: BaselineEntry) -> BaselineEntry:
         own_compressed_size=new.own_compressed_size
         if new.own_compressed_size is not None
         else old.own_compressed_size,
-        files=new.files or old.files,
+        files=files_from.files,
+        files_complete=files_from.files_complete,
         dirs=new.dirs or old.dirs,
         go=new.go or old.go,
         go_packages=new.go_packages or old.go_packages,
@@ -253,6 +267,7 @@ def _entry(path: Path, name: str, data: Any, version: int) -> BaselineEntry:
             path, f"{where}.own_compressed_size", data.get("own_compressed_size")
         ),
         files=_byte_map(path, f"{where}.files", data.get("files")),
+        files_complete=_optional_bool(path, f"{where}.files_complete", data.get("files_complete")),
         dirs=_byte_map(path, f"{where}.dirs", data.get("dirs")),
         go={
             str(binary): _byte_map(path, f"{where}.go[{binary!r}]", modules)
@@ -278,6 +293,12 @@ def _byte_map(path: Path, where: str, value: Any) -> dict[str, int]:
     if not all(_bytes(v) for v in mapping.values()):
         raise _problem(path, f"{where} must map names to bytes (whole numbers up to 2**63-1)")
     return {str(k): int(v) for k, v in mapping.items()}
+
+
+def _optional_bool(path: Path, where: str, value: Any) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise _problem(path, f"{where} is {_shown(value)}, expected true, false or null")
+    return value
 
 
 def _optional_bytes(path: Path, where: str, value: Any) -> int | None:

@@ -158,7 +158,12 @@ def compare(
     a_files: Mapping[str, int] | None = None,
     b_files: Mapping[str, int] | None = None,
 ) -> Comparison:
-    """What changed from ``a`` to ``b``; ``*_files`` are a side's full file lists where known."""
+    """What changed from ``a`` to ``b``; ``*_files`` are a side's full file lists where known (a
+    complete manifest is one)."""
+    if a_files is None and a.files_complete:
+        a_files = a.files
+    if b_files is None and b.files_complete:
+        b_files = b.files
     return Comparison(
         a=a,
         b=b,

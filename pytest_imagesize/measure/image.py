@@ -282,8 +282,9 @@ class Image:
         __tracebackhide__ = True
         analysis = self.analysis() if files else self._analysis
         layers = self.layers
-        from .summary import ImageSummary, LayerSummary, directory_totals, file_manifest
+        from .summary import ImageSummary, LayerSummary, directory_totals, file_manifest, manifest_complete
 
+        manifest = file_manifest(analysis.files, self.size) if analysis else {}
         return ImageSummary(
             size=self.size,
             compressed_size=analysis.compressed_size if analysis else None,
@@ -291,7 +292,8 @@ class Image:
             base=self.base,
             own_size=self.own_size,
             own_compressed_size=self.own_compressed_size if analysis else None,
-            files=file_manifest(analysis.files, self.size) if analysis else {},
+            files=manifest,
+            files_complete=manifest_complete(analysis.files, manifest) if analysis else None,
             dirs=directory_totals(analysis.files) if analysis else {},
             go={b.path: {m: mod.size for m, mod in b.modules.items()} for b in analysis.go_binaries}
             if analysis

@@ -47,6 +47,9 @@ class ImageSummary:
     own_size: int | None = None
     own_compressed_size: int | None = None
     files: Mapping[str, int] = field(default_factory=dict)  # the manifest: path -> bytes
+    # Whether the manifest lists every regular file (a path it lacks is then absent from the
+    # image); None: not known (not measured, or read from a baseline that did not record it).
+    files_complete: bool | None = None
     dirs: Mapping[str, int] = field(default_factory=dict)  # directory (depth <= 3) -> bytes
     go: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # binary -> module -> bytes
     go_packages: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # binary -> package -> bytes
@@ -60,6 +63,11 @@ def file_manifest(files: Iterable[FileRecord], total: int) -> dict[str, int]:
     chosen_paths = {path for _, path in chosen}
     chosen += [(size, path) for size, path in regular if size >= threshold and path not in chosen_paths]
     return dict(sorted((path, size) for size, path in chosen))
+
+
+def manifest_complete(files: Iterable[FileRecord], manifest: Mapping[str, int]) -> bool:
+    """Whether ``manifest`` lists every regular file of ``files``."""
+    return all(r.path in manifest for r in files if r.kind == "file")
 
 
 def directory_totals(files: Iterable[FileRecord], depth: int = DIR_DEPTH) -> dict[str, int]:
