@@ -19,8 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from pytest_imagesize.measure import archive
-from pytest_imagesize.measure.archive import BLOCK, BlockCompressor, read_archive
+from pytest_imagesize.measure.archive import BLOCK, BlockCompressor, gzip_size, read_archive
 from pytest_imagesize.measure.layers import merge
 
 from .test_archive import classic_archive
@@ -44,7 +43,7 @@ def test_zlib_ng_lets_other_threads_run_while_it_deflates_a_block() -> None:
 
     def compress() -> None:
         for _ in range(3):
-            archive._deflated_size(block, b"", False)
+            gzip_size._deflated_size(block, b"", False)
         done.set()
 
     worker = threading.Thread(target=compress)
@@ -87,13 +86,13 @@ def test_the_compressor_keeps_a_bounded_number_of_blocks_in_flight() -> None:
 
     most = 0
     with ThreadPoolExecutor(2) as pool, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(archive, "_deflated_size", slow)
+        patch.setattr(gzip_size, "_deflated_size", slow)
         compressor = BlockCompressor(pool, 2)
         for _ in range(30):
             compressor.feed(bytes(BLOCK))
             most = max(most, len(compressor._futures))
         gate.set()
-        assert compressor.finish() == 30 + archive.GZIP_OVERHEAD  # 30 blocks of 1 MiB
+        assert compressor.finish() == 30 + gzip_size.GZIP_OVERHEAD  # 30 blocks of 1 MiB
     assert most == 2 * 2
 
 

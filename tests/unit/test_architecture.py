@@ -157,7 +157,7 @@ def test_imports_run_down_the_layer_order() -> None:
         ("pytest", ("pytest_imagesize.plugin", "pytest_imagesize.options", "pytest_imagesize.fixtures",
                     "pytest_imagesize.collection", "pytest_imagesize.run", "pytest_imagesize.hookspecs",
                     "pytest_imagesize.terminal_progress")),
-        ("zlib_ng", ("pytest_imagesize.measure.archive",)),
+        ("zlib_ng", ("pytest_imagesize.measure.archive.",)),
     ],
 )  # fmt: skip
 def test_libraries_stay_in_their_modules(library: str, allowed: tuple[str, ...]) -> None:
