@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import io
 import json
+import re
+import tarfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 
 from pytest_imagesize.measure.archive import (
+    ArchiveDirectory,
     ArchiveError,
     Blob,
     BlobInfo,
@@ -257,3 +262,49 @@ def test_the_go_worker_process_tunes_its_own_malloc_unless_the_user_did(
         monkeypatch.setenv(name, value)
     worker._keep_freed_memory()  # what the worker's main does first
     assert libc.calls == expected
+
+
+# ---------------------------------------------------------------- an archive unpacked on disk
+
+
+def unpack(image: FakeImage, into: Path) -> Path:
+    with tarfile.open(fileobj=io.BytesIO(image.archive())) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+@pytest.mark.parametrize("compression", ["tar", ["zstd", "tar", "gzip", "tar"]], ids=str)
+@pytest.mark.parametrize("layout", ["oci", "classic"])
+def test_an_unpacked_archive_reads_as_its_stream(
+    tmp_path: Path, compression: str | list[str], layout: Literal["oci", "classic"]
+) -> None:
+    image = FakeImage.from_layers(LAYERS, compression=compression, layout=layout)  # type: ignore[arg-type]
+    streamed = read_archive([image.archive()], probe=Heads())
+    unpacked = read_blobs(ArchiveDirectory(unpack(image, tmp_path)), probe=Heads())
+    assert unpacked == streamed  # the same keys too: the blobs' paths in the archive
+
+
+def test_a_layer_file_missing_from_an_unpacked_archive_is_one_line(tmp_path: Path) -> None:
+    image = fake("gzip")
+    unpack(image, tmp_path)
+    missing = f"blobs/sha256/{sha256(image.layers[2].blob).split(':')[1]}"
+    (tmp_path / missing).unlink()
+    where = re.escape(f"the image directory {tmp_path}: cannot read layer {missing}")
+    with pytest.raises(ArchiveError, match=rf"^{where} \(No such file or directory\)$"):
+        read_blobs(ArchiveDirectory(tmp_path))
+
+
+def test_an_unpacked_archive_reads_no_file_outside_it(tmp_path: Path) -> None:
+    image = FakeImage.from_layers([LAYERS[0]], layout="classic")  # type: ignore[list-item]
+    root = unpack(image, tmp_path / "image")
+    (tmp_path / "secret.tar").write_bytes(image.layers[0].tar)
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest[0]["Layers"] = ["../secret.tar"]
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArchiveError, match=r"names \.\./secret\.tar, which is outside it$"):
+        read_blobs(ArchiveDirectory(root))
+
+
+def test_a_directory_without_a_manifest_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ArchiveError, match=r"has neither manifest\.json nor index\.json$"):
+        read_blobs(ArchiveDirectory(tmp_path))

@@ -3,8 +3,9 @@
 Where the blobs come from is a seam (``source.BlobSource``): ``save.SaveStream`` reads an image
 archive stream (``docker save``, ``podman save``) in the classic layout (``<id>/layer.tar`` +
 ``manifest.json``, Docker before 25) or the OCI one (``index.json`` + ``blobs/sha256/...``,
-Docker 25+ and Podman). Layer blobs may be plain tars, gzip or zstd (every layer media type of
-the OCI image spec). Nothing is written to disk and no blob is ever held whole in memory.
+Docker 25+ and Podman); ``directory.ArchiveDirectory`` reads the same layouts unpacked on disk.
+Layer blobs may be plain tars, gzip or zstd (every layer media type of the OCI image spec).
+Nothing is written to disk and no blob is ever held whole in memory.
 
 The work is spread so that it keeps pace with the stream: a thread of its own receives the
 stream (``stream.Prefetched``, a bounded lead, so the engine keeps writing while the layers are
@@ -30,6 +31,7 @@ reports as ``.Size`` and is the same on every engine for the same files.
 
 from __future__ import annotations
 
+from .directory import ArchiveDirectory
 from .gzip_size import BLOCK, GZIP_OVERHEAD, BlockCompressor, default_workers
 from .layer import INFLATED_AHEAD, INFLATED_CHUNK
 from .model import (
@@ -57,6 +59,7 @@ __all__ = [
     "PREFETCH_COMPRESSED",
     "PROBE_BUFFER",
     "PROBE_HELD",
+    "ArchiveDirectory",
     "ArchiveError",
     "ArchiveScan",
     "Blob",

@@ -11,6 +11,7 @@ from .model import ArchiveError
 from .source import ImageLayout
 
 MAX_NESTING = 4  # index -> (index ->) manifest
+MAX_JSON = 16 << 20  # a bigger document is not one of the image's
 
 
 def blob_path(digest: str) -> str:

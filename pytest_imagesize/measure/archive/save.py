@@ -15,13 +15,12 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .layer import compression
-from .layout import archive_layout, blob_digest
+from .layout import MAX_JSON, archive_layout, blob_digest
 from .model import ArchiveError
 from .source import Blob, BlobInfo, ImageLayout
 from .stream import ChunkReader, Prefetched
 from .tar import GNU_SPARSE, RECORD, REGULAR, ZERO_RECORD, looks_like_tar, walk
 
-MAX_JSON = 16 << 20
 PREFETCH = 4 << 20  # bytes received ahead of the parser
 # ... and while a compressed blob is read: the engine's stream is then what sets the pace (no
 # compression to wait for), and a longer lead keeps it flowing while the parser is held up for a
