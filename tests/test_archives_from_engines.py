@@ -3,6 +3,7 @@ Podman's ``podman save`` (OCI and docker-archive formats) of the same image."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ import pytest
 
 from pytest_imagesize.engine.address import engine_address
 from pytest_imagesize.engine.docker_api import DockerEngine
-from pytest_imagesize.measure.archive import read_archive
+from pytest_imagesize.measure.archive import ArchiveDirectory, read_archive, read_blobs
 from pytest_imagesize.measure.layers import merge
 
 from .support.archives import chunks
@@ -117,3 +118,19 @@ def test_podman_archives_read_like_dockers(podman_copy: tuple[str, Path], tmp_pa
     assert a.written == b.written == 5000 + 2 * 10240
     for x, y in zip(theirs.layers, ours.layers):
         assert abs(x.compressed_size - y.compressed_size) <= 0.01 * y.compressed_size + 32
+
+
+@pytest.mark.engine
+def test_a_saved_archive_unpacked_on_disk_reads_as_its_stream(
+    docker_client: docker.DockerClient, busybox_image: str, tmp_path: Path
+) -> None:
+    archive = b"".join(docker_client.api.get_image(busybox_image, chunk_size=1 << 20))
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(tmp_path, filter="data")
+    streamed = read_archive(chunks(archive, 8192))
+    unpacked = read_blobs(ArchiveDirectory(tmp_path))
+    assert unpacked == streamed
+    assert unpacked.layers[0].portable_size > 100_000  # busybox itself
+    assert [la.diff_id for la in unpacked.layers] == docker_client.images.get(busybox_image).attrs["RootFS"][
+        "Layers"
+    ]

@@ -18,15 +18,18 @@ import pytest
 import zstandard
 
 from pytest_imagesize.errors import EngineUnavailable
-from pytest_imagesize.measure import archive as archive_module
 from pytest_imagesize.measure.archive import (
     PREFETCH,
     ArchiveError,
     FileProbe,
     KnownLayers,
     LayerGuessMissed,
+    Prefetched,
     read_archive,
 )
+from pytest_imagesize.measure.archive import layer as layer_module
+from pytest_imagesize.measure.archive import probe as probe_module
+from pytest_imagesize.measure.archive import save as save_module
 from pytest_imagesize.measure.layers import merge
 
 from ..support.archives import chunks
@@ -171,17 +174,17 @@ def test_a_blob_of_zeros_is_inflated_in_bounded_chunks(
     tar = FakeImage.from_layers([spec]).layers[0].tar
     blob = gzip.compress(tar, mtime=0) if compression == "gzip" else zstandard.ZstdCompressor().compress(tar)
     biggest = [0]
-    real = archive_module._inflated
+    real = layer_module._inflated
 
     def watched(raw: object, stored_as: str) -> Iterator[bytes]:
         for chunk in real(raw, stored_as):
             biggest[0] = max(biggest[0], len(chunk))
             yield chunk
 
-    monkeypatch.setattr(archive_module, "_inflated", watched)
+    monkeypatch.setattr(layer_module, "_inflated", watched)
     scan = read_archive([FakeImage([FakeLayer(spec, "COPY", compression, blob)], layout="oci").archive()])
     assert scan.layers[0].portable_size == (16 << 20) + 10
-    assert 0 < biggest[0] <= archive_module.INFLATED_CHUNK
+    assert 0 < biggest[0] <= layer_module.INFLATED_CHUNK
 
 
 def test_a_gzip_blob_cut_short_in_a_whole_archive_is_one_line() -> None:
@@ -354,7 +357,7 @@ def test_only_files_with_the_needle_are_taken_each_whole_and_unchanged(
 ) -> None:
     # files growing and shrinking around the reused buffer's size, the marker at either end, and
     # one file over the buffer's limit: each taken file is exactly its own bytes
-    monkeypatch.setattr(archive_module, "PROBE_BUFFER", 300_000)
+    monkeypatch.setattr(probe_module, "PROBE_BUFFER", 300_000)
     sizes = [10, 200_000, 50, 150_000, 299_996, 600_000, 120_000, 7]
     files: dict[str, Any] = {}
     for i, size in enumerate(sizes):
@@ -423,17 +426,17 @@ def test_the_stream_runs_further_ahead_only_while_a_compressed_blob_is_read(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     limits: list[int] = []
-    original = archive_module._Prefetched.set_limit
+    original = Prefetched.set_limit
 
     def record(self: Any, limit: int) -> None:
         limits.append(limit)
         original(self, limit)
 
-    monkeypatch.setattr(archive_module._Prefetched, "set_limit", record)
+    monkeypatch.setattr(Prefetched, "set_limit", record)
     fake = image(["gzip", "tar", "zstd"])
     scan = read_archive(chunks(fake.archive(), 4_099))
     assert [layer.portable_size for layer in scan.layers] == PORTABLE
-    compressed, plain = archive_module.PREFETCH_COMPRESSED, archive_module.PREFETCH
+    compressed, plain = save_module.PREFETCH_COMPRESSED, save_module.PREFETCH
     assert limits == [compressed, plain, compressed, plain]
 
 
@@ -457,7 +460,7 @@ def test_while_the_parser_waits_a_compressed_blob_is_received_further_ahead(comp
                 moved.notify_all()
             yield chunk
 
-    further = PREFETCH + archive_module.INFLATED_AHEAD + (8 << 20)
+    further = PREFETCH + layer_module.INFLATED_AHEAD + (8 << 20)
 
     def lead() -> int:
         """What the stream has received while the parser waits: for a gzip blob, once it is past

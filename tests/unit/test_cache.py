@@ -15,8 +15,10 @@ import pytest
 
 from pytest_imagesize.errors import CacheWarning
 from pytest_imagesize.measure import analysis as analysis_module
-from pytest_imagesize.measure import archive, cache
+from pytest_imagesize.measure import cache
 from pytest_imagesize.measure.analysis import CACHE_VERSION, layer_key, read_image_archive
+from pytest_imagesize.measure.archive import gzip_size
+from pytest_imagesize.measure.archive import layer as layer_module
 from pytest_imagesize.measure.cache import DirectoryCache
 
 from ..support.fake_engine import FakeEngine, FakeImage
@@ -163,7 +165,7 @@ def test_two_processes_filling_the_same_entry_leave_a_whole_one(tmp_path: Path) 
 # ---------------------------------------------------------------- per-layer reuse
 
 
-class CountingCompressor(archive.BlockCompressor):
+class CountingCompressor(gzip_size.BlockCompressor):
     fed = 0
 
     def feed(self, data: Any) -> None:
@@ -174,7 +176,7 @@ class CountingCompressor(archive.BlockCompressor):
 @pytest.fixture
 def counting(monkeypatch: pytest.MonkeyPatch) -> type[CountingCompressor]:
     CountingCompressor.fed = 0
-    monkeypatch.setattr(archive, "BlockCompressor", CountingCompressor)
+    monkeypatch.setattr(layer_module, "BlockCompressor", CountingCompressor)
     return CountingCompressor
 
 

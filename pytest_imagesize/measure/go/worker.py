@@ -28,7 +28,6 @@ import subprocess
 import sys
 from typing import IO
 
-from ..heap import tune_malloc
 from .model import GoBinary
 
 _HEADER = struct.Struct(">II")
@@ -39,6 +38,7 @@ WAIT_AT_CLOSE = 5.0  # seconds the child gets to see the end of its input before
 # The child imports exactly what this process would: the same sys.path (not the current directory
 # that ``python -m`` would put first), then runs the loop.
 _BOOT = "import json, sys; sys.path[:] = json.loads(sys.argv[1]); from {0} import main; main()"
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 MMAP_THRESHOLD_MAX = 32 << 20  # glibc's largest: buffers up to this size come from the heap
 TRIM_THRESHOLD = 1 << 30  # free memory at the heap's top kept up to this much
 # numpy's BLAS would start a thread per core, which the reader never uses (only its spinning);
@@ -164,11 +164,26 @@ def serve(requests: io.BufferedIOBase, answers: IO[bytes]) -> None:
 
 
 def _keep_freed_memory() -> None:
-    """In this process only: buffers up to 32 MiB come from the heap and glibc keeps what is
-    freed for reuse, so each binary (received, then read in numpy arrays) mostly reuses the pages
-    of the one before instead of faulting in fresh ones. This process's peak memory is that of
-    the biggest binary's analysis either way; the reading process gives its big buffers back."""
-    tune_malloc(MMAP_THRESHOLD_MAX, TRIM_THRESHOLD)
+    """Buffers up to 32 MiB come from the heap and glibc keeps what is freed for reuse, so each
+    binary (received, then read in numpy arrays) mostly reuses the pages of the one before instead
+    of faulting in fresh ones. This process's peak memory is that of the biggest binary's analysis
+    either way.
+
+    ``mallopt`` settings hold for the whole process and cannot be read back or undone, so they are
+    made only here, in the process the plugin starts and owns, never in the user's pytest process
+    (whose malloc keeps glibc's own adaptive thresholds). Nothing happens where there is no glibc
+    ``mallopt``; a user's own settings win (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``,
+    or any ``glibc.malloc`` tunable in ``GLIBC_TUNABLES``)."""
+    if "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""):
+        return
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        if not os.environ.get("MALLOC_MMAP_THRESHOLD_"):
+            libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)
+        if not os.environ.get("MALLOC_TRIM_THRESHOLD_"):
+            libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
 
 
 def main() -> None:
