@@ -10,7 +10,7 @@ import time
 import docker
 import pytest
 
-from .faults_support import kill_pids, our_leftovers, pids_with_text, remove_ours, start_pytest, wait_for
+from .support.faults import kill_pids, our_leftovers, pids_with_text, remove_ours, start_pytest, wait_for
 
 pytestmark = pytest.mark.engine
 STEP_SECONDS = 12  # long enough to be interrupted, short enough that a build left going on loads

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pytest_imagesize import baseline
-from pytest_imagesize.baseline import BaselineEntry, BaselineError
+from pytest_imagesize.baseline import BaselineEntry
+from pytest_imagesize.errors import BaselineError
 
 ENTRY = '{"size": 6639775, "compressed_size": null, "layers": [], "engine": {}}'
 

@@ -35,8 +35,8 @@ from pytest_imagesize.measure.archive.stream import ChunkReader
 from pytest_imagesize.measure.archive.tar import walk
 from pytest_imagesize.measure.go import worker
 
-from ..test_archive import chunks
-from .fake_engine import FakeImage, sha256
+from ..support.archives import chunks
+from ..support.fake_engine import FakeImage, sha256
 
 LAYERS = [
     {"bin/app": b"\x7fELF" + bytes(range(256)) * 40, "bin/sh": ("symlink", "/bin/app")},

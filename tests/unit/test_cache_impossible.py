@@ -12,7 +12,7 @@ import pytest
 from pytest_imagesize.measure.analysis import read_image_archive
 from pytest_imagesize.measure.cache import DirectoryCache
 
-from .fake_engine import FakeEngine, FakeImage
+from ..support.fake_engine import FakeEngine, FakeImage
 
 BASE: dict[str, Any] = {
     "usr/lib/big": bytes(range(256)) * 400,

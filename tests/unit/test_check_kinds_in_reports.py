@@ -33,7 +33,7 @@ from pytest_imagesize.reports.markdown import markdown
 from pytest_imagesize.reports.terminal import rows, table
 from pytest_imagesize.sizes import format_size
 
-from .fake_engine import FakeImage, measured
+from ..support.fake_engine import FakeImage, measured
 
 TEST = "tests/test_app.py::test_app"
 COMMON_FIELDS = ["test", "image", "kind", "compressed", "limit", "warn", "actual", "outcome"]

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from pytest_imagesize import baseline
-from pytest_imagesize.baseline import BaselineEntry, BaselineError, BaselineLayer, merge_entry
+from pytest_imagesize.baseline import BaselineEntry, BaselineLayer, merge_entry
+from pytest_imagesize.compare.changes import compare
+from pytest_imagesize.errors import BaselineError
 from pytest_imagesize.measure.layers import FileRecord
-from pytest_imagesize.measure.summary import ImageSummary, compare, manifest_complete
+from pytest_imagesize.measure.summary import ImageSummary, manifest_complete
 
 MB, KB = 1_000_000, 1_000
 BEFORE = {"/big": MB, "/medium": 500 * KB}

@@ -16,7 +16,7 @@ from pytest_imagesize.engine.leftovers import BuildRecord, sweep, used_elsewhere
 from pytest_imagesize.engine.protocol import Engine
 from pytest_imagesize.session import ImageSizeSession
 
-from .fake_engine import FakeEngine, FakeImage, settings
+from ..support.fake_engine import FakeEngine, FakeImage, settings
 
 TAG = "pytest-imagesize/app:0123456789abcdef"
 
@@ -118,7 +118,7 @@ def test_a_cleanup_removes_the_tag_of_a_build_stopped_as_it_tagged(
 def test_the_xdist_directory_is_made_only_for_workers_and_noted_by_a_worker_that_builds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pytest_imagesize.xdist import XdistController
+    from pytest_imagesize.glue.xdist import XdistController
 
     engine, _ = engine_with_tag()
     cleanups: list[object] = []

@@ -6,14 +6,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pytest_imagesize.explain import movers_lines
+from pytest_imagesize.compare.changes import compare
+from pytest_imagesize.compare.wording import movers_lines
 from pytest_imagesize.measure.image import Image
-from pytest_imagesize.measure.summary import compare
 from pytest_imagesize.reports import html, markdown
 from pytest_imagesize.reports.terminal import layer_lines
 from pytest_imagesize.text import shown
 
-from .fake_engine import FakeEngine, FakeImage
+from ..support.fake_engine import FakeEngine, FakeImage
 
 HOSTILE = ["red\x1b[31mtext", "two\nlines", "rtl\u202egpj.exe", "line\u2028sep", "para\u2029sep", "cr\rx"]
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u2028\u2029]")
