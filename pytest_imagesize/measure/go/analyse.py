@@ -9,6 +9,7 @@ from elftools.elf.elffile import ELFFile
 
 from . import buildinfo as bi
 from . import pclntab as pt
+from .elfcut import has_go_note, truncation
 from .model import GoBinary, GoModule, GoPackage, looks_like_elf
 from .names import STD, ModuleMatcher
 
@@ -92,12 +93,16 @@ class _BufferFile:
 def analyse_go_binary(path: str, data: bytes | bytearray) -> GoBinary | None:
     """What the Go executable ``data`` (the file at ``path`` in the image) is and where its bytes go.
 
-    None when ``data`` is not an ELF file carrying Go build info. A binary that is only partly
-    readable comes back with ``problem`` set to one line; bad input never raises.
+    None when ``data`` is not an ELF file carrying Go build info or Go's build-ID note. A binary
+    that is only partly readable comes back with ``problem`` set to one line (and ``partial`` when
+    its package figures are incomplete); bad input never raises.
     """
     if not looks_like_elf(data):
         return None
     size = len(data)
+    cut = truncation(data)
+    if cut is not None:
+        return _truncated(path, data, cut)
     try:
         elf = ELFFile(_BufferFile(data))  # type: ignore[arg-type]
         sections = [
@@ -122,7 +127,11 @@ def analyse_go_binary(path: str, data: bytes | bytearray) -> GoBinary | None:
     except Exception as exc:  # pyelftools on untrusted bytes raises many kinds of errors
         pos = bi.find_blob(data)
         if pos < 0 and not _upx(data):
-            return None
+            if not has_go_note(data):
+                return None
+            out = GoBinary(path=path, size=size, unattributed=size, partial=True)
+            out.problem = f"ELF headers unreadable ({type(exc).__name__}) and no Go build info found"
+            return out
         out = GoBinary(path=path, size=size, unattributed=size)
         if _upx(data):
             out.packed = True
@@ -150,10 +159,13 @@ def analyse_go_binary(path: str, data: bytes | bytearray) -> GoBinary | None:
         pos = bi.find_blob(data, bsec.offset, min(size, bsec.offset + bsec.size))
     if pos < 0:
         pos = bi.find_blob(data)
-    if pos < 0:
-        return None
     problems: list[str] = []
-    _fill_buildinfo(out, data, pos, problems)
+    if pos < 0:
+        if not has_go_note(data):
+            return None
+        problems.append("no Go build info found (a Go build-ID note is there)")
+    if pos >= 0:
+        _fill_buildinfo(out, data, pos, problems)
     past_end = max((s.offset + s.size - size for s in sections if not s.nobits), default=0)
     if past_end > 0:
         problems.append(f"file truncated: its sections extend {past_end} bytes past its end")
@@ -233,6 +245,21 @@ def analyse_go_binary(path: str, data: bytes | bytearray) -> GoBinary | None:
     _finish(out, pkg_bytes, code_bytes, other)
     if problems:
         out.problem = "; ".join(dict.fromkeys(problems))
+    return out
+
+
+def _truncated(path: str, data: bytes | bytearray, cut: str) -> GoBinary | None:
+    """A Go executable cut short: listed with its build info when that survived, not measured."""
+    pos = bi.find_blob(data)
+    if pos < 0 and not has_go_note(data):
+        return None  # a truncated ELF file that is not Go: not ours to list
+    out = GoBinary(path=path, size=len(data), unattributed=len(data), partial=True)
+    problems = [f"truncated ELF ({cut})"]
+    if pos >= 0:
+        _fill_buildinfo(out, data, pos, problems)
+    else:
+        problems.append("its Go build info is cut off")
+    out.problem = "; ".join(problems) + "; not measured"
     return out
 
 
