@@ -318,12 +318,14 @@ def _split_tables(
     size = len(data)
     base = psec.offset
     psize = min(psec.size, size - base)
-    h = pt.read_header(data, base, psize, endian)
+    h = pt.read_header(data, base, psize, endian, out.go_version)
     tsec = next((s for s in sections if s.name == ".text" and not s.nobits), None)
     text_start = h.text_start or (tsec.addr if tsec else 0)
     text_tuple = None
     if tsec is not None and tsec.offset + tsec.size <= size:
         text_tuple = (tsec.addr, tsec.offset, tsec.size)
+        if not tsec.addr <= text_start < tsec.addr + tsec.size:
+            raise pt.TableError(f"function table: its text start 0x{text_start:x} is outside .text")
     mapped = sorted((s.addr, s.offset, s.size) for s in sections if not s.nobits and s.addr)
     # moduledata (for funcdata and type data) lives in .noptrdata (or .data.rel.ro when relocated)
     md: dict[str, int] | None = None
@@ -340,8 +342,17 @@ def _split_tables(
     if md is not None:
         g = pt.addr_to_offset(mapped, md["gofunc"])
         gofunc = g if g >= 0 else None
-    fill = 0xCC if machine in ("EM_X86_64", "EM_386") else 0x00
-    ts = pt.read_tables(data, base, psize, endian, h, text_start, text_tuple, gofunc, fill)
+    if md is None:
+        raise pt.TableError("module data (runtime.firstmoduledata) not found; sizes by section only")
+    align = 32 if machine in ("EM_X86_64", "EM_386") else 16  # cmd/link's funcAlign
+    ts = pt.read_tables(data, base, psize, endian, h, text_start, text_tuple, gofunc, align)
+    lo, hi = ts.pc_range
+    if ts.nfunc and (md["minpc"] != text_start + lo or md["maxpc"] != text_start + hi):
+        raise pt.TableError(
+            "function table: its functions span "
+            f"0x{text_start + lo:x}-0x{text_start + hi:x}, the module data says "
+            f"0x{md['minpc']:x}-0x{md['maxpc']:x}"
+        )
     out.is_test = out.is_test or ts.is_test
     names = ts.pkg_names
     split[psec.name] = (
@@ -361,24 +372,32 @@ def _split_tables(
     rsec = None
     if gofunc is not None:
         rsec = next((s for s in sections if not s.nobits and s.offset <= gofunc < s.offset + s.size), None)
-    if rsec is None or md is None or rsec.offset + rsec.size > size:
+    if rsec is None or gofunc is None:
+        raise pt.TableError("module data: go:func.* (funcdata) lies in no section")
+    if rsec.offset + rsec.size > size:
         return
     r0, r1 = rsec.offset, rsec.offset + rsec.size
     rodata_other: dict[str, int] = {}
     rodata_pkgs: dict[str, float] = {}
     claimed = 0
     f0, f1 = ts.funcdata_span
-    if gofunc is not None and ts.funcdata_claimed and r0 <= f0 <= f1 <= r1:
+    if ts.funcdata_claimed:
+        if not r0 <= f0 <= f1 < r1:
+            raise pt.TableError(f"function table: funcdata offsets point outside {rsec.name}")
         rodata_pkgs = {names[i]: v for i, v in enumerate(ts.funcdata) if v}
         claimed += ts.funcdata_claimed
     ff = pt.addr_to_offset(mapped, md["findfunctab"])
-    if md["maxpc"] > md["minpc"] and ff >= 0:
-        nff = (md["maxpc"] - md["minpc"] + 4095) // 4096 * 20
-        if r0 <= ff and ff + nff <= r1 and not (ff < f1 and f0 < ff + nff):
-            rodata_other["findfunctab"] = nff
-            claimed += nff
+    if md["maxpc"] > md["minpc"]:
+        span = md["maxpc"] - md["minpc"]  # cmd/link: a uint32 per 4 KiB bucket, a byte per 256 B
+        nff = (span + 4095) // 4096 * 4 + (span + 255) // 256
+        if not (ff >= 0 and r0 <= ff and ff + nff <= r1 and not (ff < f1 and f0 < ff + nff)):
+            raise pt.TableError(
+                f"module data: findfunctab (0x{md['findfunctab']:x}) is not inside {rsec.name}"
+            )
+        rodata_other["findfunctab"] = nff
+        claimed += nff
     if claimed > rsec.size:
-        return
+        raise pt.TableError(f"function table: funcdata and findfunctab claim more than {rsec.name} has")
     rodata_other[_bucket(rsec.name)] = rsec.size - claimed
     split[".rodata"] = (rodata_pkgs, rodata_other, rsec.size)
 

@@ -21,7 +21,6 @@ import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import TYPE_CHECKING
 
 from .names import package_of
@@ -56,11 +55,26 @@ class PcHeader:
     header_size: int
 
 
-def read_header(data: bytes | bytearray, base: int, size: int, endian: str) -> PcHeader:
-    """Parse and sanity-check the pcHeader at ``data[base:]`` (a section of ``size`` bytes)."""
+def expected_magic(go_version: str) -> int | None:
+    """The table magic the linker of ``go_version`` (``go1.24.4``) writes, when it is Go 1.18+."""
+    m = re.match(r"go1\.(\d+)", go_version)
+    if m is None or int(m.group(1)) < 18:
+        return None
+    return MAGIC_118 if int(m.group(1)) < 20 else MAGIC_120
+
+
+def read_header(data: bytes | bytearray, base: int, size: int, endian: str, go_version: str = "") -> PcHeader:
+    """Parse and sanity-check the pcHeader at ``data[base:]`` (a section of ``size`` bytes);
+    ``go_version`` (from the build info, when read) says which magic to expect."""
     if size < 8:
         raise TableError("function table (.gopclntab) is truncated")
     magic, pad1, pad2, quantum, ptr_size = struct.unpack_from(endian + "IBBBB", data, base)
+    want = expected_magic(go_version)
+    if want is not None and magic != want:
+        raise TableError(
+            f"function table header is corrupt: magic 0x{magic:08x}, where {go_version} writes "
+            f"0x{want:08x}; sizes by section only"
+        )
     if magic in OLD_MAGICS:
         raise TableError(
             f"function table layout 0x{magic:08x} ({OLD_MAGICS[magic]}) is not read; sizes by section only"
@@ -68,7 +82,10 @@ def read_header(data: bytes | bytearray, base: int, size: int, endian: str) -> P
     if magic not in (MAGIC_118, MAGIC_120):
         raise TableError(f"unknown function table magic 0x{magic:08x} (newer Go?); sizes by section only")
     if pad1 or pad2 or quantum not in (1, 2, 4) or ptr_size not in (4, 8):
-        raise TableError("function table header is corrupt")
+        raise TableError(
+            f"function table header is corrupt (pad {pad1},{pad2}, pc quantum {quantum}, "
+            f"pointer size {ptr_size})"
+        )
     hsize = 8 + 8 * ptr_size
     if size < hsize:
         raise TableError("function table (.gopclntab) is truncated")
@@ -104,6 +121,10 @@ class TableSizes:
     is_test: bool = False
     nfunc: int = 0
     funcdata_span: tuple[int, int] = (0, 0)
+    #: the first function's entry and the end of the last one, as offsets from textStart
+    pc_range: tuple[int, int] = (0, 0)
+    #: the largest funcdata offset from go:func.* (-1: none)
+    funcdata_max: int = -1
 
 
 def _pc_span(data: bytes | bytearray, pos: int, end: int) -> int:
@@ -267,13 +288,21 @@ def read_tables(
     text_start: int,
     text_sec: tuple[int, int, int] | None,
     gofunc: int | None,
-    fill_byte: int,
+    func_align: int,
 ) -> TableSizes:
     """Attribute the function table, the functions' code and their funcdata to packages.
 
     ``text_sec`` is (address, file offset, size) of the section holding the code; ``gofunc`` the
-    file offset of ``go:func.*`` (funcdata) when the module data was found. Every step works on
-    whole columns (one field of every ``_func`` at a time) with numpy: big binaries stay fast.
+    file offset of ``go:func.*`` (funcdata) when the module data was found; ``func_align`` the
+    linker's function alignment (the most fill between a function's end and the next one). Every
+    step works on whole columns (one field of every ``_func`` at a time) with numpy: big binaries
+    stay fast.
+
+    The table is validated as it is read, not trusted: entries in order and inside the code
+    section, records and names inside their tables, pc-value table offsets inside pctab, each
+    function's pcsp and pcfile tables decoding to the same extent, which fits before the next
+    function with less than ``func_align`` bytes to spare, and no part claiming more bytes than
+    the table has. What does not hold raises TableError naming it.
     """
     import numpy as np
 
@@ -282,8 +311,13 @@ def read_tables(
     u32 = _words(data, base + h.functab, base + size, endian)
     entries = u32[0 : 2 * nfunc + 1 : 2].astype(np.int64)
     funcoffs = u32[1 : 2 * nfunc : 2].astype(np.int64)
-    if len(entries) != nfunc + 1 or (funcoffs & 3).any() or (np.diff(entries) < 0).any():
-        raise TableError("function table entries are corrupt")
+    if len(entries) != nfunc + 1:
+        raise TableError(f"function table: {nfunc} functions do not fit in the table")
+    if (np.diff(entries) < 0).any():
+        raise TableError("function table: function entries are out of order")
+    if nfunc and ((funcoffs & 3).any() or funcoffs.min() < 4 * (2 * nfunc + 1)):
+        raise TableError("function table: function records overlap the entry list or are misaligned")
+    out.pc_range = (int(entries[0]), int(entries[-1])) if nfunc else (0, 0)
     words = 11 if h.magic == MAGIC_120 else 10  # fixed _func words (Go 1.20 added startLine)
     fbase = (funcoffs >> 2).astype(np.int32)  # _func records, in words
 
@@ -298,6 +332,8 @@ def read_tables(
     nfd = nfd >> 24 if endian == "<" else nfd & 0xFF
     if nfunc and (npcdata.max() > 64 or nfd.max() > 64):
         raise TableError("function table records are corrupt (implausible pcdata/funcdata counts)")
+    if nfunc and int((fbase + words + npcdata + nfd).max()) > len(u32):
+        raise TableError("function table: function records run past the end of the table")
 
     # --- names -> packages, in bulk over funcnametab -------------------------------------------------
     blob = bytes(data[base + h.funcname : base + h.cu])  # hashable slices (data may be a bytearray)
@@ -342,6 +378,8 @@ def read_tables(
     pctab_size = h.functab - h.pctab
     pd_owner, pd_word = _arrays(npcdata, fbase + words)
     refs = np.concatenate((u32[fbase + 4], u32[fbase + 5], u32[fbase + 6], u32[pd_word]))
+    if len(refs) and int(refs.max()) >= pctab_size:
+        raise TableError("function table: pc-value table offsets point past pctab")
     pids = np.concatenate((fpid, fpid, fpid, fpid[pd_owner]))
     del pd_owner, pd_word
     shared, starts, extents = _shared(refs, pids, lambda t: (t != 0) & (t < pctab_size), pctab_size, npkg)
@@ -373,35 +411,51 @@ def read_tables(
         "pclntab:pctab": pctab_other,
         "pclntab:functab": ftab_size - rec_claimed,
     }
+    over = [k for k, v in out.table_other.items() if v < 0]
+    if over:
+        raise TableError(f"function table: {over[0][len('pclntab:') :]} claims more bytes than it has")
 
-    # --- code: each function's extent from its pcsp table ---------------------------------------------
+    # --- code: each function's extent from its pcsp table, checked against its pcfile table --------
     code = np.zeros(npkg, np.int64)
     text_padding = text_other = 0
     if text_sec is not None and nfunc:
-        tables, which = np.unique(pcsp, return_inverse=True)
+        pcfile = column(5)
+        has = pcsp != 0  # a function without pc-value tables (a marker) runs to the next one
+        if ((pcfile != 0) != has).any():
+            bad = int(np.flatnonzero((pcfile != 0) != has)[0])
+            raise TableError(
+                f"function table: {_name(data, base, h, nameoff, bad)} has only one of pcsp/pcfile"
+            )
+        tables, which = np.unique(np.concatenate((pcsp, pcfile)), return_inverse=True)
         i = np.minimum(np.searchsorted(starts, tables), max(len(starts) - 1, 0))
         known = (starts[i] == tables) if len(starts) else np.zeros(len(tables), np.bool_)
         ends = np.concatenate((starts[1:], [pctab_size]))[i] if len(starts) else tables
         spans = np.where(known, _pc_spans(data, pctab + tables, pctab + np.where(known, ends, tables)), -1)
-        spans = np.where(spans >= 0, spans * h.quantum, 1 << 48)[which]  # unknown: up to the next function
+        both = spans[which]
+        span_sp, span_file = both[:nfunc], both[nfunc:]
         sec_addr, sec_off, sec_size = text_sec
         at = entries + (text_start + sec_off - sec_addr)  # file offsets of the entries
         sec_end = sec_off + sec_size
         if at[0] < sec_off or at[-1] > sec_end:
             raise TableError("function table: functions lie outside the code section")
-        text_other += int(at[0]) - sec_off
         nexts = at[1:]
-        fn_end = np.minimum(at[:-1] + spans, nexts)
-        code = np.bincount(fpid, weights=fn_end - at[:-1], minlength=npkg).astype(np.int64)
-        gaps = nexts - fn_end
-        gap = np.flatnonzero(gaps)
-        filled = np.fromiter(
-            map(data.count, repeat(bytes([fill_byte])), fn_end[gap].tolist(), nexts[gap].tolist()),
-            np.int64,
-            len(gap),
+        room = nexts - at[:-1]
+        size_sp = span_sp * h.quantum
+        wrong = has & (
+            (span_sp < 0) | (span_sp != span_file) | (size_sp > room) | (room - size_sp >= func_align)
         )
-        text_padding = int(gaps[gap][filled == gaps[gap]].sum())
-        text_other += int(gaps.sum()) - text_padding + max(0, sec_end - int(nexts[-1]))
+        if wrong.any():
+            bad = int(np.flatnonzero(wrong)[0])
+            raise TableError(
+                f"function table: the pc-value tables of {_name(data, base, h, nameoff, bad)} do not match "
+                f"its extent (pcsp {int(span_sp[bad]) * h.quantum}, pcfile "
+                f"{int(span_file[bad]) * h.quantum}, {int(room[bad])} bytes to the next function)"
+            )
+        text_other += int(at[0]) - sec_off
+        fn_end = np.where(has, at[:-1] + size_sp, nexts)
+        code = np.bincount(fpid, weights=fn_end - at[:-1], minlength=npkg).astype(np.int64)
+        text_padding = int((nexts - fn_end).sum())  # less than the alignment after each function
+        text_other += max(0, sec_end - int(nexts[-1]))
     out.text_padding = text_padding
     out.text_other = text_other
 
@@ -414,6 +468,7 @@ def read_tables(
         fdata, fstarts, fextents = _shared(refs, pids, lambda t: t != NO_FUNCDATA, None, npkg)
         del refs, pids
         if len(fstarts):
+            out.funcdata_max = int(fstarts[-1])
             out.funcdata_claimed = int(fextents.sum())
             out.funcdata_span = (gofunc + int(fstarts[0]), gofunc + int(fstarts[-1]))
 
@@ -422,6 +477,14 @@ def read_tables(
     out.table = table.tolist()
     out.funcdata = fdata.tolist()
     return out
+
+
+def _name(data: bytes | bytearray, base: int, h: PcHeader, nameoff: npt.NDArray[np.int64], k: int) -> str:
+    """Function ``k``'s name, for a message (``function #k`` if it cannot be read)."""
+    at = base + h.funcname + int(nameoff[k])
+    end = data.find(b"\0", at, min(at + 200, base + h.cu))
+    name = bytes(data[at:end]).decode("utf-8", "replace") if end > at else ""
+    return name if name.isprintable() and name else f"function #{k}"
 
 
 def locate_moduledata(
