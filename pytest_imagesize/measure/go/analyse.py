@@ -243,6 +243,8 @@ def analyse_go_binary(path: str, data: bytes | bytearray) -> GoBinary | None:
     if ".text" in split:
         code_bytes = {k: int(v) for k, v in split["<code>"][0].items()}
     _finish(out, pkg_bytes, code_bytes, other)
+    if out.unattributed:  # the linker pads between sections with zeros
+        problems.append(f"{out.unattributed:,} bytes outside any section are not padding")
     if problems:
         out.problem = "; ".join(dict.fromkeys(problems))
     return out

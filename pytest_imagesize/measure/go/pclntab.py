@@ -337,20 +337,35 @@ def read_tables(
 
     # --- names -> packages, in bulk over funcnametab -------------------------------------------------
     blob = bytes(data[base + h.funcname : base + h.cu])  # hashable slices (data may be a bytearray)
+    chars = np.frombuffer(blob, np.uint8)
+    if ((chars < 0x20) & (chars != 0)).any() or (chars == 0x7F).any():
+        raise TableError("function table: the name table holds control bytes")
+    del chars
+    blob.decode("utf-8")  # UnicodeError: caught as unreadable
     nul = np.flatnonzero(np.frombuffer(blob, np.uint8) == 0)
     name_at = np.concatenate(([0], nul[:-1] + 1)).astype(np.int64)
     lens = nul - name_at
+    empty = np.flatnonzero(lens == 0)  # the linker pads the table's end only
+    if len(empty) and int(empty[0]) != len(lens) - len(empty):
+        raise TableError(f"function table: the name table has an empty name at byte {int(name_at[empty[0]])}")
     found = _NAME_PKG.findall(blob)
     if len(found) != len(nul):
         raise TableError("function table: the name table is corrupt")
     raw_ids = {k: i for i, k in enumerate(dict.fromkeys(found))}
+    odd = next((k for k in raw_ids if b"/" in k and not k.endswith(b".")), None)
+    if odd is not None:
+        raise TableError(
+            f"function table: a function name has no package ({odd[:60].decode('utf-8', 'replace')})"
+        )
     # "pkg." -> pkg; a name without a dot after its last slash -> runtime
     pkg_ids: dict[bytes, int] = {}
     remap = [
         pkg_ids.setdefault(k[:-1] if k.endswith(b".") and len(k) > 1 else b"runtime", len(pkg_ids))
         for k in raw_ids
     ]
-    name_pids = np.array(remap, np.int64)[np.fromiter(map(raw_ids.__getitem__, found), np.int64, len(found))]
+    raw_idx = np.fromiter(map(raw_ids.__getitem__, found), np.int64, len(found))
+    name_pids = np.array(remap, np.int64)[raw_idx]
+    name_dotless = np.array([not k.endswith(b".") for k in raw_ids], np.bool_)[raw_idx]
     del found, raw_ids, remap
     slow = set(np.searchsorted(nul, [m.end() - 1 for m in _SLOW_NAME.finditer(blob)]).tolist())
     slow.add(0)  # the first name has no NUL before it
@@ -371,6 +386,10 @@ def read_tables(
     if (k >= len(name_at)).any() or (name_at[np.minimum(k, len(name_at) - 1)] != nameoff).any():
         raise TableError("function table: function names point outside the name table")
     fpid = name_pids[k].astype(np.int32)
+    name_owners = set(np.unique(name_pids[named]).tolist())
+    fdotless = name_dotless[k]  # names without a package (assembly helpers)
+    if len(np.unique(nameoff)) != nfunc:
+        raise TableError("function table: two functions share a name")
     del k, name_at, name_pids, lens, nul
 
     # --- pctab: tables are back to back; a table shared by several functions is split evenly ---------
@@ -380,8 +399,15 @@ def read_tables(
     refs = np.concatenate((u32[fbase + 4], u32[fbase + 5], u32[fbase + 6], u32[pd_word]))
     if len(refs) and int(refs.max()) >= pctab_size:
         raise TableError("function table: pc-value table offsets point past pctab")
+    # tables lie back to back, each ending with a zero byte: every one starts after such a byte
+    whole = np.frombuffer(data, np.uint8)
+    used = np.unique(refs)
+    used = used[used != 0].astype(np.int64)
+    if (whole[pctab + used - 1] != 0).any() or (pctab_size and whole[pctab + pctab_size - 1] != 0):
+        raise TableError("function table: pc-value table offsets point into other tables")
     pids = np.concatenate((fpid, fpid, fpid, fpid[pd_owner]))
     del pd_owner, pd_word
+    _check_files(data, base, h, endian, u32, fbase, fpid, list(pkg_ids), nameoff, name_owners, fdotless)
     shared, starts, extents = _shared(refs, pids, lambda t: (t != 0) & (t < pctab_size), pctab_size, npkg)
     table += shared
     claimed = int(extents.sum())
@@ -477,6 +503,121 @@ def read_tables(
     out.table = table.tolist()
     out.funcdata = fdata.tolist()
     return out
+
+
+_VERSION = re.compile(r"@[^/]*")
+
+
+def _check_files(
+    data: bytes | bytearray,
+    base: int,
+    h: PcHeader,
+    endian: str,
+    u32: npt.NDArray[np.uint32],
+    fbase: npt.NDArray[np.int32],
+    fpid: npt.NDArray[np.int32],
+    pkgs: list[bytes],
+    nameoff: npt.NDArray[np.int64],
+    name_owners: set[int],
+    dotless: npt.NDArray[np.bool_],
+) -> None:
+    """The functions' names against their source files (the names carry no checksum; the file
+    table is their second witness): of every package, some function must start (its pcfile
+    table's first value, through its compilation unit's file list) in a file of the package's
+    directory. A function may start in another package's file (inlined code, generic closures),
+    a package rarely has only such functions; a damaged name makes a package of which none does.
+    Files of the runtime (which implements functions of other packages, by linkname), generated
+    files and the main package are not held to it; a local module's absolute directory need only
+    end with the package's last element. A package of which only inlined functions are left (its
+    names, no function) must have a directory among the files' (for the standard library, which
+    the runtime names by linkname, its parent's will do)."""
+    import numpy as np
+
+    pcfile = u32[fbase + 5].astype(np.int64)
+    has = np.flatnonzero(pcfile != 0)
+    whole = np.frombuffer(data, np.uint8)
+    pos = base + h.pctab + pcfile[has]
+    value = np.zeros(len(has), np.int64)
+    done = np.zeros(len(has), np.bool_)
+    for k in range(5):  # the first varint: the value delta from -1
+        byte = whole[np.minimum(pos + k, len(whole) - 1)].astype(np.int64)
+        value |= np.where(done, 0, (byte & 0x7F) << (7 * k))
+        done |= byte < 0x80
+    fileno = np.where(value & 1, ~(value >> 1), value >> 1) - 1
+    cutab = _words(data, base + h.cu, base + h.filetab, endian)
+    idx = u32[fbase[has] + 8].astype(np.int64) + fileno
+    if not done.all() or (idx < 0).any() or (idx >= len(cutab)).any():
+        raise TableError("function table: a function's file index points outside the file list")
+    fileoff = cutab[idx].astype(np.int64)
+    pairs = np.unique(np.stack((fpid[has].astype(np.int64), fileoff)), axis=1)
+    files: dict[int, str] = {}
+    ftab, fend = base + h.filetab, base + h.pctab
+    seen: dict[int, str] = {}  # package id -> a file of it, for packages none of whose files fit yet
+    fits: set[int] = set()
+    for pid, off in pairs.T.tolist():
+        pkg = pkgs[pid].decode("utf-8", "replace")
+        if pid in fits or pkg in ("main", "runtime") or ":" in pkg or off == NO_FUNCDATA:
+            continue
+        if off not in files:
+            files[off] = _file(data, ftab, fend, off)
+        if _in_package(files[off], pkg):
+            fits.add(pid)
+        else:
+            seen.setdefault(pid, files[off])
+    bare = name_owners - set(np.unique(fpid[has]).tolist())  # packages of inlined functions only
+    if bare:
+        folders = {
+            "/".join(parts[i:])
+            for f in bytes(data[ftab:fend]).split(b"\0")
+            for parts in [_VERSION.sub("", f.decode("utf-8", "replace")).split("/")[:-1]]
+            for i in range(len(parts))
+        }
+        for pid in sorted(bare):
+            pkg = pkgs[pid].decode("utf-8", "replace")
+            # the runtime names functions of std packages (linkname) that have no file here
+            parent = pkg.rpartition("/")[0] if "." not in pkg.split("/")[0] else ""
+            if pkg not in folders and parent not in folders and ":" not in pkg:
+                raise TableError(f"function table: names of package {pkg} but no file of it")
+    for k in np.flatnonzero(dotless).tolist():  # names without a package: assembly helpers only
+        if pcfile[k] == 0:
+            continue
+        at = int(np.searchsorted(has, k))
+        path = files.get(int(fileoff[at])) or _file(data, ftab, fend, int(fileoff[at]))
+        if not path.endswith(".s"):
+            raise TableError(f"function table: {_name(data, base, h, nameoff, k)} has no package ({path})")
+    for k in np.flatnonzero(pcfile == 0).tolist():  # only the linker's markers have no tables
+        name = _name(data, base, h, nameoff, k)
+        if not name.startswith("go:"):
+            raise TableError(f"function table: {name} has no pc-value tables")
+    for pid, path in seen.items():
+        if pid not in fits:
+            k = int(has[np.flatnonzero(fpid[has] == pid)[0]])
+            raise TableError(
+                f"function table: no function of package {pkgs[pid].decode('utf-8', 'replace')} starts "
+                f"in a file of it ({_name(data, base, h, nameoff, k)} starts in {path})"
+            )
+
+
+def _file(data: bytes | bytearray, ftab: int, fend: int, off: int) -> str:
+    end = data.find(b"\0", ftab + off, fend) if off < fend - ftab else -1
+    if end < 0:
+        raise TableError("function table: a file name offset points outside the file table")
+    return bytes(data[ftab + off : end]).decode("utf-8", "replace")
+
+
+def _in_package(path: str, pkg: str) -> bool:
+    """Can a function of ``pkg`` start in the file ``path``?"""
+    folder, _, leaf = _VERSION.sub("", path).rpartition("/")
+    if folder == pkg or folder.endswith("/" + pkg) or not folder or leaf.startswith("_cgo_"):
+        return True
+    if "runtime" in folder.split("/"):  # the runtime implements functions of other packages
+        return True
+    # a local module (main or replaced) built without -trimpath: its absolute directory
+    return (
+        folder.startswith("/")
+        and "." in pkg.split("/")[0]
+        and folder.rsplit("/", 1)[-1] == pkg.rsplit("/", 1)[-1]
+    )
 
 
 def _name(data: bytes | bytearray, base: int, h: PcHeader, nameoff: npt.NDArray[np.int64], k: int) -> str:
