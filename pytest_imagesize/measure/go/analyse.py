@@ -189,16 +189,19 @@ def analyse_go_binary(path: str, data: bytes | bytearray) -> GoBinary | None:
         psec = _find_pclntab(data, sections, endian)
     if psec is None:
         problems.append("no function table (.gopclntab) found; sizes by section only")
+        out.partial = True
     else:
         try:
             _split_tables(data, sections, psec, endian, machine, out, split)
         except pt.TableError as exc:
             problems.append(str(exc))
+            split.clear()  # nothing of a table that did not hold together is used
         except _BAD_INPUT as exc:
             problems.append(
                 f"function table unreadable ({type(exc).__name__}: {str(exc)[:80]}); sizes by section only"
             )
             split.clear()
+        out.partial = out.partial or not split
 
     # --- every byte of the file, section by section -------------------------------------------------
     regions: list[tuple[int, int, str]] = []

@@ -71,8 +71,9 @@ def read_header(data: bytes | bytearray, base: int, size: int, endian: str, go_v
     magic, pad1, pad2, quantum, ptr_size = struct.unpack_from(endian + "IBBBB", data, base)
     want = expected_magic(go_version)
     if want is not None and magic != want:
+        layout = f" (the {OLD_MAGICS[magic]} layout)" if magic in OLD_MAGICS else ""
         raise TableError(
-            f"function table header is corrupt: magic 0x{magic:08x}, where {go_version} writes "
+            f"function table header is corrupt: magic 0x{magic:08x}{layout}, where {go_version} writes "
             f"0x{want:08x}; sizes by section only"
         )
     if magic in OLD_MAGICS:
