@@ -335,6 +335,17 @@ def read_tables(
         raise TableError("function table records are corrupt (implausible pcdata/funcdata counts)")
     if nfunc and int((fbase + words + npcdata + nfd).max()) > len(u32):
         raise TableError("function table: function records run past the end of the table")
+    # the compiler writes an inlining tree and its pc index together, and arg liveness likewise
+    for pcdata_i, funcdata_i, what in ((2, 3, "inlining tree"), (3, 6, "argument liveness")):
+        has_pc = (npcdata > pcdata_i) & (u32[np.minimum(fbase + words + pcdata_i, len(u32) - 1)] != 0)
+        at = np.minimum(fbase + words + npcdata + funcdata_i, len(u32) - 1)
+        has_fd = (nfd > funcdata_i) & (u32[at] != NO_FUNCDATA)
+        if (has_pc != has_fd).any():
+            bad = int(np.flatnonzero(has_pc != has_fd)[0])
+            raise TableError(
+                f"function table: {_name(data, base, h, column(1), bad)} has half of its {what} "
+                "(pc index or funcdata)"
+            )
 
     # --- names -> packages, in bulk over funcnametab -------------------------------------------------
     blob = bytes(data[base + h.funcname : base + h.cu])  # hashable slices (data may be a bytearray)
@@ -494,6 +505,7 @@ def read_tables(
         del fd_owner, fd_word
         fdata, fstarts, fextents = _shared(refs, pids, lambda t: t != NO_FUNCDATA, None, npkg)
         del refs, pids
+        _check_funcdata(data, gofunc, u32, fbase + words + npcdata.astype(np.int32), nfd, fstarts, fextents)
         if len(fstarts):
             out.funcdata_max = int(fstarts[-1])
             out.funcdata_claimed = int(fextents.sum())
@@ -507,6 +519,48 @@ def read_tables(
 
 
 _VERSION = re.compile(r"@[^/]*")
+
+
+def _check_funcdata(
+    data: bytes | bytearray,
+    gofunc: int,
+    u32: npt.NDArray[np.uint32],
+    first: npt.NDArray[np.int32],
+    nfd: npt.NDArray[np.int64],
+    starts: npt.NDArray[np.int64],
+    extents: npt.NDArray[np.int64],
+) -> None:
+    """Funcdata objects against their own headers: a stack-object list (slot 2: a uintptr count,
+    then 16-byte records, 8-aligned) fills its extent exactly; a pointer map (slots 0 and 1:
+    int32 count and bit width, then the bitmaps) fits in its extent. A reference moved inside an
+    object breaks one or the other."""
+    import numpy as np
+
+    whole = np.frombuffer(data, np.uint8)
+    last = len(starts) - 1  # the last object's extent is not known
+
+    def objects(slot: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        at = np.minimum(first + slot, len(u32) - 1)
+        refs = u32[at][(nfd > slot) & (u32[at] != NO_FUNCDATA)].astype(np.int64)
+        i = np.searchsorted(starts, np.unique(refs))
+        i = i[i < last]
+        return starts[i], extents[i]
+
+    def word(offs: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
+        pos = gofunc + offs
+        if len(pos) and int(pos.max()) + n > len(whole):
+            raise TableError("function table: funcdata lies past the end of the file")
+        return sum((whole[pos + k].astype(np.int64) << (8 * k)) for k in range(n))  # type: ignore[return-value]
+
+    offs, ext = objects(2)
+    count = word(offs, 8)
+    if (offs % 8).any() or (ext != 8 + 16 * count).any():
+        raise TableError("function table: a stack-object list does not fill its funcdata extent")
+    for slot in (0, 1):
+        offs, ext = objects(slot)
+        n, nbit = word(offs, 4), word(offs + 4, 4)
+        if (ext < 8 + n * ((nbit + 7) // 8)).any():
+            raise TableError("function table: a pointer map runs past its funcdata extent")
 
 
 def _check_files(
@@ -550,7 +604,8 @@ def _check_files(
     if not done.all() or (idx < 0).any() or (idx >= len(cutab)).any():
         raise TableError("function table: a function's file index points outside the file list")
     fileoff = cutab[idx].astype(np.int64)
-    pairs = np.unique(np.stack((fpid[has].astype(np.int64), fileoff)), axis=1)
+    keys = np.unique((fpid[has].astype(np.int64) << 32) | fileoff)  # (package, file) pairs
+    pairs = np.stack((keys >> 32, keys & 0xFFFFFFFF))
     files: dict[int, str] = {}
     ftab, fend = base + h.filetab, base + h.pctab
     seen: dict[int, str] = {}  # package id -> a file of it, for packages none of whose files fit yet
@@ -579,12 +634,13 @@ def _check_files(
             parent = pkg.rpartition("/")[0] if "." not in pkg.split("/")[0] else ""
             if pkg not in folders and parent not in folders and ":" not in pkg:
                 raise TableError(f"function table: names of package {pkg} but no file of it")
-    for k in np.flatnonzero(dotless).tolist():  # names without a package: assembly helpers only
+    # names without a package: assembly helpers, and the runtime's own (cgo's exported callbacks)
+    for k in np.flatnonzero(dotless).tolist():
         if pcfile[k] == 0:
             continue
         at = int(np.searchsorted(has, k))
         path = files.get(int(fileoff[at])) or _file(data, ftab, fend, int(fileoff[at]))
-        if not path.endswith(".s"):
+        if not path.endswith(".s") and "runtime" not in _VERSION.sub("", path).split("/")[:-1]:
             raise TableError(f"function table: {_name(data, base, h, nameoff, k)} has no package ({path})")
     for k in np.flatnonzero(pcfile == 0).tolist():  # only the linker's markers have no tables
         name = _name(data, base, h, nameoff, k)
