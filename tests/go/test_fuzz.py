@@ -118,8 +118,7 @@ def test_corrupted_go_binary_never_gives_wrong_numbers(tiny_binary: bytes) -> No
             classes["WRONG: different numbers, no problem"] += 1
             wrong.append(f"case {case}: {kind} in {region}, {len(data)} bytes")
     elapsed, cpu = time.monotonic() - started, time.process_time() - cpu
-    print(
-        f"\nGo fuzz: {CASES} cases, seed {SEED}, {elapsed:.1f} s ({cpu:.1f} s CPU): {dict(sorted(classes.items()))}"
-    )
+    summary = dict(sorted(classes.items()))
+    print(f"\nGo fuzz: {CASES} cases, seed {SEED}, {elapsed:.1f} s ({cpu:.1f} s CPU): {summary}")
     assert not wrong, f"{len(wrong)} corrupted binaries read with wrong numbers and no problem: {wrong[:10]}"
     assert cpu < CPU_LIMIT_S, f"{CASES} cases took {cpu:.0f} s of CPU"
