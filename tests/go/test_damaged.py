@@ -22,7 +22,7 @@ GO124 = "hello-1.24-amd64-strip"
 
 
 def section(data: bytes, name: str) -> tuple[int, int]:
-    sec = ELFFile(io.BytesIO(data)).get_section_by_name(name)  # type: ignore[no-untyped-call]
+    sec = ELFFile(io.BytesIO(data)).get_section_by_name(name)
     assert sec is not None
     return int(sec["sh_offset"]), int(sec["sh_size"])
 

@@ -70,7 +70,7 @@ def figures(b: GoBinary | None) -> Any:
 
 
 def sections(data: bytes) -> dict[str, tuple[int, int]]:
-    elf = ELFFile(io.BytesIO(data))  # type: ignore[no-untyped-call]
+    elf = ELFFile(io.BytesIO(data))
     return {s.name: (int(s["sh_offset"]), int(s["sh_size"])) for s in elf.iter_sections()}
 
 
