@@ -245,7 +245,7 @@ def _evaluate_growth(check: Check, image: Image, test: str, context: Context) ->
     )
 
 
-HYGIENE_RULES = ("test-binary", "stripped", "trimpath", "static")
+HYGIENE_RULES = ("test-binary", "stripped", "trimpath", "static", "unreadable")
 
 
 def _parse_hygiene(value: Any, kwargs: Mapping[str, Any], reject: Reject) -> dict[str, Any]:
@@ -379,8 +379,9 @@ register(
         name="go_build_hygiene",
         signature="*, allow=(), image=None",
         help="fail when a Go binary in the image is a test binary, is not stripped, was built "
-        "without -trimpath, or is dynamically linked in an image with no dynamic loader; allow= "
-        "names rules to skip: 'test-binary', 'stripped', 'trimpath', 'static'",
+        "without -trimpath, is dynamically linked in an image with no dynamic loader, or cannot be "
+        "read; allow= names rules to skip: 'test-binary', 'stripped', 'trimpath', 'static', "
+        "'unreadable'",
         options=frozenset({"allow"}),
         parse=_parse_hygiene,
         evaluate=_evaluate_hygiene,

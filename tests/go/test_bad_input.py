@@ -48,7 +48,11 @@ def test_not_elf_and_not_go() -> None:
 
 @pytest.mark.parametrize(
     "magic, words",
-    [(0xFFFFFFFA, "Go 1.16/1.17"), (0xFFFFFFFB, "Go 1.2-1.15"), (0xFFFFFFF2, "unknown function table magic")],
+    [
+        (0xFFFFFFFA, "Go 1.16/1.17"),
+        (0xFFFFFFFB, "Go 1.2-1.15"),
+        (0xFFFFFFF2, "function table header is corrupt: magic 0xfffffff2, where go1.19"),
+    ],
 )
 def test_other_table_layouts_are_named_not_read(go_builds: GoBuilds, magic: int, words: str) -> None:
     data = bytearray(go_builds.data(SAMPLE))

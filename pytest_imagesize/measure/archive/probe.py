@@ -19,11 +19,11 @@ class FileProbe:
     """Looks inside chosen regular files while the layer streams by (e.g. Go binaries).
 
     ``wants`` sees a file's path, size and first bytes; for a yes, the whole file is read and,
-    if it contains ``needle`` (a cheap test, in the reading thread, that lets most files go at
+    if it contains one of ``needle`` (a cheap test, in the reading thread, that lets most files go at
     once), ``take`` gets it and returns what to keep for it. ``take`` may run in a thread of its
     own beside the reader."""
 
-    needle = b""  # only files that contain these bytes are taken
+    needle: bytes | tuple[bytes, ...] = b""  # only files that contain these bytes (any of them) are taken
 
     def wants(self, path: str, size: int, head: bytes) -> bool:
         return False
@@ -50,7 +50,9 @@ class ProbeBuffer:
     def __init__(self) -> None:
         self._memory = bytearray()
 
-    def fill(self, source: Any, head: bytes, size: int, needle: bytes) -> bytes | bytearray | None:
+    def fill(
+        self, source: Any, head: bytes, size: int, needle: bytes | tuple[bytes, ...]
+    ) -> bytes | bytearray | None:
         """The file of ``size`` bytes (its first ones, ``head``, already read from ``source``) if
         it contains ``needle``, else None; ``ShortFile`` if the stream ends first."""
         memory = self._memory
@@ -63,7 +65,8 @@ class ProbeBuffer:
             view[: len(head)] = head
             if len(head) + source.readinto(view[len(head) : size]) < size:
                 raise ShortFile
-            if needle and memory.find(needle, 0, size) < 0:
+            needles = (needle,) if isinstance(needle, bytes) else needle
+            if needle and all(memory.find(n, 0, size) < 0 for n in needles):
                 return None
             if not own:
                 return bytes(view[:size])  # the probe's own copy: this memory is reused
@@ -105,7 +108,7 @@ class BackgroundProbe(FileProbe):
         return self._inner.wants(path, size, head)
 
     @property
-    def needle(self) -> bytes:  # type: ignore[override]
+    def needle(self) -> bytes | tuple[bytes, ...]:  # type: ignore[override]
         return self._inner.needle
 
     def take(self, path: str, data: bytes | bytearray) -> Any:

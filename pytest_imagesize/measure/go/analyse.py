@@ -9,6 +9,7 @@ from elftools.elf.elffile import ELFFile
 
 from . import buildinfo as bi
 from . import pclntab as pt
+from .elfcut import has_go_note, truncation
 from .model import GoBinary, GoModule, GoPackage, looks_like_elf
 from .names import STD, ModuleMatcher
 
@@ -92,12 +93,16 @@ class _BufferFile:
 def analyse_go_binary(path: str, data: bytes | bytearray) -> GoBinary | None:
     """What the Go executable ``data`` (the file at ``path`` in the image) is and where its bytes go.
 
-    None when ``data`` is not an ELF file carrying Go build info. A binary that is only partly
-    readable comes back with ``problem`` set to one line; bad input never raises.
+    None when ``data`` is not an ELF file carrying Go build info or Go's build-ID note. A binary
+    that is only partly readable comes back with ``problem`` set to one line (and ``partial`` when
+    its package figures are incomplete); bad input never raises.
     """
     if not looks_like_elf(data):
         return None
     size = len(data)
+    cut = truncation(data)
+    if cut is not None:
+        return _truncated(path, data, cut)
     try:
         elf = ELFFile(_BufferFile(data))  # type: ignore[arg-type]
         sections = [
@@ -122,7 +127,11 @@ def analyse_go_binary(path: str, data: bytes | bytearray) -> GoBinary | None:
     except Exception as exc:  # pyelftools on untrusted bytes raises many kinds of errors
         pos = bi.find_blob(data)
         if pos < 0 and not _upx(data):
-            return None
+            if not has_go_note(data):
+                return None
+            out = GoBinary(path=path, size=size, unattributed=size, partial=True)
+            out.problem = f"ELF headers unreadable ({type(exc).__name__}) and no Go build info found"
+            return out
         out = GoBinary(path=path, size=size, unattributed=size)
         if _upx(data):
             out.packed = True
@@ -150,10 +159,13 @@ def analyse_go_binary(path: str, data: bytes | bytearray) -> GoBinary | None:
         pos = bi.find_blob(data, bsec.offset, min(size, bsec.offset + bsec.size))
     if pos < 0:
         pos = bi.find_blob(data)
-    if pos < 0:
-        return None
     problems: list[str] = []
-    _fill_buildinfo(out, data, pos, problems)
+    if pos < 0:
+        if not has_go_note(data):
+            return None
+        problems.append("no Go build info found (a Go build-ID note is there)")
+    if pos >= 0:
+        _fill_buildinfo(out, data, pos, problems)
     past_end = max((s.offset + s.size - size for s in sections if not s.nobits), default=0)
     if past_end > 0:
         problems.append(f"file truncated: its sections extend {past_end} bytes past its end")
@@ -177,16 +189,19 @@ def analyse_go_binary(path: str, data: bytes | bytearray) -> GoBinary | None:
         psec = _find_pclntab(data, sections, endian)
     if psec is None:
         problems.append("no function table (.gopclntab) found; sizes by section only")
+        out.partial = True
     else:
         try:
             _split_tables(data, sections, psec, endian, machine, out, split)
         except pt.TableError as exc:
             problems.append(str(exc))
+            split.clear()  # nothing of a table that did not hold together is used
         except _BAD_INPUT as exc:
             problems.append(
                 f"function table unreadable ({type(exc).__name__}: {str(exc)[:80]}); sizes by section only"
             )
             split.clear()
+        out.partial = out.partial or not split
 
     # --- every byte of the file, section by section -------------------------------------------------
     regions: list[tuple[int, int, str]] = []
@@ -231,8 +246,25 @@ def analyse_go_binary(path: str, data: bytes | bytearray) -> GoBinary | None:
     if ".text" in split:
         code_bytes = {k: int(v) for k, v in split["<code>"][0].items()}
     _finish(out, pkg_bytes, code_bytes, other)
+    if out.unattributed:  # the linker pads between sections with zeros
+        problems.append(f"{out.unattributed:,} bytes outside any section are not padding")
     if problems:
         out.problem = "; ".join(dict.fromkeys(problems))
+    return out
+
+
+def _truncated(path: str, data: bytes | bytearray, cut: str) -> GoBinary | None:
+    """A Go executable cut short: listed with its build info when that survived, not measured."""
+    pos = bi.find_blob(data)
+    if pos < 0 and not has_go_note(data):
+        return None  # a truncated ELF file that is not Go: not ours to list
+    out = GoBinary(path=path, size=len(data), unattributed=len(data), partial=True)
+    problems = [f"truncated ELF ({cut})"]
+    if pos >= 0:
+        _fill_buildinfo(out, data, pos, problems)
+    else:
+        problems.append("its Go build info is cut off")
+    out.problem = "; ".join(problems) + "; not measured"
     return out
 
 
@@ -291,12 +323,14 @@ def _split_tables(
     size = len(data)
     base = psec.offset
     psize = min(psec.size, size - base)
-    h = pt.read_header(data, base, psize, endian)
+    h = pt.read_header(data, base, psize, endian, out.go_version)
     tsec = next((s for s in sections if s.name == ".text" and not s.nobits), None)
     text_start = h.text_start or (tsec.addr if tsec else 0)
     text_tuple = None
     if tsec is not None and tsec.offset + tsec.size <= size:
         text_tuple = (tsec.addr, tsec.offset, tsec.size)
+        if not tsec.addr <= text_start < tsec.addr + tsec.size:
+            raise pt.TableError(f"function table: its text start 0x{text_start:x} is outside .text")
     mapped = sorted((s.addr, s.offset, s.size) for s in sections if not s.nobits and s.addr)
     # moduledata (for funcdata and type data) lives in .noptrdata (or .data.rel.ro when relocated)
     md: dict[str, int] | None = None
@@ -313,8 +347,17 @@ def _split_tables(
     if md is not None:
         g = pt.addr_to_offset(mapped, md["gofunc"])
         gofunc = g if g >= 0 else None
-    fill = 0xCC if machine in ("EM_X86_64", "EM_386") else 0x00
-    ts = pt.read_tables(data, base, psize, endian, h, text_start, text_tuple, gofunc, fill)
+    if md is None:
+        raise pt.TableError("module data (runtime.firstmoduledata) not found; sizes by section only")
+    align = 32 if machine in ("EM_X86_64", "EM_386") else 16  # cmd/link's funcAlign
+    ts = pt.read_tables(data, base, psize, endian, h, text_start, text_tuple, gofunc, align)
+    lo, hi = ts.pc_range
+    if ts.nfunc and (md["minpc"] != text_start + lo or md["maxpc"] != text_start + hi):
+        raise pt.TableError(
+            "function table: its functions span "
+            f"0x{text_start + lo:x}-0x{text_start + hi:x}, the module data says "
+            f"0x{md['minpc']:x}-0x{md['maxpc']:x}"
+        )
     out.is_test = out.is_test or ts.is_test
     names = ts.pkg_names
     split[psec.name] = (
@@ -334,24 +377,32 @@ def _split_tables(
     rsec = None
     if gofunc is not None:
         rsec = next((s for s in sections if not s.nobits and s.offset <= gofunc < s.offset + s.size), None)
-    if rsec is None or md is None or rsec.offset + rsec.size > size:
+    if rsec is None or gofunc is None:
+        raise pt.TableError("module data: go:func.* (funcdata) lies in no section")
+    if rsec.offset + rsec.size > size:
         return
     r0, r1 = rsec.offset, rsec.offset + rsec.size
     rodata_other: dict[str, int] = {}
     rodata_pkgs: dict[str, float] = {}
     claimed = 0
     f0, f1 = ts.funcdata_span
-    if gofunc is not None and ts.funcdata_claimed and r0 <= f0 <= f1 <= r1:
+    if ts.funcdata_claimed:
+        if not r0 <= f0 <= f1 < r1:
+            raise pt.TableError(f"function table: funcdata offsets point outside {rsec.name}")
         rodata_pkgs = {names[i]: v for i, v in enumerate(ts.funcdata) if v}
         claimed += ts.funcdata_claimed
     ff = pt.addr_to_offset(mapped, md["findfunctab"])
-    if md["maxpc"] > md["minpc"] and ff >= 0:
-        nff = (md["maxpc"] - md["minpc"] + 4095) // 4096 * 20
-        if r0 <= ff and ff + nff <= r1 and not (ff < f1 and f0 < ff + nff):
-            rodata_other["findfunctab"] = nff
-            claimed += nff
+    if md["maxpc"] > md["minpc"]:
+        span = md["maxpc"] - md["minpc"]  # cmd/link: a uint32 per 4 KiB bucket, a byte per 256 B
+        nff = (span + 4095) // 4096 * 4 + (span + 255) // 256
+        if not (ff >= 0 and r0 <= ff and ff + nff <= r1 and not (ff < f1 and f0 < ff + nff)):
+            raise pt.TableError(
+                f"module data: findfunctab (0x{md['findfunctab']:x}) is not inside {rsec.name}"
+            )
+        rodata_other["findfunctab"] = nff
+        claimed += nff
     if claimed > rsec.size:
-        return
+        raise pt.TableError(f"function table: funcdata and findfunctab claim more than {rsec.name} has")
     rodata_other[_bucket(rsec.name)] = rsec.size - claimed
     split[".rodata"] = (rodata_pkgs, rodata_other, rsec.size)
 

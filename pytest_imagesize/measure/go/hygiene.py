@@ -6,9 +6,23 @@ from .model import Finding, GoBinary
 
 
 def hygiene_findings(binary: GoBinary, image_has_loader: bool) -> list[Finding]:
-    """Rules: ``test-binary``, ``stripped``, ``trimpath`` and ``static`` (see the design doc)."""
+    """Rules: ``test-binary``, ``stripped``, ``trimpath``, ``static`` (see the design doc) and
+    ``unreadable``: the binary is damaged or cut short (``problem`` set; a UPX-packed binary is
+    not counted). Of a binary of which nothing could be measured, only that is said."""
     found: list[Finding] = []
     path = binary.path
+    if binary.problem and not binary.packed:
+        found.append(
+            Finding(
+                "unreadable",
+                path,
+                f"cannot be read: {binary.problem}",
+                None,
+                "ship an intact binary (rebuild it or copy it again); allow=('unreadable',) accepts it",
+            )
+        )
+        if binary.partial and not binary.other and not binary.packages:
+            return found
     if binary.is_test:
         found.append(
             Finding(

@@ -35,7 +35,9 @@ class GoBinary:
     """One Go executable found in an image, read from its bytes alone.
 
     ``packages`` + ``other`` + ``unattributed`` add up to ``size`` exactly. ``problem`` is one line saying
-    what could not be read when the binary was only partly understood (else None).
+    what could not be read or did not hold together when the binary was only partly understood (else
+    None); ``partial`` is then True when the figures by package and module are incomplete (the bytes
+    of what could not be read are in ``other`` or ``unattributed``).
     """
 
     path: str
@@ -54,6 +56,7 @@ class GoBinary:
     problem: str | None = None
     #: bytes of .symtab/.strtab and DWARF sections (what ``-ldflags="-s -w"`` would save)
     debug_bytes: int = 0
+    partial: bool = False
 
     def attributed_total(self) -> int:
         """packages + other + unattributed: equals ``size`` for every analysed binary."""
@@ -86,6 +89,7 @@ class GoBinary:
             "unattributed": self.unattributed,
             "problem": self.problem,
             "debug_bytes": self.debug_bytes,
+            "partial": self.partial,
         }
 
     @classmethod
@@ -113,6 +117,7 @@ class GoBinary:
             unattributed=int(obj.get("unattributed", 0)),
             problem=None if obj.get("problem") is None else str(obj["problem"]),
             debug_bytes=int(obj.get("debug_bytes", 0)),
+            partial=bool(obj.get("partial", False)),
         )
 
 

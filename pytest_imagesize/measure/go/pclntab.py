@@ -21,7 +21,6 @@ import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import TYPE_CHECKING
 
 from .names import package_of
@@ -56,11 +55,27 @@ class PcHeader:
     header_size: int
 
 
-def read_header(data: bytes | bytearray, base: int, size: int, endian: str) -> PcHeader:
-    """Parse and sanity-check the pcHeader at ``data[base:]`` (a section of ``size`` bytes)."""
+def expected_magic(go_version: str) -> int | None:
+    """The table magic the linker of ``go_version`` (``go1.24.4``) writes, when it is Go 1.18+."""
+    m = re.match(r"go1\.(\d+)", go_version)
+    if m is None or int(m.group(1)) < 18:
+        return None
+    return MAGIC_118 if int(m.group(1)) < 20 else MAGIC_120
+
+
+def read_header(data: bytes | bytearray, base: int, size: int, endian: str, go_version: str = "") -> PcHeader:
+    """Parse and sanity-check the pcHeader at ``data[base:]`` (a section of ``size`` bytes);
+    ``go_version`` (from the build info, when read) says which magic to expect."""
     if size < 8:
         raise TableError("function table (.gopclntab) is truncated")
     magic, pad1, pad2, quantum, ptr_size = struct.unpack_from(endian + "IBBBB", data, base)
+    want = expected_magic(go_version)
+    if want is not None and magic != want:
+        layout = f" (the {OLD_MAGICS[magic]} layout)" if magic in OLD_MAGICS else ""
+        raise TableError(
+            f"function table header is corrupt: magic 0x{magic:08x}{layout}, where {go_version} writes "
+            f"0x{want:08x}; sizes by section only"
+        )
     if magic in OLD_MAGICS:
         raise TableError(
             f"function table layout 0x{magic:08x} ({OLD_MAGICS[magic]}) is not read; sizes by section only"
@@ -68,7 +83,10 @@ def read_header(data: bytes | bytearray, base: int, size: int, endian: str) -> P
     if magic not in (MAGIC_118, MAGIC_120):
         raise TableError(f"unknown function table magic 0x{magic:08x} (newer Go?); sizes by section only")
     if pad1 or pad2 or quantum not in (1, 2, 4) or ptr_size not in (4, 8):
-        raise TableError("function table header is corrupt")
+        raise TableError(
+            f"function table header is corrupt (pad {pad1},{pad2}, pc quantum {quantum}, "
+            f"pointer size {ptr_size})"
+        )
     hsize = 8 + 8 * ptr_size
     if size < hsize:
         raise TableError("function table (.gopclntab) is truncated")
@@ -104,6 +122,10 @@ class TableSizes:
     is_test: bool = False
     nfunc: int = 0
     funcdata_span: tuple[int, int] = (0, 0)
+    #: the first function's entry and the end of the last one, as offsets from textStart
+    pc_range: tuple[int, int] = (0, 0)
+    #: the largest funcdata offset from go:func.* (-1: none)
+    funcdata_max: int = -1
 
 
 def _pc_span(data: bytes | bytearray, pos: int, end: int) -> int:
@@ -267,13 +289,21 @@ def read_tables(
     text_start: int,
     text_sec: tuple[int, int, int] | None,
     gofunc: int | None,
-    fill_byte: int,
+    func_align: int,
 ) -> TableSizes:
     """Attribute the function table, the functions' code and their funcdata to packages.
 
     ``text_sec`` is (address, file offset, size) of the section holding the code; ``gofunc`` the
-    file offset of ``go:func.*`` (funcdata) when the module data was found. Every step works on
-    whole columns (one field of every ``_func`` at a time) with numpy: big binaries stay fast.
+    file offset of ``go:func.*`` (funcdata) when the module data was found; ``func_align`` the
+    linker's function alignment (the most fill between a function's end and the next one). Every
+    step works on whole columns (one field of every ``_func`` at a time) with numpy: big binaries
+    stay fast.
+
+    The table is validated as it is read, not trusted: entries in order and inside the code
+    section, records and names inside their tables, pc-value table offsets inside pctab, each
+    function's pcsp and pcfile tables decoding to the same extent, which fits before the next
+    function with less than ``func_align`` bytes to spare, and no part claiming more bytes than
+    the table has. What does not hold raises TableError naming it.
     """
     import numpy as np
 
@@ -282,8 +312,13 @@ def read_tables(
     u32 = _words(data, base + h.functab, base + size, endian)
     entries = u32[0 : 2 * nfunc + 1 : 2].astype(np.int64)
     funcoffs = u32[1 : 2 * nfunc : 2].astype(np.int64)
-    if len(entries) != nfunc + 1 or (funcoffs & 3).any() or (np.diff(entries) < 0).any():
-        raise TableError("function table entries are corrupt")
+    if len(entries) != nfunc + 1:
+        raise TableError(f"function table: {nfunc} functions do not fit in the table")
+    if (np.diff(entries) < 0).any():
+        raise TableError("function table: function entries are out of order")
+    if nfunc and ((funcoffs & 3).any() or funcoffs.min() < 4 * (2 * nfunc + 1)):
+        raise TableError("function table: function records overlap the entry list or are misaligned")
+    out.pc_range = (int(entries[0]), int(entries[-1])) if nfunc else (0, 0)
     words = 11 if h.magic == MAGIC_120 else 10  # fixed _func words (Go 1.20 added startLine)
     fbase = (funcoffs >> 2).astype(np.int32)  # _func records, in words
 
@@ -298,23 +333,51 @@ def read_tables(
     nfd = nfd >> 24 if endian == "<" else nfd & 0xFF
     if nfunc and (npcdata.max() > 64 or nfd.max() > 64):
         raise TableError("function table records are corrupt (implausible pcdata/funcdata counts)")
+    if nfunc and int((fbase + words + npcdata + nfd).max()) > len(u32):
+        raise TableError("function table: function records run past the end of the table")
+    # the compiler writes an inlining tree and its pc index together, and arg liveness likewise
+    for pcdata_i, funcdata_i, what in ((2, 3, "inlining tree"), (3, 6, "argument liveness")):
+        has_pc = (npcdata > pcdata_i) & (u32[np.minimum(fbase + words + pcdata_i, len(u32) - 1)] != 0)
+        at = np.minimum(fbase + words + npcdata + funcdata_i, len(u32) - 1)
+        has_fd = (nfd > funcdata_i) & (u32[at] != NO_FUNCDATA)
+        if (has_pc != has_fd).any():
+            bad = int(np.flatnonzero(has_pc != has_fd)[0])
+            raise TableError(
+                f"function table: {_name(data, base, h, column(1), bad)} has half of its {what} "
+                "(pc index or funcdata)"
+            )
 
     # --- names -> packages, in bulk over funcnametab -------------------------------------------------
     blob = bytes(data[base + h.funcname : base + h.cu])  # hashable slices (data may be a bytearray)
+    chars = np.frombuffer(blob, np.uint8)
+    if ((chars < 0x20) & (chars != 0)).any() or (chars == 0x7F).any():
+        raise TableError("function table: the name table holds control bytes")
+    del chars
+    blob.decode("utf-8")  # UnicodeError: caught as unreadable
     nul = np.flatnonzero(np.frombuffer(blob, np.uint8) == 0)
     name_at = np.concatenate(([0], nul[:-1] + 1)).astype(np.int64)
     lens = nul - name_at
+    empty = np.flatnonzero(lens == 0)  # the linker pads the table's end only
+    if len(empty) and int(empty[0]) != len(lens) - len(empty):
+        raise TableError(f"function table: the name table has an empty name at byte {int(name_at[empty[0]])}")
     found = _NAME_PKG.findall(blob)
     if len(found) != len(nul):
         raise TableError("function table: the name table is corrupt")
     raw_ids = {k: i for i, k in enumerate(dict.fromkeys(found))}
+    odd = next((k for k in raw_ids if b"/" in k and not k.endswith(b".")), None)
+    if odd is not None:
+        raise TableError(
+            f"function table: a function name has no package ({odd[:60].decode('utf-8', 'replace')})"
+        )
     # "pkg." -> pkg; a name without a dot after its last slash -> runtime
     pkg_ids: dict[bytes, int] = {}
     remap = [
         pkg_ids.setdefault(k[:-1] if k.endswith(b".") and len(k) > 1 else b"runtime", len(pkg_ids))
         for k in raw_ids
     ]
-    name_pids = np.array(remap, np.int64)[np.fromiter(map(raw_ids.__getitem__, found), np.int64, len(found))]
+    raw_idx = np.fromiter(map(raw_ids.__getitem__, found), np.int64, len(found))
+    name_pids = np.array(remap, np.int64)[raw_idx]
+    name_dotless = np.array([not k.endswith(b".") for k in raw_ids], np.bool_)[raw_idx]
     del found, raw_ids, remap
     slow = set(np.searchsorted(nul, [m.end() - 1 for m in _SLOW_NAME.finditer(blob)]).tolist())
     slow.add(0)  # the first name has no NUL before it
@@ -335,6 +398,10 @@ def read_tables(
     if (k >= len(name_at)).any() or (name_at[np.minimum(k, len(name_at) - 1)] != nameoff).any():
         raise TableError("function table: function names point outside the name table")
     fpid = name_pids[k].astype(np.int32)
+    name_owners = set(np.unique(name_pids[named]).tolist())
+    fdotless = name_dotless[k]  # names without a package (assembly helpers)
+    if len(np.unique(nameoff)) != nfunc:
+        raise TableError("function table: two functions share a name")
     del k, name_at, name_pids, lens, nul
 
     # --- pctab: tables are back to back; a table shared by several functions is split evenly ---------
@@ -342,8 +409,17 @@ def read_tables(
     pctab_size = h.functab - h.pctab
     pd_owner, pd_word = _arrays(npcdata, fbase + words)
     refs = np.concatenate((u32[fbase + 4], u32[fbase + 5], u32[fbase + 6], u32[pd_word]))
+    if len(refs) and int(refs.max()) >= pctab_size:
+        raise TableError("function table: pc-value table offsets point past pctab")
+    # tables lie back to back, each ending with a zero byte: every one starts after such a byte
+    whole = np.frombuffer(data, np.uint8)
+    used = np.unique(refs)
+    used = used[used != 0].astype(np.int64)
+    if (whole[pctab + used - 1] != 0).any() or (pctab_size and whole[pctab + pctab_size - 1] != 0):
+        raise TableError("function table: pc-value table offsets point into other tables")
     pids = np.concatenate((fpid, fpid, fpid, fpid[pd_owner]))
     del pd_owner, pd_word
+    _check_files(data, base, h, endian, u32, fbase, fpid, list(pkg_ids), nameoff, name_owners, fdotless)
     shared, starts, extents = _shared(refs, pids, lambda t: (t != 0) & (t < pctab_size), pctab_size, npkg)
     table += shared
     claimed = int(extents.sum())
@@ -373,35 +449,51 @@ def read_tables(
         "pclntab:pctab": pctab_other,
         "pclntab:functab": ftab_size - rec_claimed,
     }
+    over = [k for k, v in out.table_other.items() if v < 0]
+    if over:
+        raise TableError(f"function table: {over[0][len('pclntab:') :]} claims more bytes than it has")
 
-    # --- code: each function's extent from its pcsp table ---------------------------------------------
+    # --- code: each function's extent from its pcsp table, checked against its pcfile table --------
     code = np.zeros(npkg, np.int64)
     text_padding = text_other = 0
     if text_sec is not None and nfunc:
-        tables, which = np.unique(pcsp, return_inverse=True)
+        pcfile = column(5)
+        has = pcsp != 0  # a function without pc-value tables (a marker) runs to the next one
+        if ((pcfile != 0) != has).any():
+            bad = int(np.flatnonzero((pcfile != 0) != has)[0])
+            raise TableError(
+                f"function table: {_name(data, base, h, nameoff, bad)} has only one of pcsp/pcfile"
+            )
+        tables, which = np.unique(np.concatenate((pcsp, pcfile)), return_inverse=True)
         i = np.minimum(np.searchsorted(starts, tables), max(len(starts) - 1, 0))
         known = (starts[i] == tables) if len(starts) else np.zeros(len(tables), np.bool_)
         ends = np.concatenate((starts[1:], [pctab_size]))[i] if len(starts) else tables
         spans = np.where(known, _pc_spans(data, pctab + tables, pctab + np.where(known, ends, tables)), -1)
-        spans = np.where(spans >= 0, spans * h.quantum, 1 << 48)[which]  # unknown: up to the next function
+        both = spans[which]
+        span_sp, span_file = both[:nfunc], both[nfunc:]
         sec_addr, sec_off, sec_size = text_sec
         at = entries + (text_start + sec_off - sec_addr)  # file offsets of the entries
         sec_end = sec_off + sec_size
         if at[0] < sec_off or at[-1] > sec_end:
             raise TableError("function table: functions lie outside the code section")
-        text_other += int(at[0]) - sec_off
         nexts = at[1:]
-        fn_end = np.minimum(at[:-1] + spans, nexts)
-        code = np.bincount(fpid, weights=fn_end - at[:-1], minlength=npkg).astype(np.int64)
-        gaps = nexts - fn_end
-        gap = np.flatnonzero(gaps)
-        filled = np.fromiter(
-            map(data.count, repeat(bytes([fill_byte])), fn_end[gap].tolist(), nexts[gap].tolist()),
-            np.int64,
-            len(gap),
+        room = nexts - at[:-1]
+        size_sp = span_sp * h.quantum
+        wrong = has & (
+            (span_sp < 0) | (span_sp != span_file) | (size_sp > room) | (room - size_sp >= func_align)
         )
-        text_padding = int(gaps[gap][filled == gaps[gap]].sum())
-        text_other += int(gaps.sum()) - text_padding + max(0, sec_end - int(nexts[-1]))
+        if wrong.any():
+            bad = int(np.flatnonzero(wrong)[0])
+            raise TableError(
+                f"function table: the pc-value tables of {_name(data, base, h, nameoff, bad)} do not match "
+                f"its extent (pcsp {int(span_sp[bad]) * h.quantum}, pcfile "
+                f"{int(span_file[bad]) * h.quantum}, {int(room[bad])} bytes to the next function)"
+            )
+        text_other += int(at[0]) - sec_off
+        fn_end = np.where(has, at[:-1] + size_sp, nexts)
+        code = np.bincount(fpid, weights=fn_end - at[:-1], minlength=npkg).astype(np.int64)
+        text_padding = int((nexts - fn_end).sum())  # less than the alignment after each function
+        text_other += max(0, sec_end - int(nexts[-1]))
     out.text_padding = text_padding
     out.text_other = text_other
 
@@ -413,7 +505,9 @@ def read_tables(
         del fd_owner, fd_word
         fdata, fstarts, fextents = _shared(refs, pids, lambda t: t != NO_FUNCDATA, None, npkg)
         del refs, pids
+        _check_funcdata(data, gofunc, u32, fbase + words + npcdata.astype(np.int32), nfd, fstarts, fextents)
         if len(fstarts):
+            out.funcdata_max = int(fstarts[-1])
             out.funcdata_claimed = int(fextents.sum())
             out.funcdata_span = (gofunc + int(fstarts[0]), gofunc + int(fstarts[-1]))
 
@@ -422,6 +516,173 @@ def read_tables(
     out.table = table.tolist()
     out.funcdata = fdata.tolist()
     return out
+
+
+_VERSION = re.compile(r"@[^/]*")
+
+
+def _check_funcdata(
+    data: bytes | bytearray,
+    gofunc: int,
+    u32: npt.NDArray[np.uint32],
+    first: npt.NDArray[np.int32],
+    nfd: npt.NDArray[np.int64],
+    starts: npt.NDArray[np.int64],
+    extents: npt.NDArray[np.int64],
+) -> None:
+    """Funcdata objects against their own headers: a stack-object list (slot 2: a uintptr count,
+    then 16-byte records, 8-aligned) fills its extent exactly; a pointer map (slots 0 and 1:
+    int32 count and bit width, then the bitmaps) fits in its extent. A reference moved inside an
+    object breaks one or the other."""
+    import numpy as np
+
+    whole = np.frombuffer(data, np.uint8)
+    last = len(starts) - 1  # the last object's extent is not known
+
+    def objects(slot: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        at = np.minimum(first + slot, len(u32) - 1)
+        refs = u32[at][(nfd > slot) & (u32[at] != NO_FUNCDATA)].astype(np.int64)
+        i = np.searchsorted(starts, np.unique(refs))
+        i = i[i < last]
+        return starts[i], extents[i]
+
+    def word(offs: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
+        pos = gofunc + offs
+        if len(pos) and int(pos.max()) + n > len(whole):
+            raise TableError("function table: funcdata lies past the end of the file")
+        return sum((whole[pos + k].astype(np.int64) << (8 * k)) for k in range(n))  # type: ignore[return-value]
+
+    offs, ext = objects(2)
+    count = word(offs, 8)
+    if (offs % 8).any() or (ext != 8 + 16 * count).any():
+        raise TableError("function table: a stack-object list does not fill its funcdata extent")
+    for slot in (0, 1):
+        offs, ext = objects(slot)
+        n, nbit = word(offs, 4), word(offs + 4, 4)
+        if (ext < 8 + n * ((nbit + 7) // 8)).any():
+            raise TableError("function table: a pointer map runs past its funcdata extent")
+
+
+def _check_files(
+    data: bytes | bytearray,
+    base: int,
+    h: PcHeader,
+    endian: str,
+    u32: npt.NDArray[np.uint32],
+    fbase: npt.NDArray[np.int32],
+    fpid: npt.NDArray[np.int32],
+    pkgs: list[bytes],
+    nameoff: npt.NDArray[np.int64],
+    name_owners: set[int],
+    dotless: npt.NDArray[np.bool_],
+) -> None:
+    """The functions' names against their source files (the names carry no checksum; the file
+    table is their second witness): of every package, some function must start (its pcfile
+    table's first value, through its compilation unit's file list) in a file of the package's
+    directory. A function may start in another package's file (inlined code, generic closures),
+    a package rarely has only such functions; a damaged name makes a package of which none does.
+    Files of the runtime (which implements functions of other packages, by linkname), generated
+    files and the main package are not held to it; a local module's absolute directory need only
+    end with the package's last element. A package of which only inlined functions are left (its
+    names, no function) must have a directory among the files' (for the standard library, which
+    the runtime names by linkname, its parent's will do)."""
+    import numpy as np
+
+    pcfile = u32[fbase + 5].astype(np.int64)
+    has = np.flatnonzero(pcfile != 0)
+    whole = np.frombuffer(data, np.uint8)
+    pos = base + h.pctab + pcfile[has]
+    value = np.zeros(len(has), np.int64)
+    done = np.zeros(len(has), np.bool_)
+    for k in range(5):  # the first varint: the value delta from -1
+        byte = whole[np.minimum(pos + k, len(whole) - 1)].astype(np.int64)
+        value |= np.where(done, 0, (byte & 0x7F) << (7 * k))
+        done |= byte < 0x80
+    fileno = np.where(value & 1, ~(value >> 1), value >> 1) - 1
+    cutab = _words(data, base + h.cu, base + h.filetab, endian)
+    idx = u32[fbase[has] + 8].astype(np.int64) + fileno
+    if not done.all() or (idx < 0).any() or (idx >= len(cutab)).any():
+        raise TableError("function table: a function's file index points outside the file list")
+    fileoff = cutab[idx].astype(np.int64)
+    keys = np.unique((fpid[has].astype(np.int64) << 32) | fileoff)  # (package, file) pairs
+    pairs = np.stack((keys >> 32, keys & 0xFFFFFFFF))
+    files: dict[int, str] = {}
+    ftab, fend = base + h.filetab, base + h.pctab
+    seen: dict[int, str] = {}  # package id -> a file of it, for packages none of whose files fit yet
+    fits: set[int] = set()
+    for pid, off in pairs.T.tolist():
+        pkg = pkgs[pid].decode("utf-8", "replace")
+        if pid in fits or pkg in ("main", "runtime") or ":" in pkg or off == NO_FUNCDATA:
+            continue
+        if off not in files:
+            files[off] = _file(data, ftab, fend, off)
+        if _in_package(files[off], pkg):
+            fits.add(pid)
+        else:
+            seen.setdefault(pid, files[off])
+    bare = name_owners - set(np.unique(fpid[has]).tolist())  # packages of inlined functions only
+    if bare:
+        folders = {
+            "/".join(parts[i:])
+            for f in bytes(data[ftab:fend]).split(b"\0")
+            for parts in [_VERSION.sub("", f.decode("utf-8", "replace")).split("/")[:-1]]
+            for i in range(len(parts))
+        }
+        for pid in sorted(bare):
+            pkg = pkgs[pid].decode("utf-8", "replace")
+            # the runtime names functions of std packages (linkname) that have no file here
+            parent = pkg.rpartition("/")[0] if "." not in pkg.split("/")[0] else ""
+            if pkg not in folders and parent not in folders and ":" not in pkg:
+                raise TableError(f"function table: names of package {pkg} but no file of it")
+    # names without a package: assembly helpers, and the runtime's own (cgo's exported callbacks)
+    for k in np.flatnonzero(dotless).tolist():
+        if pcfile[k] == 0:
+            continue
+        at = int(np.searchsorted(has, k))
+        path = files.get(int(fileoff[at])) or _file(data, ftab, fend, int(fileoff[at]))
+        if not path.endswith(".s") and "runtime" not in _VERSION.sub("", path).split("/")[:-1]:
+            raise TableError(f"function table: {_name(data, base, h, nameoff, k)} has no package ({path})")
+    for k in np.flatnonzero(pcfile == 0).tolist():  # only the linker's markers have no tables
+        name = _name(data, base, h, nameoff, k)
+        if not name.startswith("go:"):
+            raise TableError(f"function table: {name} has no pc-value tables")
+    for pid, path in seen.items():
+        if pid not in fits:
+            k = int(has[np.flatnonzero(fpid[has] == pid)[0]])
+            raise TableError(
+                f"function table: no function of package {pkgs[pid].decode('utf-8', 'replace')} starts "
+                f"in a file of it ({_name(data, base, h, nameoff, k)} starts in {path})"
+            )
+
+
+def _file(data: bytes | bytearray, ftab: int, fend: int, off: int) -> str:
+    end = data.find(b"\0", ftab + off, fend) if off < fend - ftab else -1
+    if end < 0:
+        raise TableError("function table: a file name offset points outside the file table")
+    return bytes(data[ftab + off : end]).decode("utf-8", "replace")
+
+
+def _in_package(path: str, pkg: str) -> bool:
+    """Can a function of ``pkg`` start in the file ``path``?"""
+    folder, _, leaf = _VERSION.sub("", path).rpartition("/")
+    if folder == pkg or folder.endswith("/" + pkg) or not folder or leaf.startswith("_cgo_"):
+        return True
+    if "runtime" in folder.split("/"):  # the runtime implements functions of other packages
+        return True
+    # a local module (main or replaced) built without -trimpath: its absolute directory
+    return (
+        folder.startswith("/")
+        and "." in pkg.split("/")[0]
+        and folder.rsplit("/", 1)[-1] == pkg.rsplit("/", 1)[-1]
+    )
+
+
+def _name(data: bytes | bytearray, base: int, h: PcHeader, nameoff: npt.NDArray[np.int64], k: int) -> str:
+    """Function ``k``'s name, for a message (``function #k`` if it cannot be read)."""
+    at = base + h.funcname + int(nameoff[k])
+    end = data.find(b"\0", at, min(at + 200, base + h.cu))
+    name = bytes(data[at:end]).decode("utf-8", "replace") if end > at else ""
+    return name if name.isprintable() and name else f"function #{k}"
 
 
 def locate_moduledata(

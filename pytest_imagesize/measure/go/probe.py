@@ -1,5 +1,6 @@
 """The archive reader's probe for Go binaries: every ELF file of every layer is looked at while
-the layer streams by (no container, no second read); those with Go build info are analysed, in a
+the layer streams by (no container, no second read); those with Go build info or Go's build-ID
+note (a Go binary cut short before its build info) are analysed, in a
 process of our own (``worker.py``) or, when that process can't be used, in this one."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..archive import FileProbe
+from .elfcut import GO_NOTE_LE
 from .model import looks_like_elf
 from .worker import GoWorker
 
@@ -22,7 +24,8 @@ class GoProbe(FileProbe):
     def wants(self, path: str, size: int, head: bytes) -> bool:
         return size <= MAX_BINARY and looks_like_elf(head)
 
-    needle = BUILDINFO_MAGIC  # most ELF files of an image are not Go: let them go at once
+    # most ELF files of an image are not Go: let them go at once
+    needle = (BUILDINFO_MAGIC, GO_NOTE_LE)
 
     def take(self, path: str, data: bytes | bytearray) -> Any:
         if not self._worker.failed:
