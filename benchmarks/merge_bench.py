@@ -39,7 +39,11 @@ def _archive(layers: list[bytes]) -> bytes:
     config = json.dumps({"rootfs": {"diff_ids": [], "type": "layers"}, "history": []}).encode()
     manifest = json.dumps([{"Config": "cfg.json", "Layers": names}]).encode()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, data in [*zip(names, layers), ("cfg.json", config), ("manifest.json", manifest)]:
+        for name, data in [
+            *zip(names, layers, strict=False),
+            ("cfg.json", config),
+            ("manifest.json", manifest),
+        ]:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))

@@ -76,7 +76,7 @@ def test_compressed_size_matches_the_registry(
         assert len(ours) == len(theirs)
         total_ours, total_theirs = sum(x or 0 for x in ours), sum(theirs)
         assert abs(total_ours - total_theirs) <= 0.01 * total_theirs, (ours, theirs)
-        for mine, real in zip(ours, theirs):
+        for mine, real in zip(ours, theirs, strict=False):
             assert mine is not None
             assert abs(mine - real) <= max(0.01 * real, 64), (ours, theirs)
     finally:

@@ -193,7 +193,9 @@ class Image:
                 created_by=created_by or layer.created_by,
                 diff_id=layer.diff_id or stats.diff_id,
             )
-            for layer, stats, created_by in zip(self._inspected_layers, analysis.layers, history)
+            for layer, stats, created_by in zip(
+                self._inspected_layers, analysis.layers, history, strict=False
+            )
         ]
 
     @property
@@ -525,13 +527,13 @@ def layers_from_history(history: Sequence[dict[str, Any]], diff_ids: Sequence[st
     certain = [bool(e.get("Size")) for e in entries]
     maybe = [
         not c and not _METADATA_ONLY.match(str(e.get("CreatedBy") or "").strip())
-        for e, c in zip(entries, certain)
+        for e, c in zip(entries, certain, strict=False)
     ]
     wanted = len(diff_ids)
     if sum(certain) == wanted:
         chosen = certain
     elif sum(certain) + sum(maybe) == wanted:
-        chosen = [c or m for c, m in zip(certain, maybe)]
+        chosen = [c or m for c, m in zip(certain, maybe, strict=False)]
     else:
         chosen = []
     if not chosen:
@@ -542,7 +544,7 @@ def layers_from_history(history: Sequence[dict[str, Any]], diff_ids: Sequence[st
             Layer(index=i, size=sizes[i] if i < len(sizes) else 0, created_by=None, diff_id=d)
             for i, d in enumerate(diff_ids)
         ]
-    picked = [e for e, keep in zip(entries, chosen) if keep]
+    picked = [e for e, keep in zip(entries, chosen, strict=False) if keep]
     return [
         Layer(
             index=i,

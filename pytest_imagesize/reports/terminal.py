@@ -136,7 +136,8 @@ def table(report_rows: Sequence[dict[str, Any]]) -> list[str]:
 
     def line(values: Sequence[str]) -> str:
         parts = [
-            v.rjust(w) if header[i] in right else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths))
+            v.rjust(w) if header[i] in right else v.ljust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=False))
         ]
         return "  ".join(parts).rstrip()
 
@@ -148,7 +149,7 @@ def layer_lines(image: Image) -> list[str]:
     analysis = image.analysis()
     out = [f"{image.label}: {image.layer_count} layers, efficiency {analysis.efficiency:.4f}"]
     out.append(f"  {'#':>3}  {'size':>10}  {'compressed':>10}  {'wasted':>10}  instruction")
-    for layer, stats in zip(image.layers, analysis.layers):
+    for layer, stats in zip(image.layers, analysis.layers, strict=False):
         out.append(
             f"  {layer.index:>3}  {format_size(layer.size):>10}  {format_size(stats.compressed_size):>10}"
             f"  {format_size(stats.wasted):>10}  {shown(layer.instruction)}"

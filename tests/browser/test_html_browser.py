@@ -111,7 +111,7 @@ def test_images_and_their_numbers(driver: WebDriver, report: Report) -> None:
             assert shown.get_attribute("data-bytes") == expected
         rows = section.find_elements(By.CSS_SELECTOR, "table.layers tbody tr")
         assert len(rows) == len(image["layers"])
-        for row, layer in zip(rows, image["layers"]):
+        for row, layer in zip(rows, image["layers"], strict=False):
             cell = row.find_element(By.CSS_SELECTOR, '[data-field="size"]')
             assert cell.get_attribute("data-bytes") == str(layer["size"])
         if image.get("treemap"):

@@ -43,7 +43,7 @@ def test_bulk_decoder_agrees_with_the_one_table_reader(
     buf = b"\x07" * 3 + b"".join(blobs) + b"\x01" * 32  # tables lie inside data, as in .gopclntab
     starts = np.cumsum([3] + [len(b) for b in blobs[:-1]]).astype(np.int64)
     ends = starts + np.array([len(b) for b in blobs], np.int64)
-    one = [_pc_span(buf, int(a), int(b)) for a, b in zip(starts, ends)]
+    one = [_pc_span(buf, int(a), int(b)) for a, b in zip(starts, ends, strict=False)]
     assert _pc_spans(buf, starts, ends).tolist() == one
 
 

@@ -9,13 +9,13 @@ import io
 import json
 import tarfile
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 # bytes: a regular file; ("dir",); ("symlink", target); ("hardlink", target); ("chr",); ("fifo",);
 # ("whiteout",): the path is deleted (a .wh. file); ("opaque",): the directory hides what lower
 # layers put in it.
-EntrySpec = Union[bytes, tuple[str, ...]]
-LayerSpec = Union[Mapping[str, EntrySpec], Sequence[tuple[str, EntrySpec]]]
+EntrySpec = bytes | tuple[str, ...]
+LayerSpec = Mapping[str, EntrySpec] | Sequence[tuple[str, EntrySpec]]
 
 
 def tar_info(name: str, **attrs: Any) -> tarfile.TarInfo:

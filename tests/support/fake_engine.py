@@ -143,7 +143,9 @@ class FakeImage:
             "ExposedPorts": {port: {} for port in exposed_ports} or None,
         }
         return cls(
-            layers=[FakeLayer(dict(spec), step, c) for spec, step, c in zip(layers, steps, how)],
+            layers=[
+                FakeLayer(dict(spec), step, c) for spec, step, c in zip(layers, steps, how, strict=False)
+            ],
             tags=list(tags),
             config=config,
             layout=layout,

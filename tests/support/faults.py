@@ -469,7 +469,7 @@ def hung_socket(path: Path) -> Iterator[str]:
         while not stop.is_set():
             try:
                 connection, _ = server.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             held.append(connection)  # read nothing, answer nothing
 

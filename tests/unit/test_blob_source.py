@@ -91,7 +91,7 @@ class MemorySource:
             return
         for _, data in delivered:
             self.receiving.append(Prefetched(chunks(data, 777), self.limit))
-        for (info, _), received in zip(delivered, self.receiving):
+        for (info, _), received in zip(delivered, self.receiving, strict=False):
             yield Blob(info, ChunkReader(received))
 
     def layout(self) -> ImageLayout:

@@ -151,7 +151,7 @@ def _assemble(
         (config.get("rootfs") or {}).get("diff_ids") if isinstance(config.get("rootfs"), dict) else None
     )
     if isinstance(diff_ids, list) and len(diff_ids) == len(layers):
-        for i, (layer, diff_id) in enumerate(zip(layers, diff_ids)):
+        for i, (layer, diff_id) in enumerate(zip(layers, diff_ids, strict=False)):
             if layer.reused and layer.diff_id != str(diff_id):
                 # Taken for another known layer of the same size (a classic archive's layers come in
                 # the order of their IDs, not the image's): the one it is, if it is known too.
