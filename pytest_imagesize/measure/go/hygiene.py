@@ -18,7 +18,8 @@ def hygiene_findings(binary: GoBinary, image_has_loader: bool) -> list[Finding]:
                 path,
                 f"cannot be read: {binary.problem}",
                 None,
-                "ship an intact binary (rebuild it or copy it again); allow=('unreadable',) accepts it",
+                "ship an intact binary built by Go 1.18 or later (rebuild it or copy it again); "
+                "allow=('unreadable',) accepts it",
             )
         )
         if binary.partial and not binary.other and not binary.packages:
