@@ -247,7 +247,10 @@ class ImageSizeSession:
             if self._record is not None:
                 self._record.done(prefix_only=True)  # kept on purpose: not leftovers
             return
-        if not self.builds and (self._record is None or not self._record.image_ids):
+        record = self._record
+        if not self.builds and (
+            record is None or not (record.image_ids or record.tags or record.container_ids)
+        ):
             return
         try:
             engine = self.engine()

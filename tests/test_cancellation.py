@@ -103,3 +103,4 @@ def test_sigterm_handler_is_not_installed_over_the_users(pytester: pytest.Pytest
     )
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1)
+    assert result.ret == 0, result.stderr.str()  # the conftest's check at unconfigure held

@@ -261,7 +261,7 @@ def _finding_text(finding: Mapping[str, Any]) -> str:
     """One Go build hygiene finding in words (the failure message and the HTML report)."""
     cost = finding.get("cost_bytes")
     return (
-        f"{shown(str(finding.get('path')))}: {finding.get('problem')}"
+        f"{shown(str(finding.get('path')))}: {shown(str(finding.get('problem')))}"
         + (f" ({format_size(int(cost))})" if cost else "")
         + f"; fix: {finding.get('fix')}"
     )

@@ -52,10 +52,9 @@ class SigtermAsInterrupt:
         self.installed = True
 
     def _handle(self, signum: int, frame: Any) -> None:
-        first = not self.received
         self.received = True
         stopping = isinstance(sys.exc_info()[1], KeyboardInterrupt)  # Ctrl-C is being handled
-        if first and not self.shielded and not stopping:
+        if not self.shielded and not stopping:  # every SIGTERM: an earlier one may have been absorbed
             raise KeyboardInterrupt("terminated by SIGTERM")
 
     def restore(self) -> None:
@@ -258,6 +257,12 @@ class PytestRun:
             state.measure_before_cleanup(bool(self.session.settings.report_mode))
             self._write_reports()
             self._update_baseline(pytest_session)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM while reports are written: clean up, no traceback
+            pytest_session.exitstatus = pytest.ExitCode.INTERRUPTED
+            state.finish_notes.append(
+                "pytest-imagesize: interrupted while writing reports; reports not yet written and the "
+                "baseline are left as they were"
+            )
         finally:
             if terminate is not None:
                 terminate.shielded = True  # a SIGTERM now must not cut the cleanup short

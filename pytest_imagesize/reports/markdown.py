@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -64,8 +65,13 @@ def markdown(
     return "\n".join(lines) + "\n"
 
 
+_MARKUP = re.compile(r"([\\`*_\[\]|#@!~])")  # what Markdown (GitHub's) would read as markup
+
+
 def _inline(text: str) -> str:
-    return shown(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """``text`` as literal Markdown inline text: shown safely, HTML entities and markup escaped."""
+    escaped = shown(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKUP.sub(r"\\\1", escaped)
 
 
 def _html(text: str) -> str:

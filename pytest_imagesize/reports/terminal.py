@@ -94,13 +94,13 @@ def go_lines(image: Image, top: int = TOP_GO) -> list[str]:
     binaries = image.go_binaries
     out = [f"{image.label}: {len(binaries)} Go binar{'y' if len(binaries) == 1 else 'ies'}"]
     for binary in sorted(binaries, key=lambda b: -b.size):
-        facts = [binary.go_version or "?", "stripped" if binary.stripped else "not stripped"]
+        facts = [shown(binary.go_version or "?"), "stripped" if binary.stripped else "not stripped"]
         facts.append("static" if binary.static else "dynamic")
         if binary.is_test:
             facts.append("test binary")
         out.append(f"  {shown(binary.path)}  {format_size(binary.size)}  ({', '.join(facts)})")
         if binary.problem:
-            out.append(f"    not fully read: {binary.problem}")
+            out.append(f"    not fully read: {shown(binary.problem)}")
         if binary.packed:
             continue
         for path, module in binary.top_modules(top):

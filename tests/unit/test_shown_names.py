@@ -66,8 +66,19 @@ def test_layer_report() -> None:
 def test_markdown_and_html_text() -> None:
     details = {"app": ["    +100 B  /app/rtl\u202egpj.exe (new)", "    +1 B  /app/two\nlines (new)"]}
     text = markdown.markdown([], None, notes=["base image x\u2028y changed"], details=details)
-    assert not UNSAFE.search(text.replace("\n", "")) and "two\\nlines" in text and "x\\u2028y" in text
+    # the note is Markdown text: the escape's backslash is itself escaped, so it renders as \u2028
+    assert not UNSAFE.search(text.replace("\n", "")) and "two\\nlines" in text and "x\\\\u2028y" in text
     assert html._t("a\x1b[31m<b>\u202e") == "a\\x1b[31m&lt;b&gt;\\u202e"
+
+
+def test_markdown_notes_are_literal_text() -> None:
+    """A name in a note becomes no link, mention, issue reference, entity or emphasis."""
+    note = "base [x](https://evil.example) @org/team #123 &#8238; *bold* `code` changed"
+    text = markdown.markdown([], None, notes=[note])
+    line = next(line for line in text.splitlines() if "changed" in line)
+    assert line == (
+        "- base \\[x\\](https://evil.example) \\@org/team \\#123 &amp;\\#8238; \\*bold\\* \\`code\\` changed"
+    )
 
 
 def test_treemap_nodes_keep_the_name_and_carry_what_the_page_shows() -> None:
