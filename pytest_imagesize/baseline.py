@@ -184,8 +184,15 @@ def merge_entry(old: BaselineEntry | None, new: BaselineEntry) -> BaselineEntry:
         return new
     if not old.size_comparable:
         old = replace(old, size=None)
-    # The manifest and its completeness go together, from the side that measured files.
-    files_from = new if new.files or new.files_complete is not None else old
+    # What the file walk gives (the manifest and its completeness, directory totals, Go modules and
+    # packages) goes together, from the side that walked the files: an image that lost its last Go
+    # binary has none. A manifest kept from an older measurement of another size is not known to
+    # be complete any more.
+    walked = new.files or new.files_complete is not None
+    files_from = new if walked else old
+    complete = files_from.files_complete
+    if not walked and new.size is not None and new.size != old.size:
+        complete = None
     merged = replace(
         new,
         size=new.size if new.size is not None else old.size,
@@ -197,10 +204,10 @@ def merge_entry(old: BaselineEntry | None, new: BaselineEntry) -> BaselineEntry:
         if new.own_compressed_size is not None
         else old.own_compressed_size,
         files=files_from.files,
-        files_complete=files_from.files_complete,
-        dirs=new.dirs or old.dirs,
-        go=new.go or old.go,
-        go_packages=new.go_packages or old.go_packages,
+        files_complete=complete,
+        dirs=files_from.dirs,
+        go=files_from.go,
+        go_packages=files_from.go_packages,
     )
     if merged.numbers() == old.numbers() and old.version == VERSION:
         return replace(merged, date=old.date, commit=old.commit, engine=old.engine)

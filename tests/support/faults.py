@@ -339,7 +339,8 @@ class PrivateDockerd(DisposableEngine):
     def start(self) -> None:
         """Raises RuntimeError saying why the engine could not start."""
         script = (
-            "mkdir -p /run/netns /run/pytest-imagesize && mount -t tmpfs imagesize-faults /run/pytest-imagesize "
+            "mkdir -p /run/netns /run/pytest-imagesize "
+            "&& mount -t tmpfs imagesize-faults /run/pytest-imagesize "
             f"&& mount -t tmpfs imagesize-faults /run/netns && exec {ENGINE_DOCKERD} start {FLAVOUR}"
         )
         done = subprocess.run(

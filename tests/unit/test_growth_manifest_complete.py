@@ -6,6 +6,7 @@ than the manifest's smallest entry)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,15 @@ def test_merging_takes_the_manifest_and_its_completeness_together() -> None:
     assert (merged.files, merged.files_complete) == (BEFORE, True)
     # an old entry updated by a run that read the files gains the field
     assert "files_complete" in merge_entry(entry(None), entry(True)).to_json()
+
+
+def test_a_manifest_kept_from_another_size_is_not_known_complete() -> None:
+    unmeasured = BaselineEntry(1_800_000, None, (), ENGINE)  # grew, files not read
+    merged = merge_entry(entry(True), unmeasured)
+    assert merged.files == BEFORE and merged.files_complete is None
+
+
+def test_what_the_file_walk_gives_comes_from_the_side_that_walked() -> None:
+    old = replace(entry(True), go={"/app": {"std": 100}}, dirs={"/app": 1_500_000})
+    merged = merge_entry(old, entry(True, NOW))  # walked again: no Go binary, no /app any more
+    assert merged.go == {} and merged.dirs == entry(True, NOW).dirs
