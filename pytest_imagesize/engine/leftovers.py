@@ -4,8 +4,9 @@ cleanup (SIGKILL, a dead engine, Ctrl-C at the wrong moment) is cleaned up by th
 Each run (and each pytest-xdist worker) keeps one record file in the per-user state directory
 (``$XDG_STATE_HOME/pytest-imagesize/leftovers``, else ``~/.local/state/...``), one line per image
 ID, tag, build container or temporary directory, flushed as the build stream names it. A run that
-cleaned up deletes its records. At the start of a run, the records of runs whose processes are all
-gone are swept: their images are removed when nothing else names them (the same rules as a normal
+cleaned up deletes its records; a record is named by its processes' IDs and start times, so a
+process ID used again does not make a dead run look alive. At the start of a run, the records of
+runs whose processes are all gone are swept: their images are removed when nothing else names them (the same rules as a normal
 cleanup), their temporary directories are deleted, then the records go.
 
 The records of live runs also say who uses a tag: our tags name the build inputs, so two sessions
@@ -36,14 +37,34 @@ def state_directory() -> Path:
     return state_root() / "leftovers"
 
 
-def _alive(pid: int) -> bool:
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from ``/proc``), or None where that
+    cannot be read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()  # after the command name, which may hold spaces
+    return fields[19] if len(fields) > 19 and fields[19].isdigit() else None
+
+
+def process_token(pid: int) -> str:
+    """``pid`` and its start time (``1234.98765``): a process ID used again by a later process
+    (containers start every run with the same few) does not make a dead run's record look alive."""
+    started = _started(pid)
+    return f"{pid}.{started}" if started else str(pid)
+
+
+def _alive(token: str) -> bool:
+    pid_text, _, started = token.partition(".")
+    pid = int(pid_text)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    return not started or _started(pid) in (None, started)
 
 
 class BuildRecord:
@@ -56,7 +77,8 @@ class BuildRecord:
             engine_address.encode()
         ).hexdigest()[:16]
         self.owner_pids = owner_pids  # every pid that must be gone before others may sweep this
-        self.path = self.directory / ("-".join(str(p) for p in owner_pids) + ".jsonl")
+        self._tokens = [process_token(p) for p in owner_pids]
+        self.path = self.directory / ("-".join(self._tokens) + ".jsonl")
         self._seen: set[tuple[str, str]] = set()
 
     @property
@@ -90,7 +112,7 @@ class BuildRecord:
         """This run cleaned up: drop its record (and, for an xdist controller, its workers')."""
         targets = [self.path]
         if prefix_only:
-            targets = [*self.directory.glob(f"{self.owner_pids[0]}-*.jsonl"), self.path]
+            targets = [*self.directory.glob(f"{self._tokens[0]}-*.jsonl"), self.path]
         for path in targets:
             with contextlib.suppress(OSError):
                 path.unlink()
@@ -108,11 +130,12 @@ def _records(directory: Path, alive: bool) -> list[Path]:
     """The record files of live runs (``alive``) or of runs whose processes are all gone."""
     found = []
     for path in sorted(directory.glob("*.jsonl")):
+        tokens = path.stem.split("-")
         try:
-            pids = [int(part) for part in path.stem.split("-")]
+            live = any(_alive(token) for token in tokens)
         except ValueError:
             continue
-        if any(_alive(pid) for pid in pids) == alive:
+        if live == alive:
             found.append(path)
     return found
 
@@ -125,7 +148,7 @@ def used_elsewhere(directory: Path, tag: str, own_pid: int | None) -> bool:
     """Whether a live run other than the one of ``own_pid`` (a process and its xdist workers)
     noted ``tag`` (it built, or is building, the same inputs)."""
     for path in _records(directory, alive=True):
-        if own_pid is not None and path.stem.split("-")[0] == str(own_pid):
+        if own_pid is not None and path.stem.split("-")[0].partition(".")[0] == str(own_pid):
             continue
         if any(kind == "tag" and value == tag for kind, value in _entries(path)):
             return True

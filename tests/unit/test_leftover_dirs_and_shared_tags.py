@@ -138,3 +138,19 @@ def _lines(record: BuildRecord) -> list[list[str]]:
     import json
 
     return [json.loads(line) for line in record.path.read_text().splitlines()]
+
+
+def test_a_record_whose_process_id_was_used_again_is_a_dead_runs(tmp_path: Path, live_pid: int) -> None:
+    """Containers start every run with the same few process IDs: a record written by an earlier
+    process of the same ID (another start time) is swept, not taken for a live run's."""
+    engine = FakeEngine()
+    directory = BuildRecord(engine.address, (live_pid,), tmp_path).directory
+    directory.mkdir(parents=True)
+    (directory / f"{live_pid}.1.jsonl").write_text(f'["dir", "{tmp_path}/pytest-imagesize-old"]\n')
+    (tmp_path / "pytest-imagesize-old").mkdir()
+    assert not used_elsewhere(directory, "x", None)  # not taken for a live run
+    sweep(engine, tmp_path)
+    assert not (tmp_path / "pytest-imagesize-old").exists()
+    live = BuildRecord(engine.address, (live_pid,), tmp_path)
+    live.add("tag", TAG)
+    assert live.path.name != f"{live_pid}.1.jsonl" and used_elsewhere(directory, TAG, None)
