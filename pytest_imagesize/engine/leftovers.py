@@ -6,8 +6,9 @@ Each run (and each pytest-xdist worker) keeps one record file in the per-user st
 ID, tag, build container or temporary directory, flushed as the build stream names it. A run that
 cleaned up deletes its records; a record is named by its processes' IDs and start times, so a
 process ID used again does not make a dead run look alive. At the start of a run, the records of
-runs whose processes are all gone are swept: their images are removed when nothing else names them (the same rules as a normal
-cleanup), their temporary directories are deleted, then the records go.
+runs whose processes are all gone are swept: their images are removed when nothing else names
+them (the same rules as a normal cleanup), their temporary directories are deleted, then the
+records go.
 
 The records of live runs also say who uses a tag: our tags name the build inputs, so two sessions
 building the same thing at once share one; a tag is removed only when no other live run's record
