@@ -26,11 +26,13 @@ is never overwritten; an entry's ``date`` and ``commit`` change only when its nu
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
 import subprocess
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -384,10 +386,60 @@ def render(entries: Mapping[str, BaselineEntry]) -> str:
 
 
 def lock_path(path: Path) -> Path:
-    """The baseline's lock, shared by every run of the user on the checkout. It lives in the
-    per-user state directory (named by the baseline's resolved path), never in the project: a
-    lock file there would be one ``git add -A`` away from a commit."""
+    """The baseline's lock file where its directory cannot be locked itself (see ``_locked``): in
+    the per-user state directory (named by the baseline's resolved path), never in the project,
+    where a lock file would be one ``git add -A`` away from a commit."""
     return lock_for(path, "baseline")
+
+
+class _LockTimeout(Exception):
+    pass
+
+
+def _flock_directory(directory: Path) -> int | None:
+    """A descriptor of ``directory`` holding an exclusive ``flock`` on it, or None where the
+    system or its file system cannot lock a directory. ``_LockTimeout`` after ``LOCK_TIMEOUT``."""
+    try:
+        import fcntl
+
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except (ImportError, OSError, AttributeError):
+        return None
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise _LockTimeout(str(directory)) from None
+            time.sleep(0.05)
+        except OSError:
+            os.close(fd)
+            return None
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Held while the baseline is read, merged and written. The lock is the baseline's directory
+    itself (``flock``): every run on the machine takes the same one whatever its user, ``HOME``
+    or ``XDG_STATE_HOME``, and no file is left in the project. Where a directory cannot be
+    locked, a lock file in the per-user state directory stands in."""
+    fd = _flock_directory(path.parent)
+    if fd is not None:
+        try:
+            yield
+        finally:
+            os.close(fd)
+        return
+    from filelock import FileLock, Timeout  # only updates need it
+
+    try:
+        with FileLock(str(lock_path(path)), timeout=LOCK_TIMEOUT):
+            yield
+    except Timeout:
+        raise _LockTimeout(str(lock_path(path))) from None
 
 
 def _read_only(path: Path) -> bool:
@@ -414,16 +466,13 @@ def resolve(rootdir: Path, value: str | os.PathLike[str], explicit: bool) -> Pat
 def update(path: Path, measured: Mapping[str, BaselineEntry]) -> tuple[dict[str, BaselineEntry], list[str]]:
     """Merge ``measured`` into the file: other images' entries stay as they are. Returns the
     entries now in the file and the names of those whose numbers changed."""
-    from filelock import FileLock, Timeout  # only updates need it
-
     if path.exists() and _read_only(path):
         raise BaselineError(f"baseline {path}: the file is read-only; make it writable to update it")
     if path.parent.exists() and _read_only(path.parent):
         raise BaselineError(f"baseline {path}: its directory is read-only; make it writable to update it")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(lock_path(path)), timeout=LOCK_TIMEOUT)  # outside the project
-        with lock:
+        with _locked(path):
             entries = load(path)  # raises, and writes nothing, when the file is damaged
             changed = []
             for name, entry in measured.items():
@@ -434,10 +483,10 @@ def update(path: Path, measured: Mapping[str, BaselineEntry]) -> tuple[dict[str,
                 entries[name] = merged
             if changed or not path.exists():
                 write_atomic(path, render(entries))
-    except Timeout:
+    except _LockTimeout as held:
         raise BaselineError(
-            f"baseline {path}: another run held its lock ({lock_path(path)}) for {LOCK_TIMEOUT:g} s; "
-            "wait for it to finish, or delete the lock file if no run is going on"
+            f"baseline {path}: another run held its lock ({held}) for {LOCK_TIMEOUT:g} s; "
+            "wait for it to finish (a lock file left by no running process may be deleted)"
         ) from None
     except OSError as exc:
         raise BaselineError(f"baseline {path}: cannot write it ({exc.strerror or exc})") from None

@@ -5,6 +5,7 @@ numbers compare, concurrent updates."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -256,7 +257,10 @@ def test_version_1_entries_compare_only_when_graph_driver_docker_measured_them(
     assert loaded.size_comparable is comparable
 
 
-def test_concurrent_updates_lose_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("homes", ["shared", "one each"])
+def test_concurrent_updates_lose_nothing(tmp_path: Path, homes: str) -> None:
+    """Also runs with a HOME and XDG_STATE_HOME each (sudo, a container mounting the checkout):
+    they lock the same baseline all the same."""
     path = tmp_path / "image-sizes.json"
     script = (
         "import sys\nfrom pathlib import Path\nfrom pytest_imagesize import baseline\n"
@@ -264,7 +268,16 @@ def test_concurrent_updates_lose_nothing(tmp_path: Path) -> None:
         "    e = baseline.BaselineEntry(size=i, compressed_size=None, layers=(), engine={})\n"
         "    baseline.update(Path(sys.argv[1]), {f'{sys.argv[2]}-{i}': e})\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(path), who]) for who in ("a", "b", "c")]
+
+    def env(who: str) -> dict[str, str]:
+        if homes == "shared":
+            return dict(os.environ)
+        return {**os.environ, "HOME": str(tmp_path / who), "XDG_STATE_HOME": str(tmp_path / who / "state")}
+
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(path), who], env=env(who))
+        for who in ("a", "b", "c")
+    ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
     names = set(baseline.load(path))
     assert names == {f"{who}-{i}" for who in "abc" for i in range(25)}
