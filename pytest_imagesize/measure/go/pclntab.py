@@ -364,7 +364,15 @@ def read_tables(
     if len(found) != len(nul):
         raise TableError("function table: the name table is corrupt")
     raw_ids = {k: i for i, k in enumerate(dict.fromkeys(found))}
-    odd = next((k for k in raw_ids if b"/" in k and not k.endswith(b".")), None)
+    # a package path has no empty element ("a//b", "/a", "a/.", ".")
+    odd = next(
+        (
+            k
+            for k in raw_ids
+            if (b"/" in k and not k.endswith(b".")) or k.startswith((b".", b"/")) or b"/." in k or b"//" in k
+        ),
+        None,
+    )
     if odd is not None:
         raise TableError(
             f"function table: a function name has no package ({odd[:60].decode('utf-8', 'replace')})"
@@ -386,6 +394,12 @@ def read_tables(
             raw = blob[name_at[k] : nul[k]]
             pkg = package_of(raw.decode("utf-8", "replace")).encode("utf-8", "replace")
             name_pids[k] = pkg_ids.setdefault(pkg, len(pkg_ids))
+    colon = [i for p, i in pkg_ids.items() if b":" in p]  # only compiler internals have a ":"
+    if colon and np.isin(name_pids[lens > 0], colon).any():
+        k = int(np.flatnonzero(np.isin(name_pids, colon) & (lens > 0))[0])
+        raise TableError(
+            f"function table: a function name has no package ({blob[name_at[k] : nul[k]][:60].decode('utf-8', 'replace')})"
+        )
     out.is_test = b"\0testing.MainStart\0" in blob or blob.startswith(b"testing.MainStart\0")
     del blob
     npkg = len(pkg_ids)
@@ -400,6 +414,13 @@ def read_tables(
     fpid = name_pids[k].astype(np.int32)
     name_owners = set(np.unique(name_pids[named]).tolist())
     fdotless = name_dotless[k]  # names without a package (assembly helpers)
+    # a name without a package is an assembly function's, never inlined: a function's own name (a
+    # NUL written into a name splits it, and its second half is a name nothing refers to)
+    orphan = name_dotless & named
+    orphan[k] = False
+    if orphan.any():
+        at = int(name_at[np.flatnonzero(orphan)[0]])
+        raise TableError(f"function table: the name at byte {at} of the name table belongs to no function")
     if len(np.unique(nameoff)) != nfunc:
         raise TableError("function table: two functions share a name")
     del k, name_at, name_pids, lens, nul
@@ -589,6 +610,14 @@ def _check_files(
     import numpy as np
 
     pcfile = u32[fbase + 5].astype(np.int64)
+    # the linker writes a function's pcsp, pcfile and pcln tables together (none: a marker)
+    none = pcfile == 0
+    part = ((u32[fbase + 4] == 0) != none) | ((u32[fbase + 6] == 0) != none)
+    if part.any():
+        bad = int(np.flatnonzero(part)[0])
+        raise TableError(
+            f"function table: {_name(data, base, h, nameoff, bad)} has only some of its pc-value tables"
+        )
     has = np.flatnonzero(pcfile != 0)
     whole = np.frombuffer(data, np.uint8)
     pos = base + h.pctab + pcfile[has]
@@ -609,18 +638,25 @@ def _check_files(
     files: dict[int, str] = {}
     ftab, fend = base + h.filetab, base + h.pctab
     seen: dict[int, str] = {}  # package id -> a file of it, for packages none of whose files fit yet
-    fits: set[int] = set()
+    fits: set[int] = set()  # packages with a function starting in a file of their own
+    by_runtime: set[int] = set()  # packages with a function starting in a file of the runtime
     for pid, off in pairs.T.tolist():
         pkg = pkgs[pid].decode("utf-8", "replace")
         if pid in fits or pkg in ("main", "runtime") or ":" in pkg or off == NO_FUNCDATA:
             continue
         if off not in files:
             files[off] = _file(data, ftab, fend, off)
-        if _in_package(files[off], pkg):
+        fit = _in_package(files[off], pkg)
+        if fit == "own":
             fits.add(pid)
+        elif fit == "runtime":
+            by_runtime.add(pid)
         else:
             seen.setdefault(pid, files[off])
-    bare = name_owners - set(np.unique(fpid[has]).tolist())  # packages of inlined functions only
+    fits |= {pid for pid, pkg in enumerate(pkgs) if pkg in (b"main", b"runtime") or b":" in pkg}
+    # packages of inlined functions only, or whose functions all start in the runtime's files (which
+    # implements functions of std packages by linkname): the package must have files here
+    bare = (name_owners - set(np.unique(fpid[has]).tolist())) | (by_runtime - fits)
     if bare:
         folders = {
             "/".join(parts[i:])
@@ -632,7 +668,7 @@ def _check_files(
             pkg = pkgs[pid].decode("utf-8", "replace")
             # the runtime names functions of std packages (linkname) that have no file here
             parent = pkg.rpartition("/")[0] if "." not in pkg.split("/")[0] else ""
-            if pkg not in folders and parent not in folders and ":" not in pkg:
+            if pkg not in folders and (not parent or parent not in folders) and ":" not in pkg:
                 raise TableError(f"function table: names of package {pkg} but no file of it")
     # names without a package: assembly helpers, and the runtime's own (cgo's exported callbacks)
     for k in np.flatnonzero(dotless).tolist():
@@ -647,7 +683,7 @@ def _check_files(
         if not name.startswith("go:"):
             raise TableError(f"function table: {name} has no pc-value tables")
     for pid, path in seen.items():
-        if pid not in fits:
+        if pid not in fits and pid not in by_runtime:
             k = int(has[np.flatnonzero(fpid[has] == pid)[0]])
             raise TableError(
                 f"function table: no function of package {pkgs[pid].decode('utf-8', 'replace')} starts "
@@ -662,19 +698,20 @@ def _file(data: bytes | bytearray, ftab: int, fend: int, off: int) -> str:
     return bytes(data[ftab + off : end]).decode("utf-8", "replace")
 
 
-def _in_package(path: str, pkg: str) -> bool:
-    """Can a function of ``pkg`` start in the file ``path``?"""
+def _in_package(path: str, pkg: str) -> str:
+    """Can a function of ``pkg`` start in the file ``path``? "own" (a file of the package),
+    "runtime" (a file of the runtime, which implements functions of other packages) or ""."""
     folder, _, leaf = _VERSION.sub("", path).rpartition("/")
     if folder == pkg or folder.endswith("/" + pkg) or not folder or leaf.startswith("_cgo_"):
-        return True
-    if "runtime" in folder.split("/"):  # the runtime implements functions of other packages
-        return True
+        return "own"
     # a local module (main or replaced) built without -trimpath: its absolute directory
-    return (
+    if (
         folder.startswith("/")
         and "." in pkg.split("/")[0]
         and folder.rsplit("/", 1)[-1] == pkg.rsplit("/", 1)[-1]
-    )
+    ):
+        return "own"
+    return "runtime" if "runtime" in folder.split("/") else ""
 
 
 def _name(data: bytes | bytearray, base: int, h: PcHeader, nameoff: npt.NDArray[np.int64], k: int) -> str:
