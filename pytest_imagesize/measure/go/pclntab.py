@@ -397,9 +397,8 @@ def read_tables(
     colon = [i for p, i in pkg_ids.items() if b":" in p]  # only compiler internals have a ":"
     if colon and np.isin(name_pids[lens > 0], colon).any():
         k = int(np.flatnonzero(np.isin(name_pids, colon) & (lens > 0))[0])
-        raise TableError(
-            f"function table: a function name has no package ({blob[name_at[k] : nul[k]][:60].decode('utf-8', 'replace')})"
-        )
+        bad_name = blob[name_at[k] : nul[k]][:60].decode("utf-8", "replace")
+        raise TableError(f"function table: a function name has no package ({bad_name})")
     out.is_test = b"\0testing.MainStart\0" in blob or blob.startswith(b"testing.MainStart\0")
     del blob
     npkg = len(pkg_ids)
