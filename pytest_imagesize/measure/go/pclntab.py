@@ -374,9 +374,9 @@ def read_tables(
         None,
     )
     if odd is not None:
-        raise TableError(
-            f"function table: a function name has no package ({odd[:60].decode('utf-8', 'replace')})"
-        )
+        at = 0 if blob.startswith(odd) else blob.find(b"\0" + odd) + 1
+        bad_name = blob[at : blob.find(b"\0", at)][:60].decode("utf-8", "replace")
+        raise TableError(f"function table: a function name has no package ({bad_name})")
     # "pkg." -> pkg; a name without a dot after its last slash -> runtime
     pkg_ids: dict[bytes, int] = {}
     remap = [
