@@ -335,13 +335,25 @@ def read_tables(
         raise TableError("function table records are corrupt (implausible pcdata/funcdata counts)")
     if nfunc and int((fbase + words + npcdata + nfd).max()) > len(u32):
         raise TableError("function table: function records run past the end of the table")
-    # the compiler writes an inlining tree and its pc index together, and arg liveness likewise
-    for pcdata_i, funcdata_i, what in ((2, 3, "inlining tree"), (3, 6, "argument liveness")):
+    if nfunc and ((npcdata > 1) & (nfd == 0)).any():
+        bad = int(np.flatnonzero((npcdata > 1) & (nfd == 0))[0])
+        raise TableError(
+            f"function table: {_name(data, base, h, column(1), bad)} has pc data but no funcdata"
+        )
+    # the compiler writes an inlining tree and its pc index together, and arg liveness likewise; a
+    # function with a stack map index (one that calls) has the stack maps (a leaf may have maps only)
+    for pcdata_i, funcdata_i, what in (
+        (2, 3, "inlining tree"),
+        (3, 6, "argument liveness"),
+        (1, 0, "stack maps"),
+        (1, 1, "stack maps"),
+    ):
         has_pc = (npcdata > pcdata_i) & (u32[np.minimum(fbase + words + pcdata_i, len(u32) - 1)] != 0)
         at = np.minimum(fbase + words + npcdata + funcdata_i, len(u32) - 1)
         has_fd = (nfd > funcdata_i) & (u32[at] != NO_FUNCDATA)
-        if (has_pc != has_fd).any():
-            bad = int(np.flatnonzero(has_pc != has_fd)[0])
+        half = (has_pc & ~has_fd) if pcdata_i == 1 else (has_pc != has_fd)
+        if half.any():
+            bad = int(np.flatnonzero(half)[0])
             raise TableError(
                 f"function table: {_name(data, base, h, column(1), bad)} has half of its {what} "
                 "(pc index or funcdata)"
