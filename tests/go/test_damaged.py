@@ -172,3 +172,17 @@ def test_a_function_without_its_line_table_sets_problem(go_builds: GoBuilds) -> 
     b = analyse_go_binary("/app/x", bytes(data))
     assert b is not None and b.problem is not None
     assert b.problem.endswith(" has only some of its pc-value tables"), b.problem
+
+
+def test_a_function_with_a_stack_map_index_and_no_funcdata_sets_problem(go_builds: GoBuilds) -> None:
+    data = bytearray(go_builds.data(GO124))
+    off, _ = section(bytes(data), ".gopclntab")
+    nfunc, functab = struct.unpack_from("<Q", data, off + 8)[0], struct.unpack_from("<Q", data, off + 64)[0]
+    for i in range(nfunc // 2, nfunc):
+        rec = off + functab + struct.unpack_from("<I", data, off + functab + 8 * i + 4)[0]
+        if struct.unpack_from("<I", data, rec + 28)[0] >= 2 and data[rec + 43]:  # npcdata, nfuncdata
+            break
+    data[rec + 43] = 0  # _func word 10's last byte: nfuncdata
+    b = analyse_go_binary("/app/x", bytes(data))
+    assert b is not None and b.problem is not None
+    assert b.problem.endswith(" has pc data but no funcdata"), b.problem

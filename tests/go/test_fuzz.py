@@ -4,7 +4,10 @@ Every case either reads exactly as the clean binary does (the corruption hit byt
 depends on) or sets ``problem``. Cases are drawn from a seeded ``random.Random`` (the same cases
 on every run), spread over the whole file and concentrated on the function table, the build info
 and the code; each is analysed in-process by ``analyse_go_binary``, the function the CLI and the
-probe use. Run it alone to see the classes: ``pytest tests/go/test_fuzz.py -s``.
+probe use. Run it alone to see the classes: ``pytest tests/go/test_fuzz.py -s``; with
+``IMAGESIZE_FUZZ_DEBUG=PATH`` the clean binary is written to PATH and each wrong case prints the
+bytes changed and the figures that differ. The damage the format cannot reveal is listed in
+``pclntab.read_tables``' docstring.
 """
 
 from __future__ import annotations
