@@ -119,3 +119,70 @@ def test_hygiene_allows_unreadable_by_name(go_builds: GoBuilds) -> None:
     b = analyse_go_binary("/app/server", go_builds.data(GO124)[:5000])
     assert b is not None
     assert [f.rule for f in hygiene_findings(b, image_has_loader=True)] == ["unreadable"]
+
+
+def _names(data: bytes) -> tuple[int, int]:
+    """File offsets of the name table (funcnametab) and of its end."""
+    off, _ = section(data, ".gopclntab")
+    funcname, cu = struct.unpack_from("<8Q", data, off + 8)[3:5]
+    return off + funcname, off + cu
+
+
+def _name_at(data: bytes, pattern: bytes) -> int:
+    """File offset of the first name in the name table matching ``pattern`` (a regex)."""
+    import re
+
+    lo, hi = _names(data)
+    m = re.search(b"\0(" + pattern + b")\0", data[lo:hi])
+    assert m is not None, f"no name like {pattern!r} in the name table"
+    return lo + m.start(1)
+
+
+# name edits that keep the table well formed (printable, NUL-terminated) but give other numbers
+@pytest.mark.parametrize(
+    ("pattern", "at", "byte", "problem"),
+    [
+        # a package no file belongs to (its function starts in the runtime's file, by linkname)
+        (rb"sync\.runtime_[A-Za-z]+", 0, b"X", "function table: names of package Xync but no file of it"),
+        # a name starting with a dot: no package at all
+        (rb"sync\.runtime_[A-Za-z]+", 0, b".", "function table: a function name has no package (.ync."),
+        # a ':' makes a compiler internal's package (which no check holds to a file)
+        (rb"sync\.runtime_[A-Za-z]+", 1, b":", "function table: a function name has no package (s:nc."),
+        # a NUL splitting a name: its second half is a name without a package no function has
+        (rb"runtime\.gcStart", 10, b"\0", "function table: the name at byte "),
+    ],
+)
+def test_a_changed_name_byte_sets_problem(
+    go_builds: GoBuilds, pattern: bytes, at: int, byte: bytes, problem: str
+) -> None:
+    data = bytearray(go_builds.data(GO124))
+    pos = _name_at(bytes(data), pattern) + at
+    data[pos : pos + 1] = byte
+    b = analyse_go_binary("/app/x", bytes(data))
+    assert b is not None and b.problem is not None and b.problem.startswith(problem), b and b.problem
+
+
+def test_a_function_without_its_line_table_sets_problem(go_builds: GoBuilds) -> None:
+    data = bytearray(go_builds.data(GO124))
+    off, _ = section(bytes(data), ".gopclntab")
+    nfunc, functab = struct.unpack_from("<Q", data, off + 8)[0], struct.unpack_from("<Q", data, off + 64)[0]
+    funcoff = struct.unpack_from("<I", data, off + functab + 8 * (nfunc // 2) + 4)[0]
+    assert struct.unpack_from("<I", data, off + functab + funcoff + 24)[0] != 0
+    data[off + functab + funcoff + 24 : off + functab + funcoff + 28] = bytes(4)  # _func word 6: pcln
+    b = analyse_go_binary("/app/x", bytes(data))
+    assert b is not None and b.problem is not None
+    assert b.problem.endswith(" has only some of its pc-value tables"), b.problem
+
+
+def test_a_function_with_a_stack_map_index_and_no_funcdata_sets_problem(go_builds: GoBuilds) -> None:
+    data = bytearray(go_builds.data(GO124))
+    off, _ = section(bytes(data), ".gopclntab")
+    nfunc, functab = struct.unpack_from("<Q", data, off + 8)[0], struct.unpack_from("<Q", data, off + 64)[0]
+    for i in range(nfunc // 2, nfunc):
+        rec = off + functab + struct.unpack_from("<I", data, off + functab + 8 * i + 4)[0]
+        if struct.unpack_from("<I", data, rec + 28)[0] >= 2 and data[rec + 43]:  # npcdata, nfuncdata
+            break
+    data[rec + 43] = 0  # _func word 10's last byte: nfuncdata
+    b = analyse_go_binary("/app/x", bytes(data))
+    assert b is not None and b.problem is not None
+    assert b.problem.endswith(" has pc data but no funcdata"), b.problem

@@ -4,7 +4,10 @@ Every case either reads exactly as the clean binary does (the corruption hit byt
 depends on) or sets ``problem``. Cases are drawn from a seeded ``random.Random`` (the same cases
 on every run), spread over the whole file and concentrated on the function table, the build info
 and the code; each is analysed in-process by ``analyse_go_binary``, the function the CLI and the
-probe use. Run it alone to see the classes: ``pytest tests/go/test_fuzz.py -s``.
+probe use. Run it alone to see the classes: ``pytest tests/go/test_fuzz.py -s``; with
+``IMAGESIZE_FUZZ_DEBUG=PATH`` the clean binary is written to PATH and each wrong case prints the
+bytes changed and the figures that differ. The damage the format cannot reveal is listed in
+``pclntab.read_tables``' docstring.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from tests.go.gobuild import go_env, run_go
 
 SEED = int(os.environ.get("IMAGESIZE_FUZZ_SEED", "20240521"))
 CASES = int(os.environ.get("IMAGESIZE_FUZZ_CASES", "1000"))
+# a path: the clean binary is written there, and each wrong case prints where the corruption was
+# and which figures changed
+DEBUG = bool(os.environ.get("IMAGESIZE_FUZZ_DEBUG"))
 # CPU seconds for the whole loop (about 15 s on a 2-core machine; wall time is the same on an idle
 # one and grows with whatever else the machine runs): the CI budget for this test and the fault
 # suite together is 3 minutes
@@ -74,8 +80,10 @@ def sections(data: bytes) -> dict[str, tuple[int, int]]:
     return {s.name: (int(s["sh_offset"]), int(s["sh_size"])) for s in elf.iter_sections()}
 
 
-def corrupt(data: bytes, rnd: random.Random, secs: dict[str, tuple[int, int]]) -> tuple[str, str, bytes]:
-    """One corruption: (kind, region, corrupted bytes)."""
+def corrupt(
+    data: bytes, rnd: random.Random, secs: dict[str, tuple[int, int]]
+) -> tuple[str, str, int, int, bytes]:
+    """One corruption: (kind, region, file offset, length, corrupted bytes)."""
     kind = rnd.choice(KINDS)
     region = rnd.choice(REGIONS)
     lo, n = (0, len(data)) if region == "<file>" else secs[region]
@@ -92,10 +100,12 @@ def corrupt(data: bytes, rnd: random.Random, secs: dict[str, tuple[int, int]]) -
             buf[at] ^= 1 << rnd.randrange(8)
     else:
         del buf[pos:]
-    return kind, region, bytes(buf)
+    return kind, region, pos, length, bytes(buf)
 
 
 def test_corrupted_go_binary_never_gives_wrong_numbers(tiny_binary: bytes) -> None:
+    if DEBUG:
+        Path(os.environ["IMAGESIZE_FUZZ_DEBUG"]).write_bytes(tiny_binary)
     clean = analyse_go_binary("/app/tiny", tiny_binary)
     assert clean is not None and clean.problem is None and clean.packages
     want = figures(clean)
@@ -105,7 +115,7 @@ def test_corrupted_go_binary_never_gives_wrong_numbers(tiny_binary: bytes) -> No
     wrong: list[str] = []
     started, cpu = time.monotonic(), time.process_time()
     for case in range(CASES):
-        kind, region, data = corrupt(tiny_binary, rnd, secs)
+        kind, region, pos, length, data = corrupt(tiny_binary, rnd, secs)
         got = analyse_go_binary("/app/tiny", data)
         if got is not None and got.problem is not None:
             assert "\n" not in got.problem and got.size == len(data)
@@ -116,7 +126,15 @@ def test_corrupted_go_binary_never_gives_wrong_numbers(tiny_binary: bytes) -> No
             classes["not an ELF file any more"] += 1
         else:
             classes["WRONG: different numbers, no problem"] += 1
-            wrong.append(f"case {case}: {kind} in {region}, {len(data)} bytes")
+            wrong.append(f"case {case}: {kind} in {region} at {pos:#x}+{length}, {len(data)} bytes")
+            if DEBUG:
+                diff = [
+                    (set(a) - set(b), set(b) - set(a)) if isinstance(a, list) else (a, b)
+                    for a, b in zip(want, figures(got) or (), strict=False)
+                    if a != b
+                ]
+                changed = [i for i in range(len(data)) if data[i] != tiny_binary[i]][:16]
+                print(f"\n{wrong[-1]}: bytes changed at {[hex(i) for i in changed]}: {diff}")
     elapsed, cpu = time.monotonic() - started, time.process_time() - cpu
     summary = dict(sorted(classes.items()))
     print(f"\nGo fuzz: {CASES} cases, seed {SEED}, {elapsed:.1f} s ({cpu:.1f} s CPU): {summary}")
