@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from elftools.elf.elffile import ELFFile
 
 from . import buildinfo as bi
+from . import pcheader as ph
 from . import pclntab as pt
 from .elfcut import has_go_note, truncation
 from .model import GoBinary, GoModule, GoPackage, looks_like_elf
@@ -193,7 +194,7 @@ def analyse_go_binary(path: str, data: bytes | bytearray) -> GoBinary | None:
     else:
         try:
             _split_tables(data, sections, psec, endian, machine, out, split)
-        except pt.TableError as exc:
+        except ph.TableError as exc:
             problems.append(str(exc))
             split.clear()  # nothing of a table that did not hold together is used
         except _BAD_INPUT as exc:
@@ -296,7 +297,7 @@ def _fill_buildinfo(
 
 def _find_pclntab(data: bytes | bytearray, sections: list[_Section], endian: str) -> _Section | None:
     """A function table not in a section of its own (e.g. external linking into .data.rel.ro)."""
-    for magic in (pt.MAGIC_120, pt.MAGIC_118):
+    for magic in (ph.MAGIC_120, ph.MAGIC_118):
         needle = struct.pack(endian + "IBB", magic, 0, 0)
         for s in sections:
             if s.nobits or not s.name.startswith((".data.rel.ro", ".rodata")):
@@ -323,14 +324,14 @@ def _split_tables(
     size = len(data)
     base = psec.offset
     psize = min(psec.size, size - base)
-    h = pt.read_header(data, base, psize, endian, out.go_version)
+    h = ph.read_header(data, base, psize, endian, out.go_version)
     tsec = next((s for s in sections if s.name == ".text" and not s.nobits), None)
     text_start = h.text_start or (tsec.addr if tsec else 0)
     text_tuple = None
     if tsec is not None and tsec.offset + tsec.size <= size:
         text_tuple = (tsec.addr, tsec.offset, tsec.size)
         if not tsec.addr <= text_start < tsec.addr + tsec.size:
-            raise pt.TableError(f"function table: its text start 0x{text_start:x} is outside .text")
+            raise ph.TableError(f"function table: its text start 0x{text_start:x} is outside .text")
     mapped = sorted((s.addr, s.offset, s.size) for s in sections if not s.nobits and s.addr)
     # moduledata (for funcdata and type data) lives in .noptrdata (or .data.rel.ro when relocated)
     md: dict[str, int] | None = None
@@ -341,19 +342,19 @@ def _split_tables(
             data, (s.offset, min(s.size, size - s.offset)), psec.addr, h.funcname, endian, h.ptr_size
         )
         if mpos >= 0:
-            md = pt.read_moduledata(data, mpos, endian, h.ptr_size, h.magic == pt.MAGIC_120)
+            md = pt.read_moduledata(data, mpos, endian, h.ptr_size, h.magic == ph.MAGIC_120)
             break
     gofunc = None
     if md is not None:
         g = pt.addr_to_offset(mapped, md["gofunc"])
         gofunc = g if g >= 0 else None
     if md is None:
-        raise pt.TableError("module data (runtime.firstmoduledata) not found; sizes by section only")
+        raise ph.TableError("module data (runtime.firstmoduledata) not found; sizes by section only")
     align = 32 if machine in ("EM_X86_64", "EM_386") else 16  # cmd/link's funcAlign
     ts = pt.read_tables(data, base, psize, endian, h, text_start, text_tuple, gofunc, align)
     lo, hi = ts.pc_range
     if ts.nfunc and (md["minpc"] != text_start + lo or md["maxpc"] != text_start + hi):
-        raise pt.TableError(
+        raise ph.TableError(
             "function table: its functions span "
             f"0x{text_start + lo:x}-0x{text_start + hi:x}, the module data says "
             f"0x{md['minpc']:x}-0x{md['maxpc']:x}"
@@ -378,7 +379,7 @@ def _split_tables(
     if gofunc is not None:
         rsec = next((s for s in sections if not s.nobits and s.offset <= gofunc < s.offset + s.size), None)
     if rsec is None or gofunc is None:
-        raise pt.TableError("module data: go:func.* (funcdata) lies in no section")
+        raise ph.TableError("module data: go:func.* (funcdata) lies in no section")
     if rsec.offset + rsec.size > size:
         return
     r0, r1 = rsec.offset, rsec.offset + rsec.size
@@ -388,7 +389,7 @@ def _split_tables(
     f0, f1 = ts.funcdata_span
     if ts.funcdata_claimed:
         if not r0 <= f0 <= f1 < r1:
-            raise pt.TableError(f"function table: funcdata offsets point outside {rsec.name}")
+            raise ph.TableError(f"function table: funcdata offsets point outside {rsec.name}")
         rodata_pkgs = {names[i]: v for i, v in enumerate(ts.funcdata) if v}
         claimed += ts.funcdata_claimed
     ff = pt.addr_to_offset(mapped, md["findfunctab"])
@@ -396,13 +397,13 @@ def _split_tables(
         span = md["maxpc"] - md["minpc"]  # cmd/link: a uint32 per 4 KiB bucket, a byte per 256 B
         nff = (span + 4095) // 4096 * 4 + (span + 255) // 256
         if not (ff >= 0 and r0 <= ff and ff + nff <= r1 and not (ff < f1 and f0 < ff + nff)):
-            raise pt.TableError(
+            raise ph.TableError(
                 f"module data: findfunctab (0x{md['findfunctab']:x}) is not inside {rsec.name}"
             )
         rodata_other["findfunctab"] = nff
         claimed += nff
     if claimed > rsec.size:
-        raise pt.TableError(f"function table: funcdata and findfunctab claim more than {rsec.name} has")
+        raise ph.TableError(f"function table: funcdata and findfunctab claim more than {rsec.name} has")
     rodata_other[_bucket(rsec.name)] = rsec.size - claimed
     split[".rodata"] = (rodata_pkgs, rodata_other, rsec.size)
 

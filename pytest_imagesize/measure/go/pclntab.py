@@ -24,81 +24,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .names import package_of
+from .pcheader import (
+    MAGIC_120,
+    NO_FUNCDATA,
+    PcHeader,
+    TableError,
+)
+from .pcheader import words as _words
+from .tablecheck import check_files, check_funcdata, name_of
 
 if TYPE_CHECKING:  # numpy loads with the first Go binary read
     import numpy as np
     import numpy.typing as npt
-
-MAGIC_118 = 0xFFFFFFF0
-MAGIC_120 = 0xFFFFFFF1
-OLD_MAGICS = {0xFFFFFFFB: "Go 1.2-1.15", 0xFFFFFFFA: "Go 1.16/1.17"}
-NO_FUNCDATA = 0xFFFFFFFF
-
-
-class TableError(ValueError):
-    """The function table is there but cannot be read (one line, for GoBinary.problem)."""
-
-
-@dataclass
-class PcHeader:
-    magic: int
-    quantum: int
-    ptr_size: int
-    nfunc: int
-    nfiles: int
-    text_start: int
-    funcname: int
-    cu: int
-    filetab: int
-    pctab: int
-    functab: int
-    header_size: int
-
-
-def expected_magic(go_version: str) -> int | None:
-    """The table magic the linker of ``go_version`` (``go1.24.4``) writes, when it is Go 1.18+."""
-    m = re.match(r"go1\.(\d+)", go_version)
-    if m is None or int(m.group(1)) < 18:
-        return None
-    return MAGIC_118 if int(m.group(1)) < 20 else MAGIC_120
-
-
-def read_header(data: bytes | bytearray, base: int, size: int, endian: str, go_version: str = "") -> PcHeader:
-    """Parse and sanity-check the pcHeader at ``data[base:]`` (a section of ``size`` bytes);
-    ``go_version`` (from the build info, when read) says which magic to expect."""
-    if size < 8:
-        raise TableError("function table (.gopclntab) is truncated")
-    magic, pad1, pad2, quantum, ptr_size = struct.unpack_from(endian + "IBBBB", data, base)
-    want = expected_magic(go_version)
-    if want is not None and magic != want:
-        layout = f" (the {OLD_MAGICS[magic]} layout)" if magic in OLD_MAGICS else ""
-        raise TableError(
-            f"function table header is corrupt: magic 0x{magic:08x}{layout}, where {go_version} writes "
-            f"0x{want:08x}; sizes by section only"
-        )
-    if magic in OLD_MAGICS:
-        raise TableError(
-            f"function table layout 0x{magic:08x} ({OLD_MAGICS[magic]}) is not read; sizes by section only"
-        )
-    if magic not in (MAGIC_118, MAGIC_120):
-        raise TableError(f"unknown function table magic 0x{magic:08x} (newer Go?); sizes by section only")
-    if pad1 or pad2 or quantum not in (1, 2, 4) or ptr_size not in (4, 8):
-        raise TableError(
-            f"function table header is corrupt (pad {pad1},{pad2}, pc quantum {quantum}, "
-            f"pointer size {ptr_size})"
-        )
-    hsize = 8 + 8 * ptr_size
-    if size < hsize:
-        raise TableError("function table (.gopclntab) is truncated")
-    words = struct.unpack_from(endian + ("Q" if ptr_size == 8 else "I") * 8, data, base + 8)
-    nfunc, nfiles, text_start, funcname, cu, filetab, pctab, functab = words
-    h = PcHeader(
-        magic, quantum, ptr_size, nfunc, nfiles, text_start, funcname, cu, filetab, pctab, functab, hsize
-    )
-    offsets = [hsize, h.funcname, h.cu, h.filetab, h.pctab, h.functab]
-    if offsets != sorted(offsets) or h.functab + (2 * h.nfunc + 1) * 4 > size or h.nfunc > size:
-        raise TableError("function table header offsets are corrupt or the table is truncated")
-    return h
 
 
 @dataclass
@@ -158,16 +95,6 @@ def _pc_span(data: bytes | bytearray, pos: int, end: int) -> int:
 # a function name up to the dot that ends its package path (Go's rule, for names without generics)
 _NAME_PKG = re.compile(rb"((?:[^\0/]*/)*[^\0./]*\.?)[^\0]*\0")
 _SLOW_NAME = re.compile(rb"\0(?:type|go)[:.]|\[")
-
-
-def _words(data: bytes | bytearray, start: int, end: int, endian: str) -> npt.NDArray[np.uint32]:
-    """The uint32 words of data[start:end], as a view (nothing copied); fewer when data ends first."""
-    import numpy as np
-
-    n = (min(end, len(data)) - start) // 4
-    if start < 0 or n <= 0:
-        return np.zeros(0, np.uint32)
-    return np.frombuffer(data, np.dtype(endian + "u4"), n, start)
 
 
 def _arrays(counts: npt.NDArray[np.int64], first: npt.NDArray[np.int32]) -> tuple[npt.NDArray[np.int32], ...]:
@@ -304,7 +231,7 @@ def read_tables(
     function's pcsp and pcfile tables decoding to the same extent, which fits before the next
     function with less than ``func_align`` bytes to spare, and no part claiming more bytes than
     the table has. Names: printable, every package path without empty elements and witnessed by
-    the file table (see _check_files), every name without a package an assembly function's own.
+    the file table (see check_files), every name without a package an assembly function's own.
     Records: pcsp, pcfile and pcln tables all or none; an inlining tree and argument liveness
     with their pc indexes; a stack map index with funcdata and its stack maps. What does not hold
     raises TableError naming it.
@@ -348,7 +275,7 @@ def read_tables(
     if nfunc and ((npcdata > 1) & (nfd == 0)).any():
         bad = int(np.flatnonzero((npcdata > 1) & (nfd == 0))[0])
         raise TableError(
-            f"function table: {_name(data, base, h, column(1), bad)} has pc data but no funcdata"
+            f"function table: {name_of(data, base, h, column(1), bad)} has pc data but no funcdata"
         )
     # the compiler writes an inlining tree and its pc index together, and arg liveness likewise; a
     # function with a stack map index (one that calls) has the stack maps (a leaf may have maps only)
@@ -365,7 +292,7 @@ def read_tables(
         if half.any():
             bad = int(np.flatnonzero(half)[0])
             raise TableError(
-                f"function table: {_name(data, base, h, column(1), bad)} has half of its {what} "
+                f"function table: {name_of(data, base, h, column(1), bad)} has half of its {what} "
                 "(pc index or funcdata)"
             )
 
@@ -461,7 +388,7 @@ def read_tables(
         raise TableError("function table: pc-value table offsets point into other tables")
     pids = np.concatenate((fpid, fpid, fpid, fpid[pd_owner]))
     del pd_owner, pd_word
-    _check_files(data, base, h, endian, u32, fbase, fpid, list(pkg_ids), nameoff, name_owners, fdotless)
+    check_files(data, base, h, endian, u32, fbase, fpid, list(pkg_ids), nameoff, name_owners, fdotless)
     shared, starts, extents = _shared(refs, pids, lambda t: (t != 0) & (t < pctab_size), pctab_size, npkg)
     table += shared
     claimed = int(extents.sum())
@@ -504,7 +431,7 @@ def read_tables(
         if ((pcfile != 0) != has).any():
             bad = int(np.flatnonzero((pcfile != 0) != has)[0])
             raise TableError(
-                f"function table: {_name(data, base, h, nameoff, bad)} has only one of pcsp/pcfile"
+                f"function table: {name_of(data, base, h, nameoff, bad)} has only one of pcsp/pcfile"
             )
         tables, which = np.unique(np.concatenate((pcsp, pcfile)), return_inverse=True)
         i = np.minimum(np.searchsorted(starts, tables), max(len(starts) - 1, 0))
@@ -527,7 +454,7 @@ def read_tables(
         if wrong.any():
             bad = int(np.flatnonzero(wrong)[0])
             raise TableError(
-                f"function table: the pc-value tables of {_name(data, base, h, nameoff, bad)} do not match "
+                f"function table: the pc-value tables of {name_of(data, base, h, nameoff, bad)} do not match "
                 f"its extent (pcsp {int(span_sp[bad]) * h.quantum}, pcfile "
                 f"{int(span_file[bad]) * h.quantum}, {int(room[bad])} bytes to the next function)"
             )
@@ -547,7 +474,7 @@ def read_tables(
         del fd_owner, fd_word
         fdata, fstarts, fextents = _shared(refs, pids, lambda t: t != NO_FUNCDATA, None, npkg)
         del refs, pids
-        _check_funcdata(data, gofunc, u32, fbase + words + npcdata.astype(np.int32), nfd, fstarts, fextents)
+        check_funcdata(data, gofunc, u32, fbase + words + npcdata.astype(np.int32), nfd, fstarts, fextents)
         if len(fstarts):
             out.funcdata_max = int(fstarts[-1])
             out.funcdata_claimed = int(fextents.sum())
@@ -558,190 +485,6 @@ def read_tables(
     out.table = table.tolist()
     out.funcdata = fdata.tolist()
     return out
-
-
-_VERSION = re.compile(r"@[^/]*")
-
-
-def _check_funcdata(
-    data: bytes | bytearray,
-    gofunc: int,
-    u32: npt.NDArray[np.uint32],
-    first: npt.NDArray[np.int32],
-    nfd: npt.NDArray[np.int64],
-    starts: npt.NDArray[np.int64],
-    extents: npt.NDArray[np.int64],
-) -> None:
-    """Funcdata objects against their own headers: a stack-object list (slot 2: a uintptr count,
-    then 16-byte records, 8-aligned) fills its extent exactly; a pointer map (slots 0 and 1:
-    int32 count and bit width, then the bitmaps) fits in its extent. A reference moved inside an
-    object breaks one or the other."""
-    import numpy as np
-
-    whole = np.frombuffer(data, np.uint8)
-    last = len(starts) - 1  # the last object's extent is not known
-
-    def objects(slot: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        at = np.minimum(first + slot, len(u32) - 1)
-        refs = u32[at][(nfd > slot) & (u32[at] != NO_FUNCDATA)].astype(np.int64)
-        i = np.searchsorted(starts, np.unique(refs))
-        i = i[i < last]
-        return starts[i], extents[i]
-
-    def word(offs: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
-        pos = gofunc + offs
-        if len(pos) and int(pos.max()) + n > len(whole):
-            raise TableError("function table: funcdata lies past the end of the file")
-        return sum((whole[pos + k].astype(np.int64) << (8 * k)) for k in range(n))  # type: ignore[return-value]
-
-    offs, ext = objects(2)
-    count = word(offs, 8)
-    if (offs % 8).any() or (ext != 8 + 16 * count).any():
-        raise TableError("function table: a stack-object list does not fill its funcdata extent")
-    for slot in (0, 1):
-        offs, ext = objects(slot)
-        n, nbit = word(offs, 4), word(offs + 4, 4)
-        if (ext < 8 + n * ((nbit + 7) // 8)).any():
-            raise TableError("function table: a pointer map runs past its funcdata extent")
-
-
-def _check_files(
-    data: bytes | bytearray,
-    base: int,
-    h: PcHeader,
-    endian: str,
-    u32: npt.NDArray[np.uint32],
-    fbase: npt.NDArray[np.int32],
-    fpid: npt.NDArray[np.int32],
-    pkgs: list[bytes],
-    nameoff: npt.NDArray[np.int64],
-    name_owners: set[int],
-    dotless: npt.NDArray[np.bool_],
-) -> None:
-    """The functions' names against their source files (the names carry no checksum; the file
-    table is their second witness): of every package, some function must start (its pcfile
-    table's first value, through its compilation unit's file list) in a file of the package's
-    directory. A function may start in another package's file (inlined code, generic closures),
-    a package rarely has only such functions; a damaged name makes a package of which none does.
-    Files of the runtime (which implements functions of other packages, by linkname), generated
-    files and the main package are not held to it; a local module's absolute directory need only
-    end with the package's last element. A package of which only inlined functions are left (its
-    names, no function), or whose functions all start in the runtime's files, must have a
-    directory among the files' (for the standard library, which the runtime names by linkname,
-    its parent's will do). A file without a directory (``<autogenerated>``) fits any package."""
-    import numpy as np
-
-    pcfile = u32[fbase + 5].astype(np.int64)
-    # the linker writes a function's pcsp, pcfile and pcln tables together (none: a marker)
-    none = pcfile == 0
-    part = ((u32[fbase + 4] == 0) != none) | ((u32[fbase + 6] == 0) != none)
-    if part.any():
-        bad = int(np.flatnonzero(part)[0])
-        raise TableError(
-            f"function table: {_name(data, base, h, nameoff, bad)} has only some of its pc-value tables"
-        )
-    has = np.flatnonzero(pcfile != 0)
-    whole = np.frombuffer(data, np.uint8)
-    pos = base + h.pctab + pcfile[has]
-    value = np.zeros(len(has), np.int64)
-    done = np.zeros(len(has), np.bool_)
-    for k in range(5):  # the first varint: the value delta from -1
-        byte = whole[np.minimum(pos + k, len(whole) - 1)].astype(np.int64)
-        value |= np.where(done, 0, (byte & 0x7F) << (7 * k))
-        done |= byte < 0x80
-    fileno = np.where(value & 1, ~(value >> 1), value >> 1) - 1
-    cutab = _words(data, base + h.cu, base + h.filetab, endian)
-    idx = u32[fbase[has] + 8].astype(np.int64) + fileno
-    if not done.all() or (idx < 0).any() or (idx >= len(cutab)).any():
-        raise TableError("function table: a function's file index points outside the file list")
-    fileoff = cutab[idx].astype(np.int64)
-    keys = np.unique((fpid[has].astype(np.int64) << 32) | fileoff)  # (package, file) pairs
-    pairs = np.stack((keys >> 32, keys & 0xFFFFFFFF))
-    files: dict[int, str] = {}
-    ftab, fend = base + h.filetab, base + h.pctab
-    seen: dict[int, str] = {}  # package id -> a file of it, for packages none of whose files fit yet
-    fits: set[int] = set()  # packages with a function starting in a file of their own
-    by_runtime: set[int] = set()  # packages with a function starting in a file of the runtime
-    for pid, off in pairs.T.tolist():
-        pkg = pkgs[pid].decode("utf-8", "replace")
-        if pid in fits or pkg in ("main", "runtime") or ":" in pkg or off == NO_FUNCDATA:
-            continue
-        if off not in files:
-            files[off] = _file(data, ftab, fend, off)
-        fit = _in_package(files[off], pkg)
-        if fit == "own":
-            fits.add(pid)
-        elif fit == "runtime":
-            by_runtime.add(pid)
-        else:
-            seen.setdefault(pid, files[off])
-    fits |= {pid for pid, pkg in enumerate(pkgs) if pkg in (b"main", b"runtime") or b":" in pkg}
-    # packages of inlined functions only, or whose functions all start in the runtime's files (which
-    # implements functions of std packages by linkname): the package must have files here
-    bare = (name_owners - set(np.unique(fpid[has]).tolist())) | (by_runtime - fits)
-    if bare:
-        folders = {
-            "/".join(parts[i:])
-            for f in bytes(data[ftab:fend]).split(b"\0")
-            for parts in [_VERSION.sub("", f.decode("utf-8", "replace")).split("/")[:-1]]
-            for i in range(len(parts))
-        }
-        for pid in sorted(bare):
-            pkg = pkgs[pid].decode("utf-8", "replace")
-            # the runtime names functions of std packages (linkname) that have no file here
-            parent = pkg.rpartition("/")[0] if "." not in pkg.split("/")[0] else ""
-            if pkg not in folders and (not parent or parent not in folders) and ":" not in pkg:
-                raise TableError(f"function table: names of package {pkg} but no file of it")
-    # names without a package: assembly helpers, and the runtime's own (cgo's exported callbacks)
-    for k in np.flatnonzero(dotless).tolist():
-        if pcfile[k] == 0:
-            continue
-        at = int(np.searchsorted(has, k))
-        path = files.get(int(fileoff[at])) or _file(data, ftab, fend, int(fileoff[at]))
-        if not path.endswith(".s") and "runtime" not in _VERSION.sub("", path).split("/")[:-1]:
-            raise TableError(f"function table: {_name(data, base, h, nameoff, k)} has no package ({path})")
-    for k in np.flatnonzero(pcfile == 0).tolist():  # only the linker's markers have no tables
-        name = _name(data, base, h, nameoff, k)
-        if not name.startswith("go:"):
-            raise TableError(f"function table: {name} has no pc-value tables")
-    for pid, path in seen.items():
-        if pid not in fits and pid not in by_runtime:
-            k = int(has[np.flatnonzero(fpid[has] == pid)[0]])
-            raise TableError(
-                f"function table: no function of package {pkgs[pid].decode('utf-8', 'replace')} starts "
-                f"in a file of it ({_name(data, base, h, nameoff, k)} starts in {path})"
-            )
-
-
-def _file(data: bytes | bytearray, ftab: int, fend: int, off: int) -> str:
-    end = data.find(b"\0", ftab + off, fend) if off < fend - ftab else -1
-    if end < 0:
-        raise TableError("function table: a file name offset points outside the file table")
-    return bytes(data[ftab + off : end]).decode("utf-8", "replace")
-
-
-def _in_package(path: str, pkg: str) -> str:
-    """Can a function of ``pkg`` start in the file ``path``? "own" (a file of the package),
-    "runtime" (a file of the runtime, which implements functions of other packages) or ""."""
-    folder, _, leaf = _VERSION.sub("", path).rpartition("/")
-    if folder == pkg or folder.endswith("/" + pkg) or not folder or leaf.startswith("_cgo_"):
-        return "own"
-    # a local module (main or replaced) built without -trimpath: its absolute directory
-    if (
-        folder.startswith("/")
-        and "." in pkg.split("/")[0]
-        and folder.rsplit("/", 1)[-1] == pkg.rsplit("/", 1)[-1]
-    ):
-        return "own"
-    return "runtime" if "runtime" in folder.split("/") else ""
-
-
-def _name(data: bytes | bytearray, base: int, h: PcHeader, nameoff: npt.NDArray[np.int64], k: int) -> str:
-    """Function ``k``'s name, for a message (``function #k`` if it cannot be read)."""
-    at = base + h.funcname + int(nameoff[k])
-    end = data.find(b"\0", at, min(at + 200, base + h.cu))
-    name = bytes(data[at:end]).decode("utf-8", "replace") if end > at else ""
-    return name if name.isprintable() and name else f"function #{k}"
 
 
 def locate_moduledata(
