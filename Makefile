@@ -24,15 +24,17 @@ test: venv
 	scripts/ensure-browser
 	scripts/with-engine $(BIN)/pytest $(PYTEST_ARGS)
 
-# The pure logic through a fake engine: no engine, no network, a few seconds.
+# The pure logic through a fake engine: no engine, no network, a few seconds. Two xdist
+# workers (UNIT_WORKERS=0 runs them in one process, e.g. to debug with --pdb).
+UNIT_WORKERS ?= 2
 test-unit: venv
-	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+	$(BIN)/pytest tests/unit -n $(UNIT_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # The unit tests on the newest CPython Debian ships (sid's python3), in a cached
 # debootstrap root of that suite with a virtualenv of its own: neither the tree nor .venv is
 # written (scripts/with-newest-python). Needs root; the first run takes a few minutes.
 test-unit-newest:
-	scripts/with-newest-python pytest tests/unit $(PYTEST_ARGS)
+	scripts/with-newest-python pytest tests/unit -n $(UNIT_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # The suite against Podman's Docker-compatible API (tests of Docker's own numbers are skipped).
 test-podman: venv
