@@ -14,7 +14,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "pytest_imagesize"
 
-# top to bottom; a module may import its own layer and the layers below it
+# top to bottom; a module may import its own layer and the layers below it (a module belongs to
+# the layer of its longest matching prefix: measure.archive is below sources, measure above)
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("api", ("pytest_imagesize",)),
     ("pytest glue", ("plugin", "glue")),
@@ -25,6 +26,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("compare", ("compare",)),
     ("baseline", ("baseline",)),
     ("measure", ("measure",)),
+    ("sources", ("sources",)),  # registries, OCI layouts, archives: hand blobs to the reader below
+    ("archive reader", ("measure.archive", "measure.paths")),
     ("engine", ("engine",)),
     ("base", ("errors", "sizes", "atomic", "progress", "ids", "text", "statedir")),
 ]
@@ -113,12 +116,16 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
 
 def layer_of(module: str) -> int:
     relative = module.removeprefix("pytest_imagesize").lstrip(".")
-    for rank, (_, prefixes) in enumerate(LAYERS):
-        for prefix in prefixes:
-            if prefix == "pytest_imagesize" and not relative:
-                return rank
-            if relative == prefix or relative.startswith(prefix + "."):
-                return rank
+    matches = [
+        (len(prefix), rank)
+        for rank, (_, prefixes) in enumerate(LAYERS)
+        for prefix in prefixes
+        if (prefix == "pytest_imagesize" and not relative)
+        or relative == prefix
+        or relative.startswith(prefix + ".")
+    ]
+    if matches:
+        return max(matches)[1]
     raise AssertionError(f"{module} is in no layer: add it to LAYERS and to CONTRIBUTING.md")
 
 
