@@ -108,6 +108,11 @@ class Image:
         self._analysis = analysis
         self._progress = progress
         self.base_image: BaseImage | None = None
+        # where it was measured: "linux/arm64" (None: the engine's one platform, not stated),
+        # "engine" / "registry" / "oci" / "oci-archive" / "docker-archive", the config blob's size
+        self.platform: str | None = None
+        self.source = "engine"
+        self.config_size: int | None = None
 
     def __repr__(self) -> str:
         return f"Image(name={self.name!r}, ref={self.ref!r}, id={self.short_id!r})"
