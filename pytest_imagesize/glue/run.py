@@ -33,9 +33,9 @@ class SigtermAsInterrupt:
     KeyboardInterrupt, so builds stop and the cleanup runs; Python's default would end the
     process without either. Installed only in the main thread and only where SIGTERM has its
     default action (a handler the user installed is left alone); the previous one is restored.
-    While the cleanup runs, or while a Ctrl-C is being handled, a SIGTERM is noted, not raised
-    (GitHub Actions sends SIGINT, then SIGTERM): the run then ends as interrupted, with its
-    builds stopped and its cleanup done."""
+    While a Ctrl-C is being handled, and from the session's end on (cleanup, pytest's summary), a
+    SIGTERM is noted, not raised (GitHub Actions sends SIGINT, then SIGTERM): the run then ends as
+    interrupted, with its builds stopped and its cleanup done."""
 
     def __init__(self) -> None:
         self.previous: Any = None
@@ -265,12 +265,10 @@ class PytestRun:
             )
         finally:
             if terminate is not None:
-                terminate.shielded = True  # a SIGTERM now must not cut the cleanup short
-            try:
-                state.cleanup()
-            finally:
-                if terminate is not None:
-                    terminate.shielded = False
+                # a SIGTERM from now on must not cut the cleanup or pytest's summary short (GitHub
+                # Actions sends SIGINT, then SIGTERM): it is noted, and the run ends as interrupted
+                terminate.shielded = True
+            state.cleanup()
         if terminate is not None and terminate.received:
             pytest_session.exitstatus = pytest.ExitCode.INTERRUPTED
         if state.finish_problems and pytest_session.exitstatus == pytest.ExitCode.OK:
