@@ -66,14 +66,19 @@ def verified(chunks: Iterator[bytes], size: int, digest: str, what: str) -> Iter
 def _hashed(chunks: Iterator[bytes], size: int, expected: str, digest: str, what: str) -> Iterator[bytes]:
     hasher = hashlib.sha256()
     seen = 0
-    for chunk in chunks:
-        seen += len(chunk)
-        hasher.update(chunk)
-        if seen >= size:
-            _check(hasher, expected, digest, what)
-        yield chunk
-        if seen >= size:
-            return
+    try:
+        for chunk in chunks:
+            seen += len(chunk)
+            hasher.update(chunk)
+            if seen >= size:
+                _check(hasher, expected, digest, what)
+            yield chunk
+            if seen >= size:
+                return
+    finally:  # the file is let go of at once, however the read ended
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def _check(hasher: Any, expected: str, digest: str, what: str) -> None:
