@@ -118,7 +118,10 @@ class DirectoryStore:
         with file:
             left = size
             while left:
-                data = file.read(min(CHUNK, left))
+                try:
+                    data = file.read(min(CHUNK, left))
+                except OSError as exc:
+                    raise SourceError(f"{self.what}: cannot read {name} ({exc.strerror or exc})") from None
                 if not data:
                     raise SourceError(f"{self.what}: {name} is shorter than {size} bytes: it is truncated")
                 left -= len(data)
@@ -224,7 +227,10 @@ class TarStore:
         fd = self._file.fileno()
         end = offset + size
         while offset < end:
-            data = os.pread(fd, min(CHUNK, end - offset), offset)
+            try:
+                data = os.pread(fd, min(CHUNK, end - offset), offset)
+            except OSError as exc:
+                raise SourceError(f"{self.what}: cannot read {name} ({exc.strerror or exc})") from None
             if not data:
                 raise SourceError(f"{self.what} is truncated: copy or save it again")
             offset += len(data)

@@ -4,7 +4,9 @@ measured as the archive stream is, compressed sizes to the byte."""
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from pytest_imagesize.sources.archives import PLAIN_LAYER, DockerArchiveSource, 
 from pytest_imagesize.sources.open import open_source
 from pytest_imagesize.sources.platforms import Platform
 
+from ..support.archives import tar_info
 from ..support.fake_engine import FakeImage
 from .local_images import image, members, open_fds, sha256, skopeo, summary, tar_of, write
 
@@ -153,3 +156,30 @@ def test_several_images_in_one_docker_archive(tmp_path: Path) -> None:
         scan = read_blobs(source.blobs(source.manifest(source.platforms()[0])))
         assert {layer.stored_as for layer in scan.layers} == {stored}, ref
         source.close()
+
+
+@pytest.mark.parametrize("kind", ["symlink", "hardlink"])
+def test_layer_members_linked_to_another(tmp_path: Path, kind: str) -> None:
+    """``docker save`` of images sharing a layer writes the layer once and links the other
+    ``<id>/layer.tar`` to it: the link reads as its target."""
+    fake = image("tar")
+    found = members(fake.archive())
+    entry = json.loads(found["manifest.json"])[0]
+    target = entry["Layers"][0]
+    linked = "0" * 64 + "/layer.tar"
+    entry["Layers"][0] = linked
+    found["manifest.json"] = json.dumps([entry]).encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in found.items():
+            tar.addfile(tar_info(name, size=len(data)), io.BytesIO(data))
+        link = tar_info(linked, type=tarfile.SYMTYPE if kind == "symlink" else tarfile.LNKTYPE)
+        link.linkname = "../" + target if kind == "symlink" else target
+        tar.addfile(link)
+    archive = write(tmp_path / "linked.tar", buffer.getvalue())
+    source = DockerArchiveSource(archive)
+    manifest = source.manifest(source.platforms()[0])
+    scan = read_blobs(source.blobs(manifest))
+    source.close()
+    assert manifest.compressed_size == fake.stored_size
+    assert summary(scan) == summary(read_archive([fake.archive()]))

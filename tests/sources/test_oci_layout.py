@@ -15,7 +15,7 @@ from pytest_imagesize.sources.oci_layout import OciLayoutSource
 from pytest_imagesize.sources.open import open_source
 from pytest_imagesize.sources.platforms import Platform, PlatformError, choose
 
-from .local_images import image, open_fds, sha256, skopeo, summary, two_platforms, write
+from .local_images import OCI_INDEX, Blobs, image, open_fds, sha256, skopeo, summary, two_platforms, write
 
 
 @pytest.mark.parametrize("compression", ["tar", "gzip", "zstd"])
@@ -105,4 +105,23 @@ def test_platform_from_the_config_when_the_descriptor_names_none(tmp_path: Path)
     write(tmp_path / "multi" / "index.json", json.dumps({"schemaVersion": 2, "manifests": [arm]}).encode())
     source = OciLayoutSource(tmp_path / "multi")
     assert [str(e.platform) for e in source.platforms()] == ["linux/arm64"]
+    source.close()
+
+
+def test_an_index_nested_in_the_index(tmp_path: Path) -> None:
+    written = two_platforms(tmp_path / "multi")
+    blobs = Blobs.__new__(Blobs)
+    blobs.root = tmp_path / "multi"
+    inner = blobs.add_json(
+        {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [written["amd64"], written["arm64"]]},
+        OCI_INDEX,
+    )
+    outer = blobs.add_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [inner]}, OCI_INDEX)
+    blobs.index_json([{**outer, "annotations": {"org.opencontainers.image.ref.name": "nested"}}])
+    source = OciLayoutSource(tmp_path / "multi", "nested")
+    assert [e.manifest.digest for e in source.platforms()] == [
+        written["amd64"]["digest"],
+        written["arm64"]["digest"],
+    ]
+    assert source.index_digest == outer["digest"]
     source.close()
