@@ -46,6 +46,7 @@ class OciImages:
                 f"{self._at('index.json')} lists {len(listed)} images, more than {MAX_LAYERS}: refused"
             )
         top = [descriptor(item, self._at("index.json")) for item in listed]
+        self.top = top  # the images index.json lists
         self._index_json = document
         # None: index.json is itself the image's index (platform manifests listed there, unnamed)
         self.target = self._select(top, ref, spelled)
@@ -125,7 +126,10 @@ class OciImages:
         return list(self._entries)
 
     def _platforms(self) -> list[PlatformEntry]:
-        target = self.target
+        return self.platforms_of(self.target)
+
+    def platforms_of(self, target: Descriptor | None) -> list[PlatformEntry]:
+        """The platform images ``target`` (one of ``top``; None: index.json) leads to."""
         if target is None:
             return self._flatten(self._index_json, self._at("index.json"), 0)
         if not self._is_index(target):

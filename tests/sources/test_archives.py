@@ -119,6 +119,10 @@ def test_docker25_archive(tmp_path: Path, compression: str) -> None:
     manifest = source.manifest(source.platforms()[0])
     assert [layer.digest for layer in manifest.layers] == [sha256(layer.blob) for layer in fake.layers]
     assert manifest.compressed_size == fake.stored_size
+    # the image's own manifest, saved beside manifest.json
+    saved = json.loads(members(archive.read_bytes())["index.json"])["manifests"][0]
+    assert (manifest.digest, manifest.media_type) == (saved["digest"], saved["mediaType"])
+    assert source.platforms()[0].manifest.size == saved["size"]
     scan = read_blobs(source.blobs(manifest))
     source.close()
     assert scan.layers == read_archive([archive.read_bytes()]).layers
