@@ -6,8 +6,9 @@ only, the data seeked over) and blobs are read at their offsets; nothing is extr
 
 ``DockerArchiveSource``: ``docker save``, ``podman save``, ``skopeo copy ... docker-archive:FILE``.
 Its ``manifest.json`` lists the images (``Config``, ``RepoTags``, ``Layers``), in Docker's classic
-layout (``<id>/layer.tar``) or Docker 25+'s (``blobs/sha256/<hex>``, an OCI layout beside it). The
-archive holds no registry manifest, so one is made from the entry: each layer's stored size, its
+layout (``<id>/layer.tar``) or Docker 25+'s (``blobs/sha256/<hex>``, an OCI layout beside it,
+whose manifest of the image is used when it names the same blobs). Otherwise the archive holds no
+registry manifest, so one is made from the entry: each layer's stored size, its
 digest (from its name, or for a plain tar the diff ID the config names, else hashed) and its media
 type by its first bytes: a plain tar is ``application/vnd.docker.image.rootfs.diff.tar``, whose
 stored size is not what a registry would store compressed."""
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..measure.archive.layer import compression
-from ..measure.archive.layout import MAX_JSON, blob_digest
+from ..measure.archive.layout import MAX_JSON, blob_digest, blob_path
 from .manifests import DOCKER_MANIFEST, MAX_LAYERS, digest_of
 from .model import Descriptor, ImageManifest, PlatformEntry, SourceError
 from .oci_layout import OciImages
@@ -36,6 +37,7 @@ LAYER_TYPES = {
     "gzip": "application/vnd.docker.image.rootfs.diff.tar.gzip",
     "zstd": "application/vnd.oci.image.layer.v1.tar+zstd",
 }
+MAX_SAVED_LOOKS = 64  # manifests of a Docker 25+ archive's OCI layout compared with the made one
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -113,6 +115,7 @@ class DockerArchiveSource:
             self._config_data, self._config_digest = self._read_config()
             self._config = self._parse_config()
             self._manifest = self._make_manifest()
+            self._manifest = self._saved_manifest() or self._manifest
         except BaseException:
             self._store.close()
             raise
@@ -208,6 +211,39 @@ class DockerArchiveSource:
         self._manifest_data = json.dumps(document, separators=(",", ":")).encode()
         return ImageManifest(digest_of(self._manifest_data), DOCKER_MANIFEST, config, layers)
 
+    def _saved_manifest(self) -> ImageManifest | None:
+        """Docker 25+ saves the image's own manifest too, in the OCI layout beside
+        ``manifest.json``: that one (its digest is the image's in a registry) when it names the
+        same config and layer blobs."""
+        if self._store.size("oci-layout") is None or self._store.size("index.json") is None:
+            return None
+        made = self._manifest
+        wanted = (made.config.digest, [(d.digest, d.size) for d in made.layers])
+        try:
+            images = OciImages(self._store, "@0", "", "")
+        except SourceError:
+            return None
+        looked = 0
+        for image in images.top:
+            try:
+                entries = images.platforms_of(image)
+            except SourceError:  # not saved whole, or damaged: the made manifest will do
+                continue
+            for entry in entries:
+                looked += 1
+                if looked > MAX_SAVED_LOOKS:
+                    return None
+                try:
+                    saved = images.manifest(entry)
+                except SourceError:  # another platform's, not saved
+                    continue
+                if (saved.config.digest, [(d.digest, d.size) for d in saved.layers]) == wanted:
+                    self._manifest_data = b"".join(
+                        self._store.chunks(blob_path(saved.digest), entry.manifest.size)
+                    )
+                    return saved
+        return None
+
     def _layer(self, key: str, diff_id: Any) -> Descriptor:
         store = self._store
         size = store.size(key)
@@ -228,7 +264,7 @@ class DockerArchiveSource:
         return Descriptor(LAYER_TYPES[stored_as], digest, size)
 
     def platforms(self) -> list[PlatformEntry]:
-        manifest = Descriptor(DOCKER_MANIFEST, self._manifest.digest, len(self._manifest_data))
+        manifest = Descriptor(self._manifest.media_type, self._manifest.digest, len(self._manifest_data))
         return [PlatformEntry(Platform.from_json(self._config), manifest)]
 
     def manifest(self, entry: PlatformEntry) -> ImageManifest:
