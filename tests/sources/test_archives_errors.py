@@ -16,7 +16,7 @@ from pytest_imagesize.sources.manifests import MAX_LAYERS
 from pytest_imagesize.sources.model import SourceError
 
 from ..support.fake_engine import FakeImage
-from .local_images import Untouched, image, members, tar_of, watched, write
+from .local_images import Untouched, image, members, open_fds, tar_of, watched, write
 
 
 @pytest.fixture
@@ -24,7 +24,9 @@ def untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Untou
     yield from watched(tmp_path, monkeypatch)
 
 
-def one_line(error: pytest.ExceptionInfo[BaseException]) -> str:
+def one_line(error: pytest.ExceptionInfo[BaseException], untouched: Untouched) -> str:
+    """The error's message, one line; no file is left open, the error still held."""
+    assert open_fds() == untouched.fds
     text = str(error.value)
     assert "\n" not in text and text
     return text
@@ -37,18 +39,18 @@ def test_the_wrong_kind_of_archive_says_which_it_is(untouched: Untouched) -> Non
     with pytest.raises(SourceError) as caught:
         DockerArchiveSource(oci)
     assert (
-        one_line(caught)
+        one_line(caught, untouched)
         == f"{oci} is not a docker archive (no manifest.json): it is an OCI archive, pass oci-archive:{oci}"
     )
     with pytest.raises(SourceError) as caught:
         OciArchiveSource(docker)
-    assert one_line(caught) == (
+    assert one_line(caught, untouched) == (
         f"{docker} is not an OCI archive (no oci-layout member): "
         f"it is a docker-archive, pass docker-archive:{docker}"
     )
     with pytest.raises(SourceError) as caught:
         OciArchiveSource(untouched.root)
-    assert f"pass oci:{untouched.root}" in one_line(caught)
+    assert f"pass oci:{untouched.root}" in one_line(caught, untouched)
 
 
 def test_several_images_and_no_or_an_unknown_tag(untouched: Untouched) -> None:
@@ -62,10 +64,14 @@ def test_several_images_and_no_or_an_unknown_tag(untouched: Untouched) -> None:
     untouched.freeze()
     with pytest.raises(SourceError) as caught:
         DockerArchiveSource(archive)
-    assert f"holds 2 images (app:1, app:2): name one, as docker-archive:{archive}:TAG" in one_line(caught)
+    assert f"holds 2 images (app:1, app:2): name one, as docker-archive:{archive}:TAG" in one_line(
+        caught, untouched
+    )
     with pytest.raises(SourceError) as caught:
         DockerArchiveSource(archive, "app:3")
-    assert "has no image tagged 'app:3'; it has app:1, app:2: pass one of those" in one_line(caught)
+    assert "has no image tagged 'app:3'; it has app:1, app:2: pass one of those" in one_line(
+        caught, untouched
+    )
 
 
 @pytest.mark.parametrize("layout", ["classic", "oci"])
@@ -76,7 +82,7 @@ def test_truncated_archive(untouched: Untouched, layout: str) -> None:
     untouched.freeze()
     with pytest.raises(SourceError) as caught:
         (DockerArchiveSource if layout == "classic" else OciArchiveSource)(archive)
-    assert one_line(caught).endswith("is truncated: copy or save it again")
+    assert one_line(caught, untouched).endswith("is truncated: copy or save it again")
 
 
 def test_compressed_archive(untouched: Untouched) -> None:
@@ -84,7 +90,7 @@ def test_compressed_archive(untouched: Untouched) -> None:
     untouched.freeze()
     with pytest.raises(SourceError) as caught:
         DockerArchiveSource(archive)
-    assert "is compressed: decompress it first" in one_line(caught)
+    assert "is compressed: decompress it first" in one_line(caught, untouched)
 
 
 @pytest.mark.parametrize("layout", ["classic", "oci"])
@@ -98,7 +104,7 @@ def test_layer_not_matching_its_digest(untouched: Untouched, layout: str) -> Non
     with pytest.raises(SourceError) as caught:
         read_blobs(source.blobs(manifest))
     source.close()
-    assert f"layer blob {manifest.layers[0].digest} does not match its digest" in one_line(caught)
+    assert f"layer blob {manifest.layers[0].digest} does not match its digest" in one_line(caught, untouched)
 
 
 def test_layer_missing_from_the_archive(untouched: Untouched) -> None:
@@ -109,7 +115,7 @@ def test_layer_missing_from_the_archive(untouched: Untouched) -> None:
     untouched.freeze()
     with pytest.raises(SourceError) as caught:
         DockerArchiveSource(archive)
-    assert f"lacks layer {entry['Layers'][1]} that manifest.json names" in one_line(caught)
+    assert f"lacks layer {entry['Layers'][1]} that manifest.json names" in one_line(caught, untouched)
 
 
 def test_manifest_claiming_ten_thousand_layers(untouched: Untouched) -> None:
@@ -121,7 +127,7 @@ def test_manifest_claiming_ten_thousand_layers(untouched: Untouched) -> None:
     untouched.freeze()
     with pytest.raises(SourceError) as caught:
         DockerArchiveSource(archive)
-    assert f"claims 10000 layers, more than {MAX_LAYERS}: refused" in one_line(caught)
+    assert f"claims 10000 layers, more than {MAX_LAYERS}: refused" in one_line(caught, untouched)
 
 
 def test_oci_archive_with_several_images(untouched: Untouched) -> None:
@@ -137,6 +143,8 @@ def test_oci_archive_with_several_images(untouched: Untouched) -> None:
     untouched.freeze()
     with pytest.raises(SourceError) as caught:
         OciArchiveSource(archive)
-    assert "holds 2 images (a, docker.io/library/b:1): name one, as oci-archive:" in one_line(caught)
+    assert "holds 2 images (a, docker.io/library/b:1): name one, as oci-archive:" in one_line(
+        caught, untouched
+    )
     for ref in ("a", "b:1", "docker.io/library/b:1", "@1"):
         OciArchiveSource(archive, ref).close()

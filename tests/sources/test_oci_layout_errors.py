@@ -26,6 +26,7 @@ from .local_images import (
     Blobs,
     Untouched,
     image,
+    open_fds,
     skopeo,
     two_platforms,
     unpack,
@@ -39,7 +40,9 @@ def untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Untou
     yield from watched(tmp_path, monkeypatch)
 
 
-def one_line(error: pytest.ExceptionInfo[BaseException]) -> str:
+def one_line(error: pytest.ExceptionInfo[BaseException], untouched: Untouched) -> str:
+    """The error's message, one line; no file is left open, the error still held."""
+    assert open_fds() == untouched.fds
     text = str(error.value)
     assert "\n" not in text and text
     return text
@@ -54,7 +57,7 @@ def test_not_a_layout(untouched: Untouched) -> None:
     untouched.freeze()
     with pytest.raises(SourceError) as caught:
         OciLayoutSource(untouched.root / "empty")
-    assert one_line(caught) == (
+    assert one_line(caught, untouched) == (
         f"{untouched.root / 'empty'} is not an OCI image layout (no oci-layout file): pass the directory "
         "`buildx --output type=oci,tar=false` or `skopeo copy ... oci:DIR` wrote"
     )
@@ -68,13 +71,15 @@ def test_several_images_and_no_ref_lists_the_refs(untouched: Untouched, tmp_path
     untouched.freeze()
     with pytest.raises(SourceError) as caught:
         OciLayoutSource(untouched.root / "oci")
-    assert f"holds 2 images (app, other): name one, as oci:{untouched.root / 'oci'}:REF" in one_line(caught)
+    assert f"holds 2 images (app, other): name one, as oci:{untouched.root / 'oci'}:REF" in one_line(
+        caught, untouched
+    )
     with pytest.raises(SourceError) as caught:
         OciLayoutSource(untouched.root / "oci", "nope")
-    assert "has no image named 'nope'; it has app, other: pass one of those" in one_line(caught)
+    assert "has no image named 'nope'; it has app, other: pass one of those" in one_line(caught, untouched)
     with pytest.raises(SourceError) as caught:
         OciLayoutSource(untouched.root / "oci", "@2")
-    assert "has no image @2: it has 2 (@0 to @1)" in one_line(caught)
+    assert "has no image @2: it has 2 (@0 to @1)" in one_line(caught, untouched)
 
 
 def test_index_of_attestations_only(untouched: Untouched) -> None:
@@ -84,7 +89,7 @@ def test_index_of_attestations_only(untouched: Untouched) -> None:
     with pytest.raises(SourceError) as caught:
         source.platforms()
     source.close()
-    assert "holds only attestation manifests, no image of any platform" in one_line(caught)
+    assert "holds only attestation manifests, no image of any platform" in one_line(caught, untouched)
 
 
 def test_missing_layer_blob(untouched: Untouched) -> None:
@@ -96,7 +101,9 @@ def test_missing_layer_blob(untouched: Untouched) -> None:
     with pytest.raises(SourceError) as caught:
         read_blobs(source.blobs(manifest))
     source.close()
-    assert f"lacks layer blob {manifest.layers[1].digest} that the manifest names" in one_line(caught)
+    assert f"lacks layer blob {manifest.layers[1].digest} that the manifest names" in one_line(
+        caught, untouched
+    )
 
 
 def test_missing_manifest_blob(untouched: Untouched) -> None:
@@ -108,7 +115,7 @@ def test_missing_manifest_blob(untouched: Untouched) -> None:
     with pytest.raises(SourceError) as caught:
         source.manifest(source.platforms()[0])
     source.close()
-    assert f"lacks the manifest blob {digest}" in one_line(caught)
+    assert f"lacks the manifest blob {digest}" in one_line(caught, untouched)
 
 
 @pytest.mark.parametrize("where", ["middle", "last byte"])
@@ -126,7 +133,7 @@ def test_layer_blob_not_matching_its_digest(untouched: Untouched, where: str) ->
     with pytest.raises(SourceError) as caught:
         read_blobs(source.blobs(manifest))
     source.close()
-    assert f"layer blob {manifest.layers[0].digest} does not match its digest" in one_line(caught)
+    assert f"layer blob {manifest.layers[0].digest} does not match its digest" in one_line(caught, untouched)
 
 
 def test_manifest_not_matching_its_digest(untouched: Untouched) -> None:
@@ -139,7 +146,7 @@ def test_manifest_not_matching_its_digest(untouched: Untouched) -> None:
     with pytest.raises(SourceError) as caught:
         source.manifest(source.platforms()[0])
     source.close()
-    assert f"manifest blobs/sha256/{digest[7:]} does not match its digest" in one_line(caught)
+    assert f"manifest blobs/sha256/{digest[7:]} does not match its digest" in one_line(caught, untouched)
 
 
 def test_manifest_claiming_ten_thousand_layers(untouched: Untouched) -> None:
@@ -156,7 +163,7 @@ def test_manifest_claiming_ten_thousand_layers(untouched: Untouched) -> None:
     with pytest.raises(SourceError) as caught:
         source.manifest(source.platforms()[0])
     source.close()
-    assert f"claims 10000 layers, more than {MAX_LAYERS}: refused" in one_line(caught)
+    assert f"claims 10000 layers, more than {MAX_LAYERS}: refused" in one_line(caught, untouched)
 
 
 def test_a_file_where_the_directory_should_be(untouched: Untouched) -> None:
@@ -164,7 +171,7 @@ def test_a_file_where_the_directory_should_be(untouched: Untouched) -> None:
     untouched.freeze()
     with pytest.raises(SourceError) as caught:
         OciLayoutSource(untouched.root / "app.tar")
-    assert f"pass oci-archive:{untouched.root / 'app.tar'}" in one_line(caught)
+    assert f"pass oci-archive:{untouched.root / 'app.tar'}" in one_line(caught, untouched)
 
 
 LAYER_MB = 100
