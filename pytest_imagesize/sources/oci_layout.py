@@ -27,8 +27,9 @@ MAX_NESTING = 4  # index -> index -> ... -> manifest
 
 
 class OciImages:
-    """The image ``ref`` names in the OCI layout ``store`` (``kind``, ``what``, ``reference`` as
-    ``ImageSource`` has them; ``spelled`` is how to name the layout in a hint, e.g. ``oci:DIR``)."""
+    """The image ``ref`` names in the OCI layout ``store``: the ``ImageSource`` methods but
+    ``close``. ``spelled`` is how a hint names the layout (``oci:DIR``); ``not_layout`` is the
+    error when the store has no ``oci-layout`` file."""
 
     def __init__(self, store: Store, ref: str | None, spelled: str, not_layout: str) -> None:
         self.store = store
