@@ -473,11 +473,14 @@ class FakeRegistry:
         self.blobs = blobs
         self.repository = repository
         self.faults: dict[str, Callable[[Request], Answer]] = {}
+        self.auth: str | None = None  # the Authorization value every request must carry (Basic)
         self.server = Server(self._route)
         self.address = self.server.address
 
     def _route(self, request: Request) -> Answer:
         path = urllib.parse.urlsplit(request.path).path
+        if self.auth is not None and request.headers.get("Authorization") != self.auth:
+            return Answer(401, b"{}", {"WWW-Authenticate": 'Basic realm="fake"'})
         fault = self.faults.get(path)
         if fault is not None:
             return fault(request)
@@ -491,7 +494,10 @@ class FakeRegistry:
                 return Answer(
                     404, b'{"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}'
                 )
-            kind = json.loads(data).get("mediaType", OCI_MANIFEST)
+            try:
+                kind = json.loads(data).get("mediaType", OCI_MANIFEST)
+            except ValueError:
+                kind = OCI_MANIFEST
             return Answer(200, data, {"Content-Type": kind, "Docker-Content-Digest": sha256(data)})
         if path.startswith(prefix + "blobs/"):
             blob = self.blobs.get(path.rsplit("/", 1)[1])

@@ -16,7 +16,7 @@ from pytest_imagesize.measure.archive.reader import read_archive, read_blobs
 from pytest_imagesize.sources.model import SourceError
 from pytest_imagesize.sources.platforms import Platform
 from pytest_imagesize.sources.registry import RegistryOptions, RegistrySource
-from tests.support.fake_engine import FakeImage
+from tests.support.fake_engine import FakeImage, LayerSpec
 
 from .registry_support import (
     Platformed,
@@ -30,7 +30,7 @@ from .registry_support import (
     write_index_layout,
 )
 
-LAYERS = [
+LAYERS: list[LayerSpec] = [
     {"bin/app": b"\x7fELF" + bytes(range(256)) * 300, "bin/sh": ("symlink", "app"), "etc": ("dir",)},
     {"etc/config": b"key = value\n" * 500, "bin/ln": ("hardlink", "bin/app")},
     {"bin/app": ("whiteout",), "usr/share/doc/readme": b"readme " * 2000},

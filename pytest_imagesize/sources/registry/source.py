@@ -225,10 +225,12 @@ class RegistrySource:
                     f"{info.size}: the registry is damaged"
                 )
             hasher = hashlib.sha256()
+            # what has arrived, as it arrives (urllib3 2.x); read() waits for the whole chunk
+            read = getattr(response, "read1", None) or response.read
             received = 0
             while received < info.size:
                 try:
-                    data = response.read(min(chunk, info.size - received), decode_content=False)
+                    data = read(min(chunk, info.size - received), decode_content=False)
                 except ReadTimeoutError:
                     raise self._client.stalled(f"{what} after {received} of {info.size} bytes") from None
                 except (Urllib3Error, OSError):
