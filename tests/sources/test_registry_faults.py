@@ -10,6 +10,7 @@ import base64
 import hashlib
 import http.server
 import json
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -296,3 +297,34 @@ def test_a_redirected_blob_is_fetched_without_the_authorization(fake: Registry, 
         assert blob_requests == [f"Basic {basic}"]  # anonymous first happened on the manifest
     finally:
         storage.close()
+
+
+@pytest.mark.parametrize("at_once", [1, 3])
+def test_blobs_at_once_is_how_many_downloads_run_ahead(fake: Registry, at_once: int) -> None:
+    """The second layer stalls: with one download at a time the third is never asked for; with
+    three at once it is asked for while the reader still waits for the second."""
+    registry, _ = fake
+    third = f"/v2/app/blobs/{sha256(IMAGE.layers[2].blob)}"
+    asked = threading.Event()
+
+    def send(handler: http.server.BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(IMAGE.layers[1].blob)))
+        handler.end_headers()
+        handler.wfile.flush()
+        registry.server.release.wait(30)
+
+    def third_layer(request: Request) -> Answer:
+        asked.set()
+        return Answer(200, IMAGE.layers[2].blob)
+
+    registry.faults[f"/v2/app/blobs/{LAYER}"] = lambda request: Answer(send=send)
+    registry.faults[third] = third_layer
+    if at_once == 3:
+        with pytest.raises(SourceError, match="stalled"):
+            read_all(registry, timeout=1.0, blobs_at_once=3, retries=0)
+        assert asked.wait(10)
+    else:
+        with pytest.raises(SourceError, match="stalled"):
+            read_all(registry, timeout=1.0, blobs_at_once=1, retries=0)
+        assert third not in registry.server.paths()
