@@ -43,6 +43,13 @@ def test_references_parse_as_docker_reads_them(
     assert ref.manifest_ref == (digest or tag)
 
 
+def test_credentials_in_a_reference_are_refused_and_never_echoed() -> None:
+    with pytest.raises(SourceError) as caught:
+        parse_reference("docker://me:hunter2@registry.example/app:1")
+    assert "hunter2" not in str(caught.value)
+    assert str(caught.value).startswith("a registry reference carries credentials (user:password@host)")
+
+
 def test_docker_hub_is_reached_at_its_api_host() -> None:
     assert parse_reference("busybox").api_host == "registry-1.docker.io"
     assert parse_reference("127.0.0.1:5000/busybox").api_host == "127.0.0.1:5000"

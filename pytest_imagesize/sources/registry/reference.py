@@ -91,6 +91,11 @@ def parse_reference(text: str) -> Reference:
     prefix; ``SourceError`` naming what is wrong otherwise."""
     raw = text.strip()
     rest = raw[len(PREFIX) :] if raw.startswith(PREFIX) else raw
+    if "@" in rest.split("/", 1)[0] and "/" in rest:  # user:password@host: never echoed
+        raise SourceError(
+            "a registry reference carries credentials (user:password@host): remove them; "
+            "logins come from the Docker config (docker login)"
+        )
     if "://" in rest or not rest:
         raise _bad(text, "write it as docker://host[:port]/repository[:tag|@sha256:<hex>]")
     digest: str | None = None

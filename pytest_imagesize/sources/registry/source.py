@@ -228,6 +228,9 @@ class RegistrySource:
             # what has arrived, as it arrives (urllib3 2.x); read() waits for the whole chunk
             read = getattr(response, "read1", None) or response.read
             received = 0
+            if info.size == 0 and "sha256:" + hasher.hexdigest() != info.digest:
+                raise SourceError(f"{what} is empty and cannot have its digest: the manifest is damaged")
+            done = info.size == 0
             while received < info.size:
                 try:
                     data = read(min(chunk, info.size - received), decode_content=False)
