@@ -15,7 +15,7 @@ evaluation, the terminal, Markdown, JSON and HTML reports all read it from ``KIN
 from __future__ import annotations
 
 from .kinds import HYGIENE_RULES
-from .markers import check_from_marker, closest_checks, evaluate, marker_text, resolve_image
+from .markers import check_from_marker, closest_checks, evaluate, evaluate_all, marker_text, resolve_image
 from .model import (
     KINDS,
     SCOPES,
@@ -49,6 +49,7 @@ __all__ = [
     "check_from_marker",
     "closest_checks",
     "evaluate",
+    "evaluate_all",
     "marker_text",
     "register",
     "resolve_image",
