@@ -241,7 +241,10 @@ def merge_entry(old: BaselineEntry | None, new: BaselineEntry) -> BaselineEntry:
         platform=new.platform or old.platform,
     )
     if merged.numbers() == old.numbers() and old.version == VERSION:
-        return replace(merged, date=old.date, commit=old.commit, engine=old.engine)
+        # the same numbers: recorded as they were (the platform, unless it says another one)
+        same = new.platform is None or old.measured_for == new.platform
+        platform = old.platform if same else new.platform
+        return replace(merged, date=old.date, commit=old.commit, engine=old.engine, platform=platform)
     return merged
 
 
@@ -519,10 +522,11 @@ def update(path: Path, measured: Mapping[str, BaselineEntry]) -> tuple[dict[str,
             changed = []
             for name, entry in measured.items():
                 old = lookup(entries, name)
-                if name not in entries and old is not None:  # its plain entry moves to name[platform]
+                moved = name not in entries and old is not None
+                if moved:  # the plain entry of an image now multi-platform moves to name[platform]
                     entries.pop(split_member_name(name)[0])
                 merged = merge_entry(old, entry)
-                if old is None or merged.to_json() != old.to_json() or old.version != VERSION:
+                if old is None or moved or merged.to_json() != old.to_json() or old.version != VERSION:
                     changed.append(name)
                 entries[name] = merged
             if changed or not path.exists():
