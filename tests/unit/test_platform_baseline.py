@@ -183,3 +183,15 @@ def test_diff_reads_a_platforms_entry(
     code = cli.main(["diff", "registry.example/app:1", "--baseline", str(path), "--name", "app[linux/arm64]"])
     assert code == 2
     assert "has no entry 'app[linux/arm64]' (entries: app)" in capsys.readouterr().err
+
+
+def test_an_unchanged_entry_written_before_platforms_keeps_its_bytes(tmp_path: Path, plain: Image) -> None:
+    path = tmp_path / "image-sizes.json"
+    baseline.update(path, {"app": entry_of(plain)})  # no platform recorded
+    before = path.read_bytes()
+    now = entry_of(plain, platform="linux/amd64", date="2026-02-02")  # what a run records today
+    _, changed = baseline.update(path, {"app": now})
+    assert changed == [] and path.read_bytes() == before
+    # measured for another platform since: recorded, even with the same numbers
+    _, changed = baseline.update(path, {"app": replace(now, platform="linux/arm64")})
+    assert changed == ["app"] and baseline.load(path)["app"].platform == "linux/arm64"

@@ -157,3 +157,28 @@ def test_reports_and_baseline_per_platform(suite: pytest.Pytester) -> None:
         "linux/arm64",
     ]
     assert stored["app[linux/amd64]"]["size"] == 9_000
+
+
+def test_a_growth_marker_for_one_platform_leaves_the_ini_default_on_every_platform(
+    suite: pytest.Pytester,
+) -> None:
+    write_baseline(suite.path / "image-sizes.json", {"app": entry(8_000)}, version=2)  # amd64 grew
+    suite.makeini("[pytest]\nimagesize_max_growth = 5%\n")
+    suite.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.max_image_growth("50%", platform="linux/amd64")
+        def test_app(app):
+            pass
+        """
+    )
+    result = suite.runpytest("--image-report-json=out.json")
+    result.assert_outcomes(failed=1)
+    checks = json.loads((suite.path / "out.json").read_text())["checks"]
+    assert [(c["image"], c["limit"], c["outcome"]) for c in checks] == [
+        ("app[linux/amd64]", 50.0, "passed"),
+        ("app[linux/amd64]", 5.0, "failed"),  # the ini default still applies to every platform
+        ("app[linux/arm64]", 5.0, "passed"),
+        ("app[linux/arm/v7]", 5.0, "passed"),
+    ]
