@@ -6,7 +6,8 @@ reports and the CLI. A check applied to a measured image becomes an :class:`Outc
 - :mod:`.kinds`: the records, one per marker kind (arguments, parsing, measure, comparison,
   wording and presentation in the reports);
 - :mod:`.markers`: marker text to validated checks, the closest marker of each measure, the image
-  a check applies to, evaluation.
+  a check applies to, evaluation (``evaluate_all``: every platform of a multi-platform image, or
+  the one ``platform=`` names, each with its own limit where a dict gives limits per platform).
 
 Adding a marker means adding one :class:`CheckKind` in :mod:`.kinds` (plus its tests): markers,
 evaluation, the terminal, Markdown, JSON and HTML reports all read it from ``KINDS``.

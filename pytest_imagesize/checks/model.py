@@ -151,7 +151,12 @@ Reject = Callable[[str], MarkerError]
 @dataclass(frozen=True, kw_only=True)
 class CheckKind:
     """Everything about one marker kind: its arguments, how they parse, what it measures and how
-    that compares, its wording, and how every report presents it."""
+    that compares, its wording, and how every report presents it.
+
+    ``parse`` reads the marker's one positional argument into the check's ``limit`` (with the
+    keyword arguments' fields); a dict of limits per platform parses each value the same way, so
+    every kind takes one. ``platform=`` and the choice of platform are handled before
+    ``evaluate``, which sees one platform's ``Image`` and a check with one limit."""
 
     name: KindName
     signature: str  # the marker's arguments, for `pytest --markers`
@@ -172,7 +177,12 @@ class CheckKind:
 
     @property
     def marker_line(self) -> str:
-        return f"{self.name}({self.signature}): {self.help}"
+        """For ``pytest --markers``: every kind also takes ``platform=`` and, in place of a limit,
+        a dict of limits per platform."""
+        per_platform = "; platform= checks one platform of a multi-platform image"
+        if self.takes_limit:
+            per_platform += ", a dict {platform: limit} ('*': the rest) sets a limit per platform"
+        return f"{self.name}({self.signature}, platform=None): {self.help}{per_platform}"
 
     def title(self, compressed: bool = False) -> str:
         """The check's name in a report: the label, of the compressed size where that is measured."""
