@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import baseline as baseline_file
-from .checks import Check, Context, Outcome, evaluate
+from .checks import Check, Context, Outcome, evaluate_all
 from .engine.build import Builder, BuildResult, BuildSpec, step_of, tag_for
 from .engine.cleanup import remove_intermediates, remove_our_tag
 from .engine.dockerfile import final_base
@@ -23,6 +23,7 @@ from .engine.protocol import Engine, EngineInfo
 from .errors import BuildError, EngineUnavailable, ImageSizeError, ImageSizeWarning
 from .measure.cache import AnalysisCache
 from .measure.image import Image
+from .measure.index import ImageIndex, platform_of
 from .progress import ProgressSink, Step, no_progress
 from .settings import Settings
 from .sizes import format_size
@@ -153,10 +154,18 @@ class ImageSizeSession:
             size = f": {format_size(image.size)}" if image.size_from_engine else ""
             self._building.end(f"built {name} in {{seconds}}{size}")
             self._building = None
-        self.images[name] = image
-        if self.measured_hook is not None:
-            self.measured_hook(image)
+        self.add(image)
         return image
+
+    def add(self, measured: Image | ImageIndex) -> None:
+        """Note a measured image, or every platform of a multi-platform one, under the name its
+        reports and baseline entry use (``app``; ``app[linux/arm64]``); the measured hook runs
+        for each image not noted before."""
+        for image in measured if isinstance(measured, ImageIndex) else [measured]:
+            known = self.images.get(image.name)
+            self.images[image.name] = image
+            if known is not image and self.measured_hook is not None:
+                self.measured_hook(image)
 
     def _build_line(self, line: str) -> None:
         step = self._building
@@ -187,22 +196,27 @@ class ImageSizeSession:
         outcomes = []
         context = Context(self.baseline)
         for check in checks:
-            image = funcargs.get(check.image or "")
-            if not isinstance(image, Image):
+            value = funcargs.get(check.image or "")
+            if not isinstance(value, (Image, ImageIndex)):
                 raise ImageSizeError(
                     f"{check.marker}: fixture {check.image!r} did not give an Image "
-                    f"(got {type(image).__name__})"
+                    f"(got {type(value).__name__})"
                 )
-            outcome = evaluate(check, image, test, context)
-            outcomes.append(outcome)
-            if outcome.outcome == "warned":
-                warnings.warn(ImageSizeWarning(outcome.message), stacklevel=1)
-            self._warn_incomparable(outcome, image)
+            images = {image.name: image for image in (value if isinstance(value, ImageIndex) else [value])}
+            for image in images.values():
+                if self.images.get(image.name) is not image:
+                    self.add(image)
+            found = evaluate_all(check, value, test, context)
+            outcomes += found
+            for outcome in found:
+                if outcome.outcome == "warned":
+                    warnings.warn(ImageSizeWarning(outcome.message), stacklevel=1)
+                self._warn_incomparable(outcome, images[outcome.image])
         self.outcomes.extend(outcomes)
         return outcomes
 
     def _warn_incomparable(self, outcome: Outcome, image: Image) -> None:
-        entry = self.baseline.get(outcome.image)
+        entry = baseline_file.lookup(self.baseline, outcome.image)
         if outcome.kind != "max_image_growth" or entry is None:
             return
         if outcome.note == "not comparable":
@@ -216,7 +230,12 @@ class ImageSizeSession:
                 stacklevel=1,
             )
             return
-        differences = baseline_file.comparable(entry.engine, image.engine.to_json() if image.engine else {})
+        now = image.engine.to_json() if image.engine else {}
+        if entry.platform is not None or image.platform is not None:  # compare what they were for
+            now, entry_side = {"platform": platform_of(image)}, {"platform": entry.measured_for}
+        else:
+            entry_side = dict(entry.engine)
+        differences = baseline_file.comparable(entry_side, now)
         if differences:
             warnings.warn(
                 ImageSizeWarning(
@@ -312,7 +331,9 @@ class ImageSizeSession:
         for name, image in self.images.items():
             try:  # the archive is read: the entry keeps what explains growth later
                 summary = image.summary(files=True)
-                entries[name] = baseline_file.BaselineEntry.of(summary, engine, baseline_file.today(), commit)
+                entries[name] = baseline_file.BaselineEntry.of(
+                    summary, engine, baseline_file.today(), commit, platform_of(image)
+                )
             except ImageSizeError as exc:  # its measurement failed: its old entry stays
                 self.finish_problems.append(f"pytest-imagesize: baseline entry {name} kept: {exc}")
         return entries

@@ -168,7 +168,7 @@ class PytestRun:
         """One line per image whose base image changed since the baseline, and base/own sizes."""
         notes = []
         for name, image in self.session.images.items():
-            entry = self.session.baseline.get(name)
+            entry = baseline.lookup(self.session.baseline, name)
             try:
                 base = image.base
                 drift = base_drift(entry.base, base) if entry is not None else None
@@ -182,7 +182,7 @@ class PytestRun:
         """For each image that grew since the baseline, its top movers (reads its analysis)."""
         details = {}
         for name, image in self.session.images.items():
-            entry = self.session.baseline.get(name)
+            entry = baseline.lookup(self.session.baseline, name)
             if entry is None or entry.size is None or not entry.size_comparable:
                 continue
             try:

@@ -361,6 +361,7 @@ class Image:
             "config": {**self.config.__dict__, "labels": dict(self.config.labels)},
             "engine": None if self.engine is None else self.engine.__dict__,
             "analysis": None if self._analysis is None else self._analysis.to_json(),
+            "where": [self.platform, self.source, self.config_size],
         }
 
     @classmethod
@@ -375,7 +376,7 @@ class Image:
             workdir=cfg["workdir"],
             labels=dict(cfg["labels"]),
         )
-        return cls(
+        image = cls(
             name=data["name"],
             ref=data["ref"],
             id=data["id"],
@@ -386,6 +387,8 @@ class Image:
             engine_info=None if data["engine"] is None else EngineInfo(**data["engine"]),
             analysis=None if data["analysis"] is None else _analysis_from_json(data["analysis"]),
         )
+        image.platform, image.source, image.config_size = data.get("where") or (None, "engine", None)
+        return image
 
     @classmethod
     def measure(
