@@ -262,7 +262,7 @@ def test_progress_says_bytes_and_layers() -> None:
     stages = [e.stage for e in events]
     assert stages[0] == "start" and stages[-1] == "end" and "status" in stages
     assert events[0].text.startswith("reading app (") and "in 2 layer blobs" in events[0].text
-    status = [e.text for e in events if e.stage == "status"][0]
+    status = next(e.text for e in events if e.stage == "status")
     assert status.startswith("reading app ") and "layer 1 of 2" in status
 
 
