@@ -257,7 +257,11 @@ def test_base_of_an_index_goes_platform_by_platform() -> None:
 
 def test_progress_says_bytes_and_layers() -> None:
     events: list[ProgressEvent] = []
-    image = measure_source(single(app("gzip")), name="app", progress=events.append)
+
+    def sink(event: ProgressEvent) -> None:
+        events.append(event)
+
+    image = measure_source(single(app("gzip")), name="app", progress=sink)
     assert isinstance(image, Image) and image.size
     stages = [e.stage for e in events]
     assert stages[0] == "start" and stages[-1] == "end" and "status" in stages
