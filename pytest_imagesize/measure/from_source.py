@@ -9,6 +9,7 @@ which it measured."""
 
 from __future__ import annotations
 
+import importlib
 import tarfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,23 @@ if TYPE_CHECKING:
     from .cache import AnalysisCache
 
 BaseRef = ImageSource | Image | ImageIndex
+PREFIXES = ("oci:", "oci-archive:", "docker-archive:", "docker://")
+
+
+def open_source(text: str, registry_options: Any = None) -> ImageSource | None:
+    """The image source ``text`` names by its prefix (``oci:PATH[:REF]``, ``oci-archive:``,
+    ``docker-archive:``, ``docker://``), opened; None for an image name of the engine
+    (``sources.open.open_source``)."""
+    try:
+        module = importlib.import_module(".open", "pytest_imagesize.sources")
+    except ImportError:
+        if text.startswith(PREFIXES):
+            raise SourceError(
+                f"cannot read {text}: image sources are unavailable in this installation"
+            ) from None
+        return None
+    found: ImageSource | None = module.open_source(text, registry_options)
+    return found
 
 
 def measure_source(
