@@ -235,17 +235,9 @@ class ImageSizeSession:
 
     def registry_options(self) -> Any:
         """The registry settings as the registry source takes them (None where it is missing)."""
-        import importlib
+        from .measure.from_source import registry_options
 
-        try:
-            module = importlib.import_module(".sources.registry", __package__)
-        except ImportError:
-            return None
-        options = getattr(module, "RegistryOptions", None)
-        if options is None:
-            return None
-        ca = self.settings.registry_ca
-        return options(insecure=frozenset(self.settings.insecure_registries or ()), ca_file=ca)
+        return registry_options(self.settings.insecure_registries or (), self.settings.registry_ca)
 
     def _build_line(self, line: str) -> None:
         step = self._building

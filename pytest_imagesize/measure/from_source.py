@@ -48,6 +48,16 @@ def open_source(text: str, registry_options: Any = None) -> ImageSource | None:
     return found
 
 
+def registry_options(insecure: tuple[str, ...] | list[str] = (), ca_file: Path | None = None) -> Any:
+    """``RegistryOptions`` for the registry source (None in an installation without it)."""
+    try:
+        module = importlib.import_module(".registry", "pytest_imagesize.sources")
+    except ImportError:
+        return None
+    options = getattr(module, "RegistryOptions", None)
+    return None if options is None else options(insecure=frozenset(insecure), ca_file=ca_file)
+
+
 def measure_source(
     source: ImageSource,
     *,
