@@ -218,10 +218,7 @@ def _diff(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             for number, (before, after) in enumerate(paired.pairs):
                 if number and not args.json:
                     print()
-                many = len(paired.pairs) > 1
-                old_label = before.name if many else args.other
-                new_label = after.name if many else args.image
-                change, report = _compare(args, before, after, old_label, new_label)
+                change, report = _compare(args, before, after, before.name, after.name)
                 changed = changed or change
                 reports.append(report)
             if args.json:
