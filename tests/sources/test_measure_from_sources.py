@@ -218,3 +218,35 @@ def test_a_registry_image_compressed_size_from_its_manifest(registry: str, tmp_p
     assert check.returncode == 0 and check.stdout.startswith(
         f"OK docker://{registry}/measure/app:1: compressed size"
     )
+
+
+def test_fixtures_on_a_layout_an_archive_and_a_registry(
+    pytester: pytest.Pytester, registry: str, multi: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    build = docker_archive(tmp_path, fake(extra=300), "build.tar")
+    skopeo("--dest-tls-verify=false", f"docker-archive:{build}", f"docker://{registry}/fixtures/app:1")
+    pytester.makepyfile(
+        f"""
+        import pytest
+        from pytest_imagesize import Image, ImageIndex, oci_image, registry_image
+
+        multi = oci_image({str(multi)!r}, ref="multi")
+        build = oci_image({str(build)!r})
+        pushed = registry_image("{registry}/fixtures/app:1", platform="linux/amd64")
+
+        def test_index(multi):
+            assert isinstance(multi, ImageIndex) and multi.platforms == ["linux/amd64", "linux/arm64"]
+
+        @pytest.mark.max_image_size("5803B")
+        def test_archive(build):
+            assert isinstance(build, Image) and build.source == "docker-archive"
+
+        @pytest.mark.max_image_size("5802B")
+        def test_registry(pushed):
+            assert pushed.source == "registry" and pushed.size == 5803
+        """
+    )
+    result = pytester.runpytest_subprocess("--image-insecure-registry", registry)
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["image pushed (*) size is 5,803 B (5.8 KB), over the limit of 5,802 B*"])
