@@ -118,6 +118,7 @@ class SourceBlobs:
         self._name = name
         self._cache = cache
         self._progress = progress
+        self._step: Step | None = None
 
     def read(self) -> ImageAnalysis:
         manifest, cache = self._manifest, self._cache
@@ -151,6 +152,11 @@ class SourceBlobs:
         if cache is not None:
             self._store(cache, archive.layers, wanted)
             cache.set(key, analysis.to_json())
+        if self._step is not None:
+            self._step.end(
+                f"read {self._name} in {{seconds}}: {format_size(analysis.size)}, "
+                f"{format_size(analysis.compressed_size)} compressed"
+            )
         return analysis
 
     def _fits(self, cached: ImageAnalysis) -> bool:
@@ -204,7 +210,7 @@ class SourceBlobs:
         if self._progress is not None:
             from ..progress import Step
 
-            step = Step(
+            step = self._step = Step(
                 self._progress,
                 f"reading {self._name} ({format_size(total)} in {len(manifest.layers)} layer blobs) ...",
             )
@@ -220,8 +226,6 @@ class SourceBlobs:
                 f"image {self._label}: {self._source.what} gave {len(scan.layers)} layer blobs where "
                 f"{len(wanted)} were asked for: the source is damaged"
             )
-        if step is not None:
-            step.end(f"read {self._name} in {{seconds}}: {format_size(total)} of layer blobs")
         return scan.layers
 
     def _store(self, cache: AnalysisCache, layers: list[LayerScan], read: list[int]) -> None:

@@ -268,6 +268,7 @@ def test_progress_says_bytes_and_layers() -> None:
     assert events[0].text.startswith("reading app (") and "in 2 layer blobs" in events[0].text
     status = next(e.text for e in events if e.stage == "status")
     assert status.startswith("reading app ") and "layer 1 of 2" in status
+    assert events[-1].text.startswith("read app in ") and events[-1].text.endswith(" compressed")
 
 
 def test_read_file_is_one_line_for_a_source_image() -> None:
