@@ -88,7 +88,7 @@ class ImageSizeSession:
     _builder: Builder | None = None
     _record: BuildRecord | None = None
     _building: Step | None = None
-    _sources: dict[tuple[str, str | None, str | None], Image | ImageIndex] = field(default_factory=dict)
+    _sources: dict[tuple[str, str, str | None, str | None], Image | ImageIndex] = field(default_factory=dict)
     _opened: list[ImageSource] = field(default_factory=list)
     progress: ProgressSink = no_progress
 
@@ -184,39 +184,40 @@ class ImageSizeSession:
     def provide_source(self, name: str, declaration: Declaration) -> Image | ImageIndex:
         """A ``registry_image`` / ``oci_image``: measured from its source without the engine
         (unless its base is an engine image), once per session, reference and platform; an
-        index's images are recorded as ``name [platform]``."""
+        index's images are named and recorded as ``name [platform]``."""
         from .measure.from_source import measure_source, open_source, path_source
 
         text = declaration.ref or ""
         if declaration.path is not None:
             text = path_source(declaration.path, declaration.ref)
-        key = (text, declaration.platform, declaration.base)
+        key = (name, text, declaration.platform, declaration.base)
         found = self._sources.get(key)
-        if found is None:
-            source = open_source(text, self.registry_options())
-            if source is None:
-                raise ImageSizeError(
-                    f"image {name}: {text!r} names no image source: write it as docker://HOST/REPO:TAG"
-                )
-            self._opened.append(source)
-            base = self._source_base(declaration.base)
-            found = measure_source(
-                source,
-                platform=declaration.platform,
-                name=name,
-                cache=self.cache,
-                progress=self.progress,
-                base=base,
+        if found is not None:
+            return found
+        source = open_source(text, self.registry_options())
+        if source is None:
+            raise ImageSizeError(
+                f"image {name}: {text!r} names no image source: write it as docker://HOST/REPO:TAG"
             )
-            self._sources[key] = found
+        self._opened.append(source)
+        found = measure_source(
+            source,
+            platform=declaration.platform,
+            name=name,
+            cache=self.cache,
+            progress=self.progress,
+            base=self._source_base(declaration.base),
+        )
+        self._sources[key] = found
         from .measure.index import ImageIndex
 
         measured = list(found) if isinstance(found, ImageIndex) else [found]
         for image in measured:
-            shown = f"{name} [{image.platform}]" if isinstance(found, ImageIndex) else name
+            if isinstance(found, ImageIndex):  # its reports, checks and xdist's merge tell them apart
+                image.name = f"{name} [{image.platform}]"
             if image.base_image is not None and image.base_image.note:
-                warnings.warn(ImageSizeWarning(f"image {shown}: {image.base_image.note}"), stacklevel=1)
-            self.images[shown] = image
+                warnings.warn(ImageSizeWarning(f"image {image.name}: {image.base_image.note}"), stacklevel=1)
+            self.images[image.name] = image
             if self.measured_hook is not None:
                 self.measured_hook(image)
         return found
