@@ -9,7 +9,7 @@ VENV ?= .venv
 PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-unit test-unit-newest test-podman lint docs bench venv clean
+.PHONY: demo test test-faults test-unit test-unit-newest test-podman lint docs bench venv clean
 
 venv: $(VENV)/.installed
 
@@ -23,6 +23,14 @@ test: venv
 	scripts/ensure-test-tools
 	scripts/ensure-browser
 	scripts/with-engine $(BIN)/pytest $(PYTEST_ARGS)
+
+# The fault suite (engines killed and hung, Ctrl-C and SIGTERM, bad input, damaged baselines)
+# and the Go fuzz test of damaged binaries, against the engine scripts/with-engine picks.
+FAULT_TESTS = tests/test_faults_bad_input.py tests/test_faults_baseline.py tests/test_faults_engine_lost.py \
+	tests/test_faults_interrupt.py tests/test_cancellation.py tests/go/test_fuzz.py
+test-faults: venv
+	scripts/ensure-test-tools
+	scripts/with-engine $(BIN)/pytest $(FAULT_TESTS) $(PYTEST_ARGS)
 
 # The pure logic through a fake engine: no engine, no network, a few seconds. Two xdist
 # workers (UNIT_WORKERS=0 runs them in one process, e.g. to debug with --pdb).

@@ -18,6 +18,12 @@ A version-1 file still reads; its entries measured by an engine whose own ``.Siz
 portable size (Podman, Docker's containerd store) are not comparable for ``size`` and are
 rewritten by the next update.
 
+Each platform of a multi-platform image has its own entry, keyed ``name[platform]``
+(``app[linux/arm64]``); a single-platform image keeps its plain name. Entries record the
+``platform`` they were measured for. An image that becomes multi-platform keeps its history: its
+plain entry counts as the entry of the platform it was measured for (recorded; else the measuring
+engine's architecture; else this host's), and an update moves it to that platform's key.
+
 Updates merge into the file field by field under a lock in the per-user state directory (concurrent
 runs on one checkout exclude each other; nothing is added to the project) and replace it
 atomically; a value that was not measured never replaces a recorded one; a file that does not parse
@@ -39,6 +45,7 @@ from typing import Any
 
 from .atomic import write_atomic
 from .errors import BaselineError
+from .measure.index import split_member_name
 from .measure.summary import BaseSummary, ImageSummary, LayerSummary
 from .sizes import MAX_BYTES
 from .statedir import lock_for
@@ -76,12 +83,19 @@ class BaselineEntry:
     dirs: Mapping[str, int] = field(default_factory=dict)  # directories to depth 3 -> bytes
     go: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # Go binary -> module -> bytes
     go_packages: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # own binaries' packages
+    platform: str | None = None  # what it was measured for, "linux/arm64" (None: not recorded)
 
     @classmethod
     def of(
-        cls, summary: ImageSummary, engine: Mapping[str, Any], date: str | None, commit: str | None
+        cls,
+        summary: ImageSummary,
+        engine: Mapping[str, Any],
+        date: str | None,
+        commit: str | None,
+        platform: str | None = None,
     ) -> BaselineEntry:
         return cls(
+            platform=platform,
             size=summary.size,
             compressed_size=summary.compressed_size,
             layers=tuple(
@@ -129,9 +143,21 @@ class BaselineEntry:
     def numbers(self) -> dict[str, Any]:
         """What the entry says about the image, without when and where it was recorded."""
         data = self.to_json()
-        for key in ("date", "commit", "engine"):
-            data.pop(key)
+        for key in ("date", "commit", "engine", "platform"):
+            data.pop(key, None)
         return data
+
+    @property
+    def measured_for(self) -> str:
+        """The platform the entry was measured for: the recorded one; else, for an entry written
+        before platforms were recorded, the measuring engine's architecture (as ``linux/<arch>``)
+        where it was recorded, else this host's platform."""
+        from .sources.platforms import Platform, host_platform
+
+        if self.platform:
+            return self.platform
+        arch = self.engine.get("arch")
+        return str(Platform.of("linux", arch) if isinstance(arch, str) and arch else host_platform())
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -156,6 +182,8 @@ class BaselineEntry:
         """The version-2 fields that explain growth; left out when never measured (a version-1
         entry rewritten keeps its shape)."""
         data: dict[str, Any] = {}
+        if self.platform is not None:
+            data["platform"] = self.platform
         if self.base is not None:
             data["base"] = {
                 "ref": self.base.ref,
@@ -210,9 +238,13 @@ def merge_entry(old: BaselineEntry | None, new: BaselineEntry) -> BaselineEntry:
         dirs=files_from.dirs,
         go=files_from.go,
         go_packages=files_from.go_packages,
+        platform=new.platform or old.platform,
     )
     if merged.numbers() == old.numbers() and old.version == VERSION:
-        return replace(merged, date=old.date, commit=old.commit, engine=old.engine)
+        # the same numbers: recorded as they were (the platform, unless it says another one)
+        same = new.platform is None or old.measured_for == new.platform
+        platform = old.platform if same else new.platform
+        return replace(merged, date=old.date, commit=old.commit, engine=old.engine, platform=platform)
     return merged
 
 
@@ -254,7 +286,7 @@ def _entry(path: Path, name: str, data: Any, version: int) -> BaselineEntry:
     engine = data.get("engine", {})
     if not isinstance(engine, dict):
         raise _problem(path, f"{where}.engine must be an object")
-    for key in ("date", "commit"):
+    for key in ("date", "commit", "platform"):
         if data.get(key) is not None and not isinstance(data.get(key), str):
             raise _problem(path, f"{where}.{key} must be a string or null")
     return BaselineEntry(
@@ -269,6 +301,7 @@ def _entry(path: Path, name: str, data: Any, version: int) -> BaselineEntry:
         engine=engine,
         date=data.get("date"),
         commit=data.get("commit"),
+        platform=data.get("platform"),
         version=version,
         base=_base(path, where, data.get("base")),
         own_size=_optional_bytes(path, f"{where}.own_size", data.get("own_size")),
@@ -366,6 +399,18 @@ def parse(path: Path, text: str) -> dict[str, BaselineEntry]:
     if not isinstance(images, dict):
         raise _problem(path, "'images' is missing or not an object")
     return {str(name): _entry(path, str(name), value, int(version)) for name, value in images.items()}
+
+
+def lookup(entries: Mapping[str, BaselineEntry], name: str) -> BaselineEntry | None:
+    """The entry of an image by its reported name. ``app[linux/arm64]`` without an entry of its
+    own finds the plain entry ``app`` when that was measured for ``linux/arm64`` (the history of
+    an image that became multi-platform)."""
+    found = entries.get(name)
+    if found is not None:
+        return found
+    plain, platform = split_member_name(name)
+    earlier = entries.get(plain) if platform is not None else None
+    return earlier if earlier is not None and earlier.measured_for == platform else None
 
 
 def load(path: Path) -> dict[str, BaselineEntry]:
@@ -476,9 +521,12 @@ def update(path: Path, measured: Mapping[str, BaselineEntry]) -> tuple[dict[str,
             entries = load(path)  # raises, and writes nothing, when the file is damaged
             changed = []
             for name, entry in measured.items():
-                merged = merge_entry(entries.get(name), entry)
-                old = entries.get(name)
-                if old is None or merged.to_json() != old.to_json() or old.version != VERSION:
+                old = lookup(entries, name)
+                moved = name not in entries and old is not None
+                if moved:  # the plain entry of an image now multi-platform moves to name[platform]
+                    entries.pop(split_member_name(name)[0])
+                merged = merge_entry(old, entry)
+                if old is None or moved or merged.to_json() != old.to_json() or old.version != VERSION:
                     changed.append(name)
                 entries[name] = merged
             if changed or not path.exists():
@@ -512,10 +560,11 @@ def today() -> str:
 
 
 def comparable(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """What differs between two engine descriptions in a way that changes portable sizes: only
-    the architecture (the same Dockerfile gives other binaries); engines and stores do not."""
+    """What differs between two engine descriptions (or ``{"platform": ...}`` pairs) in a way that
+    changes portable sizes: only the architecture or platform (the same Dockerfile gives other
+    binaries); engines and stores do not."""
     return [
         f"{key} {old.get(key)!r} vs {new.get(key)!r}"
-        for key in ("arch",)
+        for key in ("arch", "platform")
         if old.get(key) is not None and new.get(key) is not None and old.get(key) != new.get(key)
     ]

@@ -50,7 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("image", help="the image (the newer one when comparing two)")
     diff.add_argument("other", nargs="?", help="an older image to compare with")
     diff.add_argument("--baseline", metavar="PATH", help="compare with this baseline file's entry instead")
-    diff.add_argument("--name", help="the baseline entry's name (default: the image argument)")
+    diff.add_argument(
+        "--name",
+        help="the baseline entry's name (default: the image argument); one platform of a "
+        "multi-platform image is NAME[PLATFORM], e.g. app[linux/arm64]",
+    )
     diff.add_argument("--json", action="store_true", help="print the comparison as JSON")
     for command in (inspect, check, go, diff):
         command.add_argument("--no-cache", action="store_true", help="read the image's archive again")
@@ -113,11 +117,16 @@ def _options(args: argparse.Namespace) -> Options:
     )
 
 
-@contextmanager
-def _opened(text: str, options: Options) -> Iterator[Side]:
+def _side(text: str, options: Options) -> Side:
+    """One argument opened (``measure.targets.open_side``)."""
     from .measure.targets import open_side
 
-    side = open_side(text, options)
+    return open_side(text, options)
+
+
+@contextmanager
+def _opened(text: str, options: Options) -> Iterator[Side]:
+    side = _side(text, options)
     try:
         yield side
     finally:
@@ -241,7 +250,7 @@ def _diff_baseline(args: argparse.Namespace, new: Image) -> int:
         raise ImageSizeError(f"--baseline {path}: no such file")
     entries = baseline.load(path)
     name = args.name or args.image
-    entry = entries.get(name)
+    entry = baseline.lookup(entries, name)
     if entry is None:
         known = ", ".join(sorted(entries)) or "none"
         raise ImageSizeError(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import baseline as baseline_file
-from .checks import Check, Context, Outcome, evaluate
+from .checks import Check, Context, Outcome, evaluate_all
 from .engine.build import Builder, BuildResult, BuildSpec, step_of, tag_for
 from .engine.cleanup import remove_intermediates, remove_our_tag
 from .engine.dockerfile import final_base
@@ -23,12 +23,12 @@ from .engine.protocol import Engine, EngineInfo
 from .errors import BuildError, EngineUnavailable, ImageSizeError, ImageSizeWarning
 from .measure.cache import AnalysisCache
 from .measure.image import Image
+from .measure.index import ImageIndex, platform_of
 from .progress import ProgressSink, Step, no_progress
 from .settings import Settings
 from .sizes import format_size
 
 if TYPE_CHECKING:
-    from .measure.index import ImageIndex
     from .sources.model import ImageSource
 
 EngineFactory = Callable[[], Engine]
@@ -176,15 +176,23 @@ class ImageSizeSession:
             size = f": {format_size(image.size)}" if image.size_from_engine else ""
             self._building.end(f"built {name} in {{seconds}}{size}")
             self._building = None
-        self.images[name] = image
-        if self.measured_hook is not None:
-            self.measured_hook(image)
+        self.add(image)
         return image
+
+    def add(self, measured: Image | ImageIndex) -> None:
+        """Note a measured image, or every platform of a multi-platform one, under the name its
+        reports and baseline entry use (``app``; ``app[linux/arm64]``); the measured hook runs
+        for each image not noted before."""
+        for image in measured if isinstance(measured, ImageIndex) else [measured]:
+            known = self.images.get(image.name)
+            self.images[image.name] = image
+            if known is not image and self.measured_hook is not None:
+                self.measured_hook(image)
 
     def provide_source(self, name: str, declaration: Declaration) -> Image | ImageIndex:
         """A ``registry_image`` / ``oci_image``: measured from its source without the engine
         (unless its base is an engine image), once per session, reference and platform; an
-        index's images are named and recorded as ``name [platform]``."""
+        index's images are named and recorded as ``name[platform]`` (``ImageIndex``)."""
         from .measure.from_source import measure_source, open_source, path_source
 
         text = declaration.ref or ""
@@ -209,17 +217,10 @@ class ImageSizeSession:
             base=self._source_base(declaration.base),
         )
         self._sources[key] = found
-        from .measure.index import ImageIndex
-
-        measured = list(found) if isinstance(found, ImageIndex) else [found]
-        for image in measured:
-            if isinstance(found, ImageIndex):  # its reports, checks and xdist's merge tell them apart
-                image.name = f"{name} [{image.platform}]"
+        for image in found if isinstance(found, ImageIndex) else [found]:
             if image.base_image is not None and image.base_image.note:
                 warnings.warn(ImageSizeWarning(f"image {image.name}: {image.base_image.note}"), stacklevel=1)
-            self.images[image.name] = image
-            if self.measured_hook is not None:
-                self.measured_hook(image)
+        self.add(found)
         return found
 
     def _source_base(self, base: str | None) -> ImageSource | Image | None:
@@ -269,22 +270,27 @@ class ImageSizeSession:
         outcomes = []
         context = Context(self.baseline)
         for check in checks:
-            image = funcargs.get(check.image or "")
-            if not isinstance(image, Image):
+            value = funcargs.get(check.image or "")
+            if not isinstance(value, (Image, ImageIndex)):
                 raise ImageSizeError(
                     f"{check.marker}: fixture {check.image!r} did not give an Image "
-                    f"(got {type(image).__name__})"
+                    f"(got {type(value).__name__})"
                 )
-            outcome = evaluate(check, image, test, context)
-            outcomes.append(outcome)
-            if outcome.outcome == "warned":
-                warnings.warn(ImageSizeWarning(outcome.message), stacklevel=1)
-            self._warn_incomparable(outcome, image)
+            images = {image.name: image for image in (value if isinstance(value, ImageIndex) else [value])}
+            for image in images.values():
+                if self.images.get(image.name) is not image:
+                    self.add(image)
+            found = evaluate_all(check, value, test, context)
+            outcomes += found
+            for outcome in found:
+                if outcome.outcome == "warned":
+                    warnings.warn(ImageSizeWarning(outcome.message), stacklevel=1)
+                self._warn_incomparable(outcome, images[outcome.image])
         self.outcomes.extend(outcomes)
         return outcomes
 
     def _warn_incomparable(self, outcome: Outcome, image: Image) -> None:
-        entry = self.baseline.get(outcome.image)
+        entry = baseline_file.lookup(self.baseline, outcome.image)
         if outcome.kind != "max_image_growth" or entry is None:
             return
         if outcome.note == "not comparable":
@@ -298,7 +304,12 @@ class ImageSizeSession:
                 stacklevel=1,
             )
             return
-        differences = baseline_file.comparable(entry.engine, image.engine.to_json() if image.engine else {})
+        now = image.engine.to_json() if image.engine else {}
+        if entry.platform is not None or image.platform is not None:  # compare what they were for
+            now, entry_side = {"platform": platform_of(image)}, {"platform": entry.measured_for}
+        else:
+            entry_side = dict(entry.engine)
+        differences = baseline_file.comparable(entry_side, now)
         if differences:
             warnings.warn(
                 ImageSizeWarning(
@@ -400,7 +411,9 @@ class ImageSizeSession:
         for name, image in self.images.items():
             try:  # the archive is read: the entry keeps what explains growth later
                 summary = image.summary(files=True)
-                entries[name] = baseline_file.BaselineEntry.of(summary, engine, baseline_file.today(), commit)
+                entries[name] = baseline_file.BaselineEntry.of(
+                    summary, engine, baseline_file.today(), commit, platform_of(image)
+                )
             except ImageSizeError as exc:  # its measurement failed: its old entry stays
                 self.finish_problems.append(f"pytest-imagesize: baseline entry {name} kept: {exc}")
         return entries

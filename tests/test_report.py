@@ -96,7 +96,7 @@ def test_json_report_follows_schema_version_2(pytester: pytest.Pytester, image_d
     pytester.makepyfile(SUITE)
     pytester.runpytest("--image-report-json=out/report.json").assert_outcomes(passed=2, failed=1)
     data = json.loads((pytester.path / "out" / "report.json").read_text())
-    assert data["version"] == 2
+    assert data["version"] == 3
     assert set(data["engine"]) == {"name", "version", "storage_driver", "arch", "image_store"}
     store = data["engine"]["image_store"]
     assert store in ("graphdriver", "containerd", "podman")
@@ -130,6 +130,7 @@ def test_json_report_follows_schema_version_2(pytester: pytest.Pytester, image_d
         {
             "test": "test_json_report_follows_schema_version_2.py::test_big",
             "image": "big",
+            "platform": None,
             "kind": "max_image_size",
             "compressed": False,
             "limit": 20_000,
@@ -140,6 +141,7 @@ def test_json_report_follows_schema_version_2(pytester: pytest.Pytester, image_d
         {
             "test": "test_json_report_follows_schema_version_2.py::test_small",
             "image": "small",
+            "platform": None,
             "kind": "max_image_size",
             "compressed": False,
             "limit": 10_000,

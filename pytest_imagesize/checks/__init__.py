@@ -6,7 +6,8 @@ reports and the CLI. A check applied to a measured image becomes an :class:`Outc
 - :mod:`.kinds`: the records, one per marker kind (arguments, parsing, measure, comparison,
   wording and presentation in the reports);
 - :mod:`.markers`: marker text to validated checks, the closest marker of each measure, the image
-  a check applies to, evaluation.
+  a check applies to, evaluation (``evaluate_all``: every platform of a multi-platform image, or
+  the one ``platform=`` names, each with its own limit where a dict gives limits per platform).
 
 Adding a marker means adding one :class:`CheckKind` in :mod:`.kinds` (plus its tests): markers,
 evaluation, the terminal, Markdown, JSON and HTML reports all read it from ``KINDS``.
@@ -15,7 +16,7 @@ evaluation, the terminal, Markdown, JSON and HTML reports all read it from ``KIN
 from __future__ import annotations
 
 from .kinds import HYGIENE_RULES
-from .markers import check_from_marker, closest_checks, evaluate, marker_text, resolve_image
+from .markers import check_from_marker, closest_checks, evaluate, evaluate_all, marker_text, resolve_image
 from .model import (
     KINDS,
     SCOPES,
@@ -49,6 +50,7 @@ __all__ = [
     "check_from_marker",
     "closest_checks",
     "evaluate",
+    "evaluate_all",
     "marker_text",
     "register",
     "resolve_image",

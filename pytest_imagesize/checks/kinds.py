@@ -207,7 +207,7 @@ def _growth_values(check: Check, image: Image, entry: BaselineEntry) -> tuple[in
 
 
 def _evaluate_growth(check: Check, image: Image, test: str, context: Context) -> Outcome:
-    entry = context.baseline.get(image.name)
+    entry = context.entry(image.name)
     common: dict[str, Any] = {
         "test": test,
         "image": image.name,

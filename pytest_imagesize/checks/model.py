@@ -41,6 +41,10 @@ class Check:
     floor: int = 0
     scope: Scope | None = None  # growth: "image" or "own" (None: the ini default, else "image")
     allow: tuple[str, ...] = ()  # go_build_hygiene: rules not applied
+    platform: str | None = None  # platform=: the one platform checked (None: every platform)
+    # limits per platform ({"linux/amd64": "8MB", "*": "9MB"} as written): (platform or "*",
+    # limit) pairs; ``limit`` is then None and each platform is checked against its own
+    per_platform: tuple[tuple[str, float], ...] = ()
 
     @property
     def record(self) -> CheckKind:
@@ -48,8 +52,10 @@ class Check:
 
     @property
     def measure(self) -> tuple[Any, ...]:
-        """What the check measures: a closer marker with the same measure shadows this one."""
-        return (self.kind, self.image, *(getattr(self, name) for name in self.record.distinct_by))
+        """What the check measures: a closer marker with the same measure shadows this one (a
+        marker for one platform measures something else than one for every platform)."""
+        distinct = (getattr(self, name) for name in self.record.distinct_by)
+        return (self.kind, self.image, self.platform, *distinct)
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ class Outcome:
     """A check applied to a measured image."""
 
     test: str
-    image: str
+    image: str  # the image's name; one platform of a multi-platform image: app[linux/arm64]
     kind: KindName
     compressed: bool
     limit: float | None
@@ -70,6 +76,7 @@ class Outcome:
     note: str = ""  # e.g. "new": not in the baseline
     scope: Scope | None = None  # growth checks: the whole image or its own layers
     details: tuple[dict[str, Any], ...] = ()  # kinds without a numeric limit: the findings
+    platform: str | None = None  # the image's platform (None: an engine's image, not stated)
 
     @property
     def record(self) -> CheckKind:
@@ -106,6 +113,7 @@ class Outcome:
         data: dict[str, Any] = {
             "test": self.test,
             "image": self.image,
+            "platform": self.platform,
             "kind": self.kind,
             "compressed": self.compressed,
             "limit": self.limit,
@@ -129,6 +137,13 @@ class Context:
 
     baseline: Mapping[str, BaselineEntry] = field(default_factory=dict)
 
+    def entry(self, name: str) -> BaselineEntry | None:
+        """The baseline entry of an image by its reported name (``app[linux/arm64]`` finds the
+        earlier single-platform entry ``app`` measured on that platform)."""
+        from ..baseline import lookup
+
+        return lookup(self.baseline, name)
+
 
 Reject = Callable[[str], MarkerError]
 
@@ -136,7 +151,12 @@ Reject = Callable[[str], MarkerError]
 @dataclass(frozen=True, kw_only=True)
 class CheckKind:
     """Everything about one marker kind: its arguments, how they parse, what it measures and how
-    that compares, its wording, and how every report presents it."""
+    that compares, its wording, and how every report presents it.
+
+    ``parse`` reads the marker's one positional argument into the check's ``limit`` (with the
+    keyword arguments' fields); a dict of limits per platform parses each value the same way, so
+    every kind takes one. ``platform=`` and the choice of platform are handled before
+    ``evaluate``, which sees one platform's ``Image`` and a check with one limit."""
 
     name: KindName
     signature: str  # the marker's arguments, for `pytest --markers`
@@ -157,7 +177,12 @@ class CheckKind:
 
     @property
     def marker_line(self) -> str:
-        return f"{self.name}({self.signature}): {self.help}"
+        """For ``pytest --markers``: every kind also takes ``platform=`` and, in place of a limit,
+        a dict of limits per platform."""
+        per_platform = "; platform= checks one platform of a multi-platform image"
+        if self.takes_limit:
+            per_platform += ", a dict {platform: limit} ('*': the rest) sets a limit per platform"
+        return f"{self.name}({self.signature}, platform=None): {self.help}{per_platform}"
 
     def title(self, compressed: bool = False) -> str:
         """The check's name in a report: the label, of the compressed size where that is measured."""

@@ -41,7 +41,11 @@ def checks_for_item(
         for c in closest_checks(markers, fixtures)
     ]
     if growth_default is not None:
-        covered = {c.image for c in checks if c.kind == "max_image_growth" and not c.compressed}
+        covered = {
+            c.image
+            for c in checks
+            if c.kind == "max_image_growth" and not c.compressed and c.platform is None
+        }
         checks += [
             replace(growth_default, image=name, scope=growth_scope)
             for name in fixtures

@@ -56,7 +56,7 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         metavar="PATH",
         type=Path,
-        help="write the measured images and checks as JSON (schema version 2)",
+        help="write the measured images and checks as JSON (schema version 3)",
     )
     add(
         "--image-report-md",

@@ -33,9 +33,9 @@ class SigtermAsInterrupt:
     KeyboardInterrupt, so builds stop and the cleanup runs; Python's default would end the
     process without either. Installed only in the main thread and only where SIGTERM has its
     default action (a handler the user installed is left alone); the previous one is restored.
-    While the cleanup runs, or while a Ctrl-C is being handled, a SIGTERM is noted, not raised
-    (GitHub Actions sends SIGINT, then SIGTERM): the run then ends as interrupted, with its
-    builds stopped and its cleanup done."""
+    While a Ctrl-C is being handled, and from the session's end on (cleanup, pytest's summary), a
+    SIGTERM is noted, not raised (GitHub Actions sends SIGINT, then SIGTERM): the run then ends as
+    interrupted, with its builds stopped and its cleanup done."""
 
     def __init__(self) -> None:
         self.previous: Any = None
@@ -168,7 +168,7 @@ class PytestRun:
         """One line per image whose base image changed since the baseline, and base/own sizes."""
         notes = []
         for name, image in self.session.images.items():
-            entry = self.session.baseline.get(name)
+            entry = baseline.lookup(self.session.baseline, name)
             try:
                 base = image.base
                 drift = base_drift(entry.base, base) if entry is not None else None
@@ -182,7 +182,7 @@ class PytestRun:
         """For each image that grew since the baseline, its top movers (reads its analysis)."""
         details = {}
         for name, image in self.session.images.items():
-            entry = self.session.baseline.get(name)
+            entry = baseline.lookup(self.session.baseline, name)
             if entry is None or entry.size is None or not entry.size_comparable:
                 continue
             try:
@@ -265,12 +265,10 @@ class PytestRun:
             )
         finally:
             if terminate is not None:
-                terminate.shielded = True  # a SIGTERM now must not cut the cleanup short
-            try:
-                state.cleanup()
-            finally:
-                if terminate is not None:
-                    terminate.shielded = False
+                # a SIGTERM from now on must not cut the cleanup or pytest's summary short (GitHub
+                # Actions sends SIGINT, then SIGTERM): it is noted, and the run ends as interrupted
+                terminate.shielded = True
+            state.cleanup()
         if terminate is not None and terminate.received:
             pytest_session.exitstatus = pytest.ExitCode.INTERRUPTED
         if state.finish_problems and pytest_session.exitstatus == pytest.ExitCode.OK:

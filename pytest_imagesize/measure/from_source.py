@@ -19,7 +19,7 @@ from ..sources.model import ImageSource, PlatformEntry, SourceError
 from ..sources.platforms import Platform, PlatformError, choose
 from .history import Layer, config_from_inspect
 from .image import BaseImage, Image
-from .index import ImageIndex
+from .index import ImageIndex, member_name
 from .layers import layer_history
 from .source_read import SourceBlobs, diff_ids_of, stored_compressed
 
@@ -146,7 +146,7 @@ def source_image(
         for i, (diff_id, step, blob) in enumerate(zip(diff_ids, created_by, manifest.layers, strict=True))
     ]
     image_id = manifest.config.digest
-    shown = f"{name} {platform}" if in_index and platform else name
+    shown = member_name(name, str(platform)) if in_index and platform else name
     exact = all(stored_compressed(layer.media_type) for layer in manifest.layers)
     reader = SourceBlobs(
         source,

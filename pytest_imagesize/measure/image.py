@@ -368,9 +368,8 @@ class Image:
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Image:
         image = cls._from_wire(data)
-        platform, source, config_size, stored = data.get("where") or (None, "engine", None, None)
-        image.platform, image.source, image.config_size = platform, source, config_size
-        image.stored_compressed_size = stored
+        where = [*(data.get("where") or (None, "engine")), None, None][:4]
+        image.platform, image.source, image.config_size, image.stored_compressed_size = where
         return image
 
     @classmethod

@@ -1,4 +1,5 @@
-"""A multi-platform image as measured: one ``Image`` per platform, in the index's order."""
+"""A multi-platform image as measured: one ``Image`` per platform, in the index's order; and the
+names its platforms are reported and recorded under (``app[linux/arm64]``)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,48 @@ if TYPE_CHECKING:
     from .image import Image
 
 
+def member_name(name: str, platform: str | None) -> str:
+    """``app[linux/arm64]``: the name one platform of a multi-platform image is reported under."""
+    return f"{name}[{platform or '?'}]"
+
+
+def split_member_name(name: str) -> tuple[str, str | None]:
+    """``app[linux/arm64]`` -> ``("app", "linux/arm64")``; a plain name -> ``(name, None)``."""
+    if name.endswith("]") and "[" in name:
+        plain, _, platform = name[:-1].partition("[")
+        if plain and platform:
+            return plain, platform
+    return name, None
+
+
+def platform_of(image: Image) -> str | None:
+    """The platform an image is for: the one it states, else (an engine's image, which states
+    none) the measuring engine's, as ``linux/<its architecture>``; None when neither is known."""
+    if image.platform:
+        return image.platform
+    arch = image.engine.arch if image.engine is not None else None
+    if not arch:
+        return None
+    from ..sources.platforms import Platform
+
+    return str(Platform.of("linux", arch))
+
+
 class ImageIndex:
     """The platforms of one image reference (an OCI index or Docker manifest list), each an
     ``Image`` whose ``.platform`` names it. ``index["linux/arm64"]`` picks one (``linux/arm64/v8``
-    is the same platform); iterating yields every ``Image``."""
+    is the same platform); iterating yields every ``Image``.
+
+    Each ``Image`` is renamed ``name[platform]`` (``app[linux/arm64]``): that is the name its
+    outcomes, report rows and baseline entry carry, and what its messages say."""
 
     def __init__(self, name: str, ref: str, images: Sequence[Image], digest: str | None = None) -> None:
         self.name = name
         self.ref = ref
         self.digest = digest
         self._images = list(images)
+        for image in self._images:
+            image.name = member_name(name, image.platform)
 
     def __repr__(self) -> str:
         return f"ImageIndex(name={self.name!r}, platforms={self.platforms!r})"

@@ -15,7 +15,7 @@ from ..errors import ImageSizeError
 from ..sources.platforms import Platform, PlatformError, choose, host_platform, listing
 from .from_source import measure_source, open_source
 from .image import Image
-from .index import ImageIndex
+from .index import ImageIndex, member_name
 
 if TYPE_CHECKING:
     from ..engine.protocol import Engine
@@ -70,7 +70,7 @@ class Side:
         assert self.source is not None
         image = measure_source(self.source, platform=platform, **self._measuring())
         assert isinstance(image, Image)
-        image.name = f"{self.text} {platform}"
+        image.name = member_name(self.text, str(platform))
         return image
 
     def every(self) -> list[Image]:
@@ -80,9 +80,7 @@ class Side:
         assert self.source is not None
         index = measure_source(self.source, all_platforms=True, **self._measuring())
         assert isinstance(index, ImageIndex)
-        for image in index:
-            image.name = f"{self.text} {image.platform}"
-        return list(index)
+        return list(index)  # each named text[platform]
 
     def _measuring(self) -> dict[str, Any]:
         return {"name": self.text, "cache": self.options.cache, "progress": self.options.progress}

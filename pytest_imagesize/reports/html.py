@@ -1,6 +1,6 @@
 """``--image-report-html``: one self-contained HTML page for the measured images.
 
-The page carries the JSON report (schema version 2) in a ``<script type="application/json">``
+The page carries the JSON report (schema version 3) in a ``<script type="application/json">``
 element and renders everything from it: a summary per image (sizes, verdicts, layers, wasted
 copies, change against the baseline) as static HTML, and a zoomable treemap of the final
 filesystem drawn by a small script with d3-hierarchy's treemap layout. Everything is inlined (no
@@ -423,11 +423,15 @@ def _image(index: int, image: Mapping[str, Any], checks: Sequence[Mapping[str, A
     if image.get("baseline"):
         stats.append(_stat("Since baseline", _delta(image["baseline"].get("delta"), "baseline_delta")))
 
+    platform = image.get("platform")
     facts = [
+        ("Platform", _t(platform or "the engine's")),
+        ("Source", _t(image.get("source") or "engine")),
         ("Reference", _t(image.get("ref") or "-")),
         ("Image ID", f"<code>{_t(image.get('id') or '-')}</code>"),
         ("Tags", _t(", ".join(str(t) for t in image.get("tags") or []) or "-")),
         ("Engine size", _size(image.get("engine_size"), "engine_size")),
+        ("Config size", _size(image.get("config_size"), "config_size")),
     ]
     if base:
         facts += [
@@ -459,9 +463,11 @@ def _image(index: int, image: Mapping[str, Any], checks: Sequence[Mapping[str, A
         )
 
     return (
-        f'<section class="image" id="image-{index}" data-index="{index}" data-image="{_t(name)}">'
+        f'<section class="image" id="image-{index}" data-index="{index}" data-image="{_t(name)}"'
+        f' data-platform="{_t(platform or "")}">'
         f'<div class="image-head"><h2>{_t(name)}</h2>{_badge(verdict)}'
-        f'<span class="ref">{_t(image.get("ref") or "")}</span></div>'
+        + (f'<span class="tag platform">{_t(platform)}</span>' if platform else "")
+        + f'<span class="ref">{_t(image.get("ref") or "")}</span></div>'
         f'<div class="stats">{"".join(stats)}</div>'
         f'<details class="more"><summary>Details</summary><dl class="facts">{facts_html}</dl></details>'
         f"<h3>Checks</h3>{_checks_table(checks)}"
@@ -484,7 +490,7 @@ def _palette_css() -> str:
 
 
 def render(document: Mapping[str, Any]) -> str:
-    """The report page for a JSON report document (schema version 2, with ``treemap`` and
+    """The report page for a JSON report document (schema version 3 or 2, with ``treemap`` and
     ``wasted_files`` per image)."""
     images: list[Mapping[str, Any]] = list(document.get("images") or [])
     checks: list[Mapping[str, Any]] = list(document.get("checks") or [])

@@ -1,17 +1,20 @@
-"""The JSON report (``--image-report-json``), schema version 2: every field that was not
-measured is ``null``; version 2 only adds fields to version 1."""
+"""The JSON report (``--image-report-json``), schema version 3: every field that was not
+measured is ``null``; each version only adds fields to the one before. Version 3 adds, per image,
+``platform``, ``source``, ``config_size``, ``packages`` and ``changes``, and per check
+``platform``; each platform of a multi-platform image is an image of its own, named
+``app[linux/arm64]``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..baseline import BaselineEntry
+from ..baseline import BaselineEntry, lookup
 from ..checks import Outcome
 from ..engine.protocol import EngineInfo
 from ..measure.image import Image
 
-JSON_VERSION = 2
+JSON_VERSION = 3
 
 
 def image_json(image: Image) -> dict[str, Any]:
@@ -20,10 +23,13 @@ def image_json(image: Image) -> dict[str, Any]:
     base = image.base
     return {
         "name": image.name,
+        "platform": image.platform,  # null: an engine's image, of the engine's platform (engine.arch)
+        "source": image.source,
         "ref": image.ref,
         "id": image.id,
         "tags": list(image.tags),
         "size": size,
+        "config_size": image.config_size,
         "engine_size": image.engine_size,
         "compressed_size": analysis.compressed_size if analysis else None,
         "base": None
@@ -45,6 +51,8 @@ def image_json(image: Image) -> dict[str, Any]:
         "wasted_bytes": analysis.wasted_bytes if analysis else None,
         "efficiency": analysis.efficiency if analysis else None,
         "go_binaries": [binary.to_json() for binary in image.go_binaries] if analysis else None,
+        "packages": None,  # not measured yet
+        "changes": None,  # not measured yet: movers against the baseline entry
     }
 
 
@@ -75,7 +83,7 @@ def document(
         "version": JSON_VERSION,
         "engine": engine.to_json() if engine else None,
         "images": [
-            {**image_json(image), "baseline": baseline_json(image, entries.get(name))}
+            {**image_json(image), "baseline": baseline_json(image, lookup(entries, name))}
             for name, image in images.items()
         ],
         "checks": [o.to_json() for o in outcomes],

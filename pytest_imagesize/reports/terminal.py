@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..baseline import BaselineEntry
+from ..baseline import BaselineEntry, lookup
 from ..checks import Outcome
 from ..measure.image import Image
 from ..sizes import format_delta, format_size
@@ -79,9 +79,10 @@ def rows(
         if base is not None:
             result[-1]["extra"].update(base=format_size(base.size), own=format_size(image.own_size))
         if baseline is not None:
-            size_delta, compressed_delta = _deltas(image, baseline.get(name), with_bytes=False)
+            entry = lookup(baseline, name)
+            size_delta, compressed_delta = _deltas(image, entry, with_bytes=False)
             result[-1].update(size_delta=size_delta, compressed_delta=compressed_delta)
-            result[-1]["extra"]["vs baseline"] = _deltas(image, baseline.get(name), with_bytes=True)[0]
+            result[-1]["extra"]["vs baseline"] = _deltas(image, entry, with_bytes=True)[0]
     return result
 
 

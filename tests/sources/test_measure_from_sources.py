@@ -186,7 +186,7 @@ def test_cli_on_an_index_says_the_platform(multi: Path, tmp_path: Path) -> None:
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     result = cli("check", f"oci:{multi}:multi", "--max", "5503", "--platform", "linux/amd64", env=env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"OK oci:{multi}:multi linux/amd64: size 5,503 B")
+    assert result.stdout.startswith(f"OK oci:{multi}:multi[linux/amd64]: size 5,503 B")
     every = cli("inspect", f"oci:{multi}:multi", "--all-platforms", "--json", env=env)
     assert every.returncode == 0 and every.stderr == ""
     assert [e["size"] for e in json.loads(every.stdout)] == [5503, 5580]
@@ -200,7 +200,7 @@ def test_cli_diff_between_an_archive_and_a_layout(multi: Path, tmp_path: Path) -
         "diff", f"docker-archive:{build}", f"oci:{multi}:multi", "--platform", "linux/amd64", "--no-cache"
     )
     assert result.returncode == 1, result.stderr
-    assert result.stdout.splitlines()[0] == f"oci:{multi}:multi linux/amd64 → docker-archive:{build}"
+    assert result.stdout.splitlines()[0] == f"oci:{multi}:multi[linux/amd64] → docker-archive:{build}"
     assert "/data/x" in result.stdout
 
 

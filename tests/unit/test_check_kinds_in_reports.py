@@ -36,7 +36,7 @@ from pytest_imagesize.sizes import format_size
 from ..support.fake_engine import FakeImage, measured
 
 TEST = "tests/test_app.py::test_app"
-COMMON_FIELDS = ["test", "image", "kind", "compressed", "limit", "warn", "actual", "outcome"]
+COMMON_FIELDS = ["test", "image", "platform", "kind", "compressed", "limit", "warn", "actual", "outcome"]
 # a limit and an actual value of each unit, inside the limit
 SAMPLES: dict[str, tuple[float | None, float | None]] = {
     "bytes": (900_000, 850_000),

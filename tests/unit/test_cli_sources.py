@@ -71,7 +71,7 @@ def test_an_index_is_measured_for_this_machine_and_says_so(sources: dict[str, Fa
     assert status == 0, err
     lines = out.splitlines()
     assert lines[0] == "linux/amd64 of 2 platforms: linux/amd64, linux/arm64"
-    assert any("oci:app linux/amd64" in line for line in lines[1:])
+    assert any("oci:app[linux/amd64]" in line for line in lines[1:])
     assert not any("linux/arm64" in line for line in lines[1:])
     assert err == ""  # stderr is no terminal here: no progress
 
@@ -80,9 +80,9 @@ def test_platform_and_all_platforms(sources: dict[str, FakeSource], run: Run) ->
     sources["oci:app"] = index_of(AMD64, ARM64, reference="oci:app")
     status, out, _ = run("inspect", "oci:app", "--platform", "linux/arm64/v8", "--no-cache")
     assert status == 0 and "of 2 platforms" not in out
-    assert "oci:app linux/arm64" in out and "linux/amd64" not in out
+    assert "oci:app[linux/arm64]" in out and "linux/amd64" not in out
     status, out, _ = run("inspect", "oci:app", "--all-platforms", "--no-cache")
-    assert status == 0 and "oci:app linux/amd64" in out and "oci:app linux/arm64" in out
+    assert status == 0 and "oci:app[linux/amd64]" in out and "oci:app[linux/arm64]" in out
 
 
 def test_json_of_every_platform_is_clean(sources: dict[str, FakeSource], run: Run) -> None:
@@ -101,7 +101,7 @@ def test_check_of_compressed_sizes_reads_no_blob(sources: dict[str, FakeSource],
     status, out, _ = run("check", "oci:app", "--max", "1MB", "--compressed", "--all-platforms", "--no-cache")
     assert status == 0, out
     assert [line.split(":")[0] for line in out.splitlines()] == ["OK oci", "OK oci"]
-    assert "OK oci:app linux/arm64: compressed size" in out
+    assert "OK oci:app[linux/arm64]: compressed size" in out
     assert source.blob_reads == []
 
 
@@ -110,8 +110,8 @@ def test_check_fails_where_one_platform_is_over(sources: dict[str, FakeSource], 
     status, out, _ = run("check", "oci:app", "--max", "5015", "--all-platforms", "--no-cache")
     assert status == 1
     lines = out.splitlines()
-    assert lines[0].startswith("OK oci:app linux/amd64: size 5,013 B")
-    assert lines[1].startswith("FAIL oci:app linux/arm64: image oci:app linux/arm64 (")
+    assert lines[0].startswith("OK oci:app[linux/amd64]: size 5,013 B")
+    assert lines[1].startswith("FAIL oci:app[linux/arm64]: image oci:app[linux/arm64] (")
 
 
 @pytest.mark.parametrize(
@@ -156,7 +156,7 @@ def test_diff_pairs_the_index_with_the_single_images_platform(
     status, out, err = run("diff", "oci:build", "docker://reg/app:1.4", "--no-cache")
     assert status == 1, err
     lines = out.splitlines()
-    assert lines[0] == "docker://reg/app:1.4 linux/arm64 → oci:build"
+    assert lines[0] == "docker://reg/app:1.4[linux/arm64] → oci:build"
     assert "of 2 platforms" not in out
     assert "/data/extra" in out
 
@@ -168,8 +168,8 @@ def test_diff_all_platforms_names_the_unpaired(sources: dict[str, FakeSource], r
     assert status == 0  # the same images where both have the platform
     assert out.splitlines()[0] == "linux/s390x only in oci:new"
     assert (
-        "oci:old linux/amd64 → oci:new linux/amd64" in out
-        and "oci:old linux/arm64 → oci:new linux/arm64" in out
+        "oci:old[linux/amd64] → oci:new[linux/amd64]" in out
+        and "oci:old[linux/arm64] → oci:new[linux/arm64]" in out
     )
     status, out, _ = run("diff", "oci:new", "oci:old", "--all-platforms", "--json", "--no-cache")
     assert len(json.loads(out)) == 2
@@ -182,7 +182,7 @@ def test_diff_of_two_indexes_takes_this_machines_platform(sources: dict[str, Fak
     assert status == 0
     assert out.splitlines()[:2] == [
         "linux/amd64 of 2 platforms: linux/amd64, linux/arm64",
-        "oci:old linux/amd64 → oci:new linux/amd64",
+        "oci:old[linux/amd64] → oci:new[linux/amd64]",
     ]
 
 
@@ -197,7 +197,7 @@ def test_an_engine_image_pairs_with_its_platform(sources: dict[str, FakeSource])
     assert new.image is not None and new.image.engine_platform == "linux/arm64" and new.image.platform is None
     paired = pair_sides(new, old, None, False)
     ((before, after),) = paired.pairs
-    assert before.platform == "linux/arm64" and before.name == "docker://reg/app:1.4 linux/arm64"
+    assert before.platform == "linux/arm64" and before.name == "docker://reg/app:1.4[linux/arm64]"
     assert after is new.image and paired.note is None
     with pytest.raises(
         PlatformError, match="image app:pr-123 on the engine has no linux/amd64 image; it has linux/arm64"

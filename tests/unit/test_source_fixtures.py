@@ -55,7 +55,7 @@ def test_registry_image_yields_an_index_or_one_platform(pytester: pytest.Pyteste
         def test_index(app):
             assert isinstance(app, ImageIndex) and app.platforms == ["linux/amd64", "linux/arm64"]
             assert app["linux/arm64"].size == 3003 + 2077
-            assert app["linux/arm64"].name == "app [linux/arm64]"
+            assert app["linux/arm64"].name == "app[linux/arm64]"
 
         def test_platform(arm):
             assert isinstance(arm, Image) and arm.platform == "linux/arm64" and arm.source == "oci"
@@ -63,7 +63,7 @@ def test_registry_image_yields_an_index_or_one_platform(pytester: pytest.Pyteste
     )
     result = pytester.runpytest("--image-insecure-registry", "third:443", "--image-report")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["app ?linux/amd64? *", "app ?linux/arm64? *"])
+    result.stdout.fnmatch_lines(["app?linux/amd64? *", "app?linux/arm64? *"])
     texts = {text for text, _ in opened}
     assert texts == {"docker://reg.local/app:1"}
     options = {options for _, options in opened}

@@ -1,0 +1,152 @@
+"""A registry image reference (``docker://host[:port]/repo[:tag|@sha256:...]``, the prefix
+optional) parsed as Docker reads it, and the options a registry client is given."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..model import SourceError
+
+PREFIX = "docker://"
+DOCKER_HUB = "docker.io"
+DOCKER_HUB_API = "registry-1.docker.io"
+DOCKER_HUB_KEY = "https://index.docker.io/v1/"  # how the Docker config names Docker Hub
+_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+
+
+@dataclass(frozen=True)
+class RegistryOptions:
+    """How a registry is reached.
+
+    ``insecure``: hosts (``host`` or ``host:port``) allowed plain HTTP besides loopback addresses;
+    ``ca_file``: a CA trusted for every registry besides the system's; ``certs_dir``: per-registry
+    CAs as Docker reads them (``<certs_dir>/<host[:port]>/*.crt``); ``timeout``: seconds to
+    connect and seconds without a byte before a read counts as stalled; ``retries``: further tries
+    of a request refused with 429/502/503/504 or failing before any byte of its body;
+    ``docker_config``: the Docker config file with credentials (None: ``$DOCKER_CONFIG/config.json``
+    else ``~/.docker/config.json``); ``blobs_at_once``: layer blobs downloaded at once;
+    ``memory_budget``: bytes those downloads hold received ahead of the reader, all together."""
+
+    insecure: frozenset[str] = frozenset()
+    ca_file: Path | None = None
+    certs_dir: Path = Path("/etc/docker/certs.d")
+    timeout: float = 30.0
+    retries: int = 4
+    docker_config: Path | None = None
+    blobs_at_once: int = 3
+    memory_budget: int = 48 << 20
+
+    def __post_init__(self) -> None:
+        if self.timeout <= 0 or self.retries < 0 or self.blobs_at_once < 1 or self.memory_budget < 1:
+            raise SourceError(
+                "registry options: timeout, blobs_at_once and memory_budget must be positive and "
+                "retries not negative"
+            )
+
+
+@dataclass(frozen=True)
+class Reference:
+    """``registry`` as written (``host[:port]``, ``docker.io`` for Docker Hub), ``repository``
+    (``library/`` added on Docker Hub), and a ``tag`` or ``digest`` (both when both are given:
+    the digest is what is fetched)."""
+
+    registry: str
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+    _text: str = field(default="", compare=False, repr=False)
+
+    @property
+    def api_host(self) -> str:
+        """Where the API is served: Docker Hub's is not ``docker.io``."""
+        return DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
+
+    @property
+    def manifest_ref(self) -> str:
+        """What the manifest is fetched by: the digest, else the tag."""
+        return self.digest or self.tag or "latest"
+
+    @property
+    def name(self) -> str:
+        """``host/repo:tag``, ``host/repo@sha256:...`` or both."""
+        text = f"{self.registry}/{self.repository}"
+        if self.tag is not None:
+            text += f":{self.tag}"
+        if self.digest is not None:
+            text += f"@{self.digest}"
+        return text
+
+    def __str__(self) -> str:
+        return PREFIX + self.name
+
+
+def parse_reference(text: str) -> Reference:
+    """A reference from ``docker://host[:port]/repo[:tag|@digest]`` or the same without the
+    prefix; ``SourceError`` naming what is wrong otherwise."""
+    raw = text.strip()
+    rest = raw[len(PREFIX) :] if raw.startswith(PREFIX) else raw
+    if "@" in rest.split("/", 1)[0] and "/" in rest:  # user:password@host: never echoed
+        raise SourceError(
+            "a registry reference carries credentials (user:password@host): remove them; "
+            "logins come from the Docker config (docker login)"
+        )
+    if "://" in rest or not rest:
+        raise _bad(text, "write it as docker://host[:port]/repository[:tag|@sha256:<hex>]")
+    digest: str | None = None
+    if "@" in rest:
+        rest, digest = rest.split("@", 1)
+        if not _DIGEST.match(digest):
+            raise _bad(text, f"the digest {digest!r} is not sha256:<64 hex digits>")
+    tag: str | None = None
+    slash = rest.rfind("/")
+    colon = rest.rfind(":")
+    if colon > slash:
+        rest, tag = rest[:colon], rest[colon + 1 :]
+        if not _TAG.match(tag):
+            raise _bad(text, f"the tag {tag!r} is not a valid tag")
+    first, _, remainder = rest.partition("/")
+    if remainder and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
+        registry, repository = first, remainder
+        if not _HOST.match(registry):
+            raise _bad(text, f"the registry {registry!r} is not host[:port]")
+    else:
+        registry, repository = DOCKER_HUB, rest if "/" in rest else f"library/{rest}"
+    if registry == "index.docker.io":
+        registry = DOCKER_HUB
+    if not all(_COMPONENT.match(part) for part in repository.split("/")) or len(repository) > 255:
+        raise _bad(text, f"the repository {repository!r} is not lower-case path components")
+    if tag is None and digest is None:
+        tag = "latest"
+    return Reference(registry, repository, tag, digest, raw)
+
+
+def _bad(text: str, fix: str) -> SourceError:
+    return SourceError(f"registry reference {text!r} is not valid: {fix}")
+
+
+def host_of(registry: str) -> str:
+    """The host part of ``host[:port]`` (brackets of an IPv6 address removed)."""
+    if registry.startswith("["):
+        return registry[1 : registry.index("]")]
+    return registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
+
+
+def is_loopback(registry: str) -> bool:
+    host = host_of(registry).lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def plain_http_allowed(registry: str, insecure: frozenset[str]) -> bool:
+    """Loopback addresses, and hosts named in ``insecure`` (by host or by host:port)."""
+    return is_loopback(registry) or registry in insecure or host_of(registry) in insecure
