@@ -27,19 +27,25 @@ if TYPE_CHECKING:
     from .progress import ProgressEvent
 
 
+IMAGE_HELP = (
+    "an engine's image name, or a source: oci:PATH[:REF], oci-archive:PATH[:REF], "
+    "docker-archive:PATH[:TAG], docker://HOST/REPO:TAG or @DIGEST"
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pytest-imagesize", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     inspect = sub.add_parser("inspect", help="show an image's sizes")
-    inspect.add_argument("image")
+    inspect.add_argument("image", help=IMAGE_HELP)
     inspect.add_argument("--json", action="store_true", help="print the JSON report's image entry")
     inspect.add_argument("--layers", action="store_true", help="per-layer rows and wasted files")
     check = sub.add_parser("check", help="exit 1 when an image is larger than a limit")
-    check.add_argument("image")
+    check.add_argument("image", help=IMAGE_HELP)
     check.add_argument("--max", required=True, help="limit, e.g. 5MB or 4.5MiB (MB = 1,000,000 bytes)")
     check.add_argument("--compressed", action="store_true", help="check the compressed (pull) size")
     go = sub.add_parser("go", help="the Go binaries in an image: what they are, where their bytes go")
-    go.add_argument("image")
+    go.add_argument("image", help=IMAGE_HELP)
     go.add_argument("--json", action="store_true", help="print every binary in full as JSON")
     go.add_argument("--top", type=int, default=10, metavar="N", help="modules and packages listed per binary")
     diff = sub.add_parser(
@@ -143,13 +149,6 @@ def _measured(args: argparse.Namespace) -> Iterator[tuple[list[Image], str | Non
         yield chosen.images, chosen.note
 
 
-def _with_source(entry: dict[str, Any], image: Image) -> dict[str, Any]:
-    """A JSON entry saying where an image of a source was measured."""
-    if image.source == "engine":
-        return entry
-    return {**entry, "source": image.source, "platform": image.platform}
-
-
 def _check(args: argparse.Namespace) -> int:
     from .checks import check_from_marker, evaluate
     from .sizes import describe_size, format_size
@@ -185,7 +184,7 @@ def _inspect(args: argparse.Namespace) -> int:
             if args.layers or args.json:
                 image.analysis()
         if args.json:
-            entries = [_with_source(json_report.image_json(image), image) for image in images]
+            entries = [json_report.image_json(image) for image in images]
             print(json.dumps(entries if args.all_platforms else entries[0], indent=2))
             return 0
         if note:
