@@ -250,3 +250,42 @@ def test_fixtures_on_a_layout_an_archive_and_a_registry(
     result = pytester.runpytest_subprocess("--image-insecure-registry", registry)
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["image pushed (*) size is 5,803 B (5.8 KB), over the limit of 5,802 B*"])
+
+
+def test_a_layer_measured_before_is_not_read_again(registry: str, tmp_path: Path) -> None:
+    """A layout image and a registry image sharing their first layer with one measured before:
+    only the other layer is read (the sources get a manifest of just that one)."""
+    shared = os.urandom(4000)
+
+    def made(extra: bytes) -> FakeImage:
+        return FakeImage.from_layers([{"bin/app": shared}, {"data/x": extra}], tags=["app:1"])
+
+    cache = DictCache()
+    first = docker_archive(tmp_path, made(b"1" * 10), "first.tar")
+    skopeo(f"docker-archive:{first}", f"oci:{tmp_path / 'layout'}:first")
+    measured = measure_source(open_source(f"oci:{tmp_path / 'layout'}:first"), cache=cache)
+    assert isinstance(measured, Image) and measured.size == 4010
+    for name, target in (
+        ("second", f"oci:{tmp_path / 'layout'}:second"),
+        ("third", f"docker://{registry}/shared:3"),
+    ):
+        archive = docker_archive(tmp_path, made(name.encode() * 100), f"{name}.tar")
+        skopeo("--dest-tls-verify=false", f"docker-archive:{archive}", target)
+        source = open_source(target)
+        blobs = source.blobs
+        asked: list[int] = []
+
+        def counted(manifest: Any, blobs: Any = blobs, asked: list[int] = asked) -> Any:
+            asked.append(len(manifest.layers))
+            return blobs(manifest)
+
+        source.blobs = counted
+        image = measure_source(source, cache=cache)
+        assert isinstance(image, Image)
+        assert (
+            image.size == 4000 + 100 * len(name)
+            and image.files.has("/bin/app")
+            and image.files.has("/data/x")
+        )
+        assert asked == [1], name
+        source.close()
