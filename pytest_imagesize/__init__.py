@@ -3,6 +3,7 @@
 Public API::
 
     from pytest_imagesize import build_image, existing_image, measure_image, parse_size, Image
+    from pytest_imagesize import registry_image, oci_image, measure_source, ImageIndex
 
 The names are loaded on first use, so that ``import pytest_imagesize`` (which pytest's entry
 point does in every run) and the CLI's one-shot size check stay light.
@@ -17,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .errors import ImageSizeError, ImageSizeWarning
-    from .glue.fixtures import build_image, existing_image
+    from .glue.fixtures import build_image, existing_image, oci_image, registry_image
+    from .measure.from_source import measure_source
     from .measure.image import Image, ImageConfig, Layer, measure_image
+    from .measure.index import ImageIndex
     from .measure.layers import FileRecord, FileTree
     from .sizes import format_size, parse_size
 
@@ -27,6 +30,7 @@ _EXPORTS = {
     "FileTree": ".measure.layers",
     "Image": ".measure.image",
     "ImageConfig": ".measure.image",
+    "ImageIndex": ".measure.index",
     "ImageSizeError": ".errors",
     "ImageSizeWarning": ".errors",
     "Layer": ".measure.image",
@@ -34,7 +38,10 @@ _EXPORTS = {
     "existing_image": ".glue.fixtures",
     "format_size": ".sizes",
     "measure_image": ".measure.image",
+    "measure_source": ".measure.from_source",
+    "oci_image": ".glue.fixtures",
     "parse_size": ".sizes",
+    "registry_image": ".glue.fixtures",
 }
 
 __all__ = [
@@ -42,6 +49,7 @@ __all__ = [
     "FileTree",
     "Image",
     "ImageConfig",
+    "ImageIndex",
     "ImageSizeError",
     "ImageSizeWarning",
     "Layer",
@@ -49,7 +57,10 @@ __all__ = [
     "existing_image",
     "format_size",
     "measure_image",
+    "measure_source",
+    "oci_image",
     "parse_size",
+    "registry_image",
 ]
 __version__ = "0.2.0.dev0"
 

@@ -1,6 +1,11 @@
 """The ``pytest-imagesize`` command: inspect and check images outside pytest, for a CI step that
 wants a one-shot size gate (like docker-image-size-limit) with the plugin's numbers and wording.
 
+An image is an engine's image by name, or an image source by prefix: oci:PATH[:REF],
+oci-archive:PATH[:REF], docker-archive:PATH, docker://HOST/REPO:TAG (or @DIGEST). An index is
+measured for this machine's platform (the output says which) unless --platform P or
+--all-platforms (one row per platform) says otherwise.
+
 Every command uses the plugin's per-user analysis cache, keyed by image ID (``--no-cache`` reads
 the archive again). Exit status: 0 passed, 1 failed, 2 usage error or image/engine problem.
 """
@@ -10,24 +15,37 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from .errors import ImageSizeError, MarkerError
+
+if TYPE_CHECKING:
+    from .measure.image import Image
+    from .measure.targets import Options, Side
+    from .progress import ProgressEvent
+
+
+IMAGE_HELP = (
+    "an engine's image name, or a source: oci:PATH[:REF], oci-archive:PATH[:REF], "
+    "docker-archive:PATH[:TAG], docker://HOST/REPO:TAG or @DIGEST"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pytest-imagesize", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     inspect = sub.add_parser("inspect", help="show an image's sizes")
-    inspect.add_argument("image")
+    inspect.add_argument("image", help=IMAGE_HELP)
     inspect.add_argument("--json", action="store_true", help="print the JSON report's image entry")
     inspect.add_argument("--layers", action="store_true", help="per-layer rows and wasted files")
     check = sub.add_parser("check", help="exit 1 when an image is larger than a limit")
-    check.add_argument("image")
+    check.add_argument("image", help=IMAGE_HELP)
     check.add_argument("--max", required=True, help="limit, e.g. 5MB or 4.5MiB (MB = 1,000,000 bytes)")
     check.add_argument("--compressed", action="store_true", help="check the compressed (pull) size")
     go = sub.add_parser("go", help="the Go binaries in an image: what they are, where their bytes go")
-    go.add_argument("image")
+    go.add_argument("image", help=IMAGE_HELP)
     go.add_argument("--json", action="store_true", help="print every binary in full as JSON")
     go.add_argument("--top", type=int, default=10, metavar="N", help="modules and packages listed per binary")
     diff = sub.add_parser(
@@ -46,21 +64,93 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--json", action="store_true", help="print the comparison as JSON")
     for command in (inspect, check, go, diff):
         command.add_argument("--no-cache", action="store_true", help="read the image's archive again")
+        command.add_argument(
+            "--platform", metavar="OS/ARCH", help="the platform of an index to measure, e.g. linux/arm64"
+        )
+        command.add_argument(
+            "--all-platforms", action="store_true", help="every platform of an index, one row each"
+        )
+        command.add_argument(
+            "--insecure-registry",
+            action="append",
+            default=[],
+            metavar="HOST[:PORT]",
+            help="a registry reached over plain HTTP (repeatable; loopback addresses always are)",
+        )
+        command.add_argument(
+            "--registry-ca", metavar="PATH", help="a CA certificate file trusted for registries"
+        )
     return parser
 
 
-def _measure(ref: str, no_cache: bool) -> object:
-    from .measure.cache import NoCache
-    from .measure.image import measure_image
+class _StderrProgress:
+    """Progress on stderr, a line per step and a status line rewritten in place (only on a
+    terminal: piped output stays clean)."""
 
-    if not ref.strip():
-        raise ImageSizeError("an empty image reference: name an image like 'myorg/app:ci'")
-    return measure_image(ref, cache=NoCache() if no_cache else None)
+    def __init__(self) -> None:
+        self._status = False
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.stage == "status":
+            sys.stderr.write("\r\033[K" + event.text[:120])
+            self._status = True
+        else:
+            sys.stderr.write(("\r\033[K" if self._status else "") + event.text + "\n")
+            self._status = False
+        sys.stderr.flush()
+
+
+def _options(args: argparse.Namespace) -> Options:
+    from pathlib import Path
+
+    from .measure.cache import DirectoryCache, NoCache
+    from .measure.from_source import registry_options
+    from .measure.targets import Options
+
+    ca = None
+    if args.registry_ca:
+        ca = Path(args.registry_ca)
+        if not ca.is_file():
+            raise ImageSizeError(
+                f"--registry-ca {args.registry_ca}: no such file; name a PEM CA certificate file"
+            )
+    return Options(
+        cache=NoCache() if args.no_cache else DirectoryCache(),
+        progress=_StderrProgress() if sys.stderr.isatty() else None,
+        registry_options=registry_options(args.insecure_registry, ca)
+        if args.insecure_registry or ca
+        else None,
+    )
+
+
+def _side(text: str, options: Options) -> Side:
+    """One argument opened (``measure.targets.open_side``)."""
+    from .measure.targets import open_side
+
+    return open_side(text, options)
+
+
+@contextmanager
+def _opened(text: str, options: Options) -> Iterator[Side]:
+    side = _side(text, options)
+    try:
+        yield side
+    finally:
+        side.close()
+
+
+@contextmanager
+def _measured(args: argparse.Namespace) -> Iterator[tuple[list[Image], str | None]]:
+    """The rows to show for ``args.image`` and the note on the platform chosen, if one was."""
+    from .measure.targets import choose_rows
+
+    with _opened(args.image, _options(args)) as side:
+        chosen = choose_rows(side, args.platform, args.all_platforms)
+        yield chosen.images, chosen.note
 
 
 def _check(args: argparse.Namespace) -> int:
     from .checks import check_from_marker, evaluate
-    from .measure.image import Image
     from .sizes import describe_size, format_size
 
     try:
@@ -69,84 +159,130 @@ def _check(args: argparse.Namespace) -> int:
         )
     except MarkerError as exc:
         raise ImageSizeError(f"--max {args.max!r}: {exc.problem}") from None
-    image = _measure(args.image, args.no_cache)
-    assert isinstance(image, Image)
-    outcome = evaluate(check, image, "pytest-imagesize check")
-    if outcome.outcome == "failed":
-        print(f"FAIL {args.image}: {outcome.message}")
-        return 1
-    what = check.record.title(check.compressed)
-    assert outcome.actual is not None
-    limit = int(check.limit or 0)
-    print(f"OK {args.image}: {what} {describe_size(int(outcome.actual))} <= {format_size(limit)}")
-    return 0
+    failed = False
+    with _measured(args) as (images, note):
+        if note:
+            print(note)
+        for image in images:
+            outcome = evaluate(check, image, "pytest-imagesize check")
+            if outcome.outcome == "failed":
+                print(f"FAIL {image.name}: {outcome.message}")
+                failed = True
+                continue
+            what = check.record.title(check.compressed)
+            assert outcome.actual is not None
+            limit = int(check.limit or 0)
+            print(f"OK {image.name}: {what} {describe_size(int(outcome.actual))} <= {format_size(limit)}")
+    return 1 if failed else 0
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from .measure.image import Image
     from .reports import json_report, terminal
 
-    image = _measure(args.image, args.no_cache)
-    assert isinstance(image, Image)
-    if args.layers or args.json:
-        image.analysis()
-    if args.json:
-        print(json.dumps(json_report.image_json(image), indent=2))
-        return 0
-    for line in terminal.table(terminal.rows({image.name: image}, [])):
-        print(line)
-    if args.layers:
-        print()
-        for line in terminal.layer_lines(image):
+    with _measured(args) as (images, note):
+        for image in images:
+            if args.layers or args.json:
+                image.analysis()
+        if args.json:
+            entries = [json_report.image_json(image) for image in images]
+            print(json.dumps(entries if args.all_platforms else entries[0], indent=2))
+            return 0
+        if note:
+            print(note)
+        for line in terminal.table(terminal.rows({image.name: image for image in images}, [])):
             print(line)
+        if args.layers:
+            for image in images:
+                print()
+                if len(images) > 1:
+                    print(f"{image.name}:")
+                for line in terminal.layer_lines(image):
+                    print(line)
     return 0
 
 
 def _diff(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from pathlib import Path
-
-    from . import baseline
-    from .compare.changes import compare
-    from .compare.wording import comparison_json, movers_lines, signed
-    from .measure.image import Image
-    from .sizes import format_size
+    from .measure.targets import Pairs, choose_rows, pair_sides
 
     if (args.other is None) == (args.baseline is None):
         parser.error("diff: give two images (diff NEW OLD) or one image and --baseline PATH")
     if args.name and not args.baseline:
         parser.error("diff: --name goes with --baseline")
-    new = _measure(args.image, args.no_cache)
-    assert isinstance(new, Image)
+    if args.baseline and args.all_platforms:
+        parser.error("diff: --baseline compares one image: pick its platform with --platform")
+    options = _options(args)
+    with _opened(args.image, options) as new:
+        if args.baseline:
+            chosen = choose_rows(new, args.platform, False)
+            if chosen.note and not args.json:
+                print(chosen.note)
+            return _diff_baseline(args, chosen.images[0])
+        with _opened(args.other, options) as old:
+            paired: Pairs = pair_sides(new, old, args.platform, args.all_platforms)
+            if not args.json:
+                for line in ([paired.note] if paired.note else []) + paired.unpaired:
+                    print(line)
+            changed, reports = False, []
+            for number, (before, after) in enumerate(paired.pairs):
+                if number and not args.json:
+                    print()
+                change, report = _compare(args, before, after, before.name, after.name)
+                changed = changed or change
+                reports.append(report)
+            if args.json:
+                print(json.dumps(reports if args.all_platforms else reports[0], indent=2))
+    return 1 if changed else 0
+
+
+def _diff_baseline(args: argparse.Namespace, new: Image) -> int:
+    from pathlib import Path
+
+    from . import baseline
+
+    path = Path(args.baseline)
+    if path.is_dir():
+        raise ImageSizeError(
+            f"--baseline {path} is a directory: name the baseline file in it "
+            f"(e.g. {path / 'image-sizes.json'})"
+        )
+    if not path.is_file():
+        raise ImageSizeError(f"--baseline {path}: no such file")
+    entries = baseline.load(path)
+    name = args.name or args.image
+    entry = baseline.lookup(entries, name)
+    if entry is None:
+        known = ", ".join(sorted(entries)) or "none"
+        raise ImageSizeError(
+            f"baseline {path} has no entry {name!r} (entries: {known}); pick one with --name"
+        )
+    changed, report = _compare(args, None, new, f"baseline {path}:{name}", args.image, entry.summary())
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return 1 if changed else 0
+
+
+def _compare(
+    args: argparse.Namespace,
+    old: Image | None,
+    new: Image,
+    old_label: str,
+    new_label: str,
+    old_summary: Any = None,
+) -> tuple[bool, dict[str, Any]]:
+    """One comparison: printed unless ``--json``; whether something changed, and its JSON."""
+    from .compare.changes import compare
+    from .compare.wording import comparison_json, movers_lines, signed
+    from .sizes import format_size
+
     new_files = {r.path: r.size for r in new.files if r.kind == "file"}
-    if args.baseline:
-        path = Path(args.baseline)
-        if path.is_dir():
-            raise ImageSizeError(
-                f"--baseline {path} is a directory: name the baseline file in it "
-                f"(e.g. {path / 'image-sizes.json'})"
-            )
-        if not path.is_file():
-            raise ImageSizeError(f"--baseline {path}: no such file")
-        entries = baseline.load(path)
-        name = args.name or args.image
-        entry = baseline.lookup(entries, name)
-        if entry is None:
-            known = ", ".join(sorted(entries)) or "none"
-            raise ImageSizeError(
-                f"baseline {path} has no entry {name!r} (entries: {known}); pick one with --name"
-            )
-        old_label, old_summary, old_files = f"baseline {path}:{name}", entry.summary(), None
-    else:
-        old = _measure(args.other, args.no_cache)
-        assert isinstance(old, Image)
-        old_label, old_summary = args.other, old.summary(files=True)
+    old_files = None
+    if old is not None:
+        old_summary = old.summary(files=True)
         old_files = {r.path: r.size for r in old.files if r.kind == "file"}
     comparison = compare(old_summary, new.summary(files=True), a_files=old_files, b_files=new_files)
-    if args.json:
-        print(json.dumps(comparison_json(comparison, old_label, args.image), indent=2))
-    else:
+    if not args.json:
         a, b = comparison.a, comparison.b
-        print(f"{old_label} → {args.image}")
+        print(f"{old_label} → {new_label}")
         for what, old_value, new_value in (
             ("size", a.size, b.size),
             ("compressed", a.compressed_size, b.compressed_size),
@@ -159,21 +295,30 @@ def _diff(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             print(f"  {what:<10} {format_size(old_value):>10} → {format_size(new_value):>10}  {change}")
         lines = movers_lines(comparison, max_lines=200)
         print("\n".join(lines) if lines else "  nothing changed")
-    return 1 if comparison.changed else 0
+    return bool(comparison.changed), comparison_json(comparison, old_label, new_label)
 
 
 def _go(args: argparse.Namespace) -> int:
-    from .measure.image import Image
     from .reports import terminal
 
-    image = _measure(args.image, args.no_cache)
-    assert isinstance(image, Image)
-    if args.json:
-        binaries = [binary.to_json() for binary in image.go_binaries]
-        print(json.dumps({"image": args.image, "binaries": binaries}, indent=2))
-        return 0
-    for line in terminal.go_lines(image, max(args.top, 0)):
-        print(line)
+    with _measured(args) as (images, note):
+        if args.json:
+            if args.all_platforms:
+                platforms = {
+                    image.platform or "": [b.to_json() for b in image.go_binaries] for image in images
+                }
+                print(json.dumps({"image": args.image, "platforms": platforms}, indent=2))
+            else:
+                binaries = [binary.to_json() for binary in images[0].go_binaries]
+                print(json.dumps({"image": args.image, "binaries": binaries}, indent=2))
+            return 0
+        if note:
+            print(note)
+        for image in images:
+            if len(images) > 1:
+                print(f"{image.name}:")
+            for line in terminal.go_lines(image, max(args.top, 0)):
+                print(line)
     return 0
 
 

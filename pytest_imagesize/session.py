@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import baseline as baseline_file
 from .checks import Check, Context, Outcome, evaluate_all
@@ -28,17 +28,24 @@ from .progress import ProgressSink, Step, no_progress
 from .settings import Settings
 from .sizes import format_size
 
+if TYPE_CHECKING:
+    from .sources.model import ImageSource
+
 EngineFactory = Callable[[], Engine]
 
 
 @dataclass(frozen=True)
 class Declaration:
-    """An image fixture as declared with ``build_image`` or ``existing_image``."""
+    """An image fixture as declared with ``build_image``, ``existing_image``, ``registry_image``
+    or ``oci_image`` (``source``: ``ref`` is the source's reference, ``docker://HOST/REPO:TAG``,
+    or ``path`` an OCI layout directory or image archive with ``ref`` the image in it)."""
 
-    kind: Literal["build", "existing"]
+    kind: Literal["build", "existing", "source"]
     spec: BuildSpec | None = None
     ref: str | None = None
-    base: str | None = None  # existing_image(base=...): the image it was built on
+    base: str | None = None  # the image it was built on: an engine name or a source reference
+    path: Path | None = None
+    platform: str | None = None  # a source's platform; None: every platform of an index
 
 
 def _base_of(spec: BuildSpec) -> str | None:
@@ -81,6 +88,8 @@ class ImageSizeSession:
     _builder: Builder | None = None
     _record: BuildRecord | None = None
     _building: Step | None = None
+    _sources: dict[tuple[str, str, str | None, str | None], Image | ImageIndex] = field(default_factory=dict)
+    _opened: list[ImageSource] = field(default_factory=list)
     progress: ProgressSink = no_progress
 
     # ------------------------------------------------------------------ the engine
@@ -127,8 +136,21 @@ class ImageSizeSession:
 
     # ------------------------------------------------------------------ images
 
+    def provide_value(self, name: str, declaration: Declaration) -> Image | ImageIndex:
+        """What a fixture yields: an ``Image``, or an ``ImageIndex`` for a source's index."""
+        if declaration.kind == "source":
+            return self.provide_source(name, declaration)
+        return self.provide(name, declaration)
+
     def provide(self, name: str, declaration: Declaration) -> Image:
         """The measured image for a fixture; built at most once per session and spec."""
+        if declaration.kind == "source":
+            found = self.provide_source(name, declaration)
+            if not isinstance(found, Image):
+                raise ImageSizeError(
+                    f"image {name} is an index of {len(found)} platforms: pick one with platform="
+                )
+            return found
         engine = self.engine()
         if declaration.kind == "build":
             assert declaration.spec is not None
@@ -166,6 +188,58 @@ class ImageSizeSession:
             self.images[image.name] = image
             if known is not image and self.measured_hook is not None:
                 self.measured_hook(image)
+
+    def provide_source(self, name: str, declaration: Declaration) -> Image | ImageIndex:
+        """A ``registry_image`` / ``oci_image``: measured from its source without the engine
+        (unless its base is an engine image), once per session, reference and platform; an
+        index's images are named and recorded as ``name[platform]`` (``ImageIndex``)."""
+        from .measure.from_source import measure_source, open_source, path_source
+
+        text = declaration.ref or ""
+        if declaration.path is not None:
+            text = path_source(declaration.path, declaration.ref)
+        key = (name, text, declaration.platform, declaration.base)
+        found = self._sources.get(key)
+        if found is not None:
+            return found
+        source = open_source(text, self.registry_options())
+        if source is None:
+            raise ImageSizeError(
+                f"image {name}: {text!r} names no image source: write it as docker://HOST/REPO:TAG"
+            )
+        self._opened.append(source)
+        found = measure_source(
+            source,
+            platform=declaration.platform,
+            name=name,
+            cache=self.cache,
+            progress=self.progress,
+            base=self._source_base(declaration.base),
+        )
+        self._sources[key] = found
+        for image in found if isinstance(found, ImageIndex) else [found]:
+            if image.base_image is not None and image.base_image.note:
+                warnings.warn(ImageSizeWarning(f"image {image.name}: {image.base_image.note}"), stacklevel=1)
+        self.add(found)
+        return found
+
+    def _source_base(self, base: str | None) -> ImageSource | Image | None:
+        """A source image's base: another source, or an image of the engine."""
+        if base is None:
+            return None
+        from .measure.from_source import open_source
+
+        source = open_source(base, self.registry_options())
+        if source is None:
+            return Image.measure(self.engine(), base, base, self.cache)
+        self._opened.append(source)
+        return source
+
+    def registry_options(self) -> Any:
+        """The registry settings as the registry source takes them (None where it is missing)."""
+        from .measure.from_source import registry_options
+
+        return registry_options(self.settings.insecure_registries or (), self.settings.registry_ca)
 
     def _build_line(self, line: str) -> None:
         step = self._building
@@ -320,6 +394,12 @@ class ImageSizeSession:
             self._record.done(prefix_only=True)
 
     def close(self) -> None:
+        for source in self._opened:
+            try:
+                source.close()
+            except ImageSizeError as exc:
+                self.finish_notes.append(f"pytest-imagesize: {exc}")
+        self._opened.clear()
         if self._engine is not None and not isinstance(self._engine, EngineUnavailable):
             self._engine.close()
 

@@ -38,3 +38,5 @@ class Settings:
     no_cache: bool
     progress: ProgressMode
     growth_scope: Scope
+    insecure_registries: tuple[str, ...] = ()  # hosts reached over plain HTTP (besides loopback)
+    registry_ca: Path | None = None  # a CA file trusted for every registry

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -13,6 +13,9 @@ from ..engine.build import BuildSpec
 from ..errors import EngineUnavailable, ImageSizeError
 from ..measure.image import Image
 from ..session import Declaration, ImageSizeSession
+
+if TYPE_CHECKING:
+    from ..measure.index import ImageIndex
 
 DECLARATION_ATTR = "_pytest_imagesize_declaration"
 SESSION_KEY = pytest.StashKey[ImageSizeSession]()
@@ -25,10 +28,10 @@ def _caller_dir(depth: int = 2) -> Path:
 
 
 def _image_fixture(declaration: Declaration, scope: str, name: str | None) -> Any:
-    def image_fixture(request: pytest.FixtureRequest) -> Image:
+    def image_fixture(request: pytest.FixtureRequest) -> Image | ImageIndex:
         session = request.config.stash[SESSION_KEY]
         try:
-            return session.provide(str(request.fixturename), declaration)
+            return session.provide_value(str(request.fixturename), declaration)
         except EngineUnavailable as exc:
             skip = session.settings.skip_without_engine
             message = str(exc) if skip else f"{exc}{SKIP_HINT}"
@@ -81,6 +84,74 @@ def existing_image(
     return _image_fixture(
         Declaration("existing", ref=ref.strip(), base=base.strip() if base else None), scope, name
     )
+
+
+def registry_image(
+    ref: str,
+    *,
+    platform: str | None = None,
+    name: str | None = None,
+    scope: str = "session",
+    base: str | None = None,
+) -> Any:
+    """Declare an image in a registry (``HOST/REPO:TAG``, ``HOST/REPO@sha256:...``, or the same
+    after ``docker://``); returns a fixture that yields an ``Image``, or an ``ImageIndex`` of every
+    platform when the reference names an index and no ``platform`` is given. No engine needed:
+    manifests and configs are read, and layer blobs once where a size needs them (compressed
+    sizes need none). ``base``: the image it was built on (a source reference or an engine name).
+    Plain-HTTP hosts and a CA file: ``--image-insecure-registry``, ``--image-registry-ca``."""
+    if not isinstance(ref, str) or not ref.strip().removeprefix("docker://"):
+        raise ImageSizeError(
+            f"registry_image() needs a reference like 'registry.local:5000/app:1.4', got {ref!r}"
+        )
+    text = ref.strip()
+    text = text if text.startswith("docker://") else f"docker://{text}"
+    declaration = Declaration(
+        "source", ref=text, base=_base(base, "registry_image"), platform=_platform(platform)
+    )
+    return _image_fixture(declaration, scope, name)
+
+
+def oci_image(
+    path: str | Path,
+    *,
+    ref: str | None = None,
+    platform: str | None = None,
+    name: str | None = None,
+    scope: str = "session",
+    base: str | None = None,
+) -> Any:
+    """Declare an image in an OCI layout directory, or in an archive (``.tar``: an OCI archive or
+    a ``docker save`` archive, told apart by content); ``ref`` names the image in it (its
+    ``org.opencontainers.image.ref.name``). A relative path starts at the declaring module's
+    directory. Yields an ``Image``, or an ``ImageIndex`` for an index without ``platform``."""
+    if not isinstance(path, (str, Path)) or not str(path).strip():
+        raise ImageSizeError(f"oci_image() needs the path of an OCI layout or image archive, got {path!r}")
+    if ref is not None and (not isinstance(ref, str) or not ref.strip()):
+        raise ImageSizeError(f"oci_image(ref=...) needs the image's name in the layout, got {ref!r}")
+    resolved = (_caller_dir() / Path(path)).resolve()
+    declaration = Declaration(
+        "source",
+        path=resolved,
+        ref=ref.strip() if ref else None,
+        base=_base(base, "oci_image"),
+        platform=_platform(platform),
+    )
+    return _image_fixture(declaration, scope, name)
+
+
+def _platform(platform: str | None) -> str | None:
+    if platform is None:
+        return None
+    from ..sources.platforms import Platform
+
+    return str(Platform.parse(platform))  # PlatformError (one line) at collection
+
+
+def _base(base: str | None, what: str) -> str | None:
+    if base is not None and (not isinstance(base, str) or not base.strip()):
+        raise ImageSizeError(f"{what}(base=...) needs an image reference, got {base!r}")
+    return base.strip() if base else None
 
 
 def declaration_of(fixture_function: Any) -> Declaration | None:

@@ -153,6 +153,23 @@ def add_options(parser: pytest.Parser) -> None:
         default=False,
         help="read every image's archive again instead of using the per-user analysis cache",
     )
+    add(
+        "--image-insecure-registry",
+        action="append",
+        dest="image_insecure_registries",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="a registry reached over plain HTTP by registry_image() (repeatable; loopback "
+        "addresses always are). Also ini imagesize_insecure_registries",
+    )
+    add(
+        "--image-registry-ca",
+        dest="image_registry_ca",
+        default=None,
+        metavar="PATH",
+        help="a CA certificate file trusted for every registry besides the system's (ini "
+        "imagesize_registry_ca)",
+    )
     parser.addini("imagesize_keep", "keep built images after the run", type="bool", default=False)
     parser.addini(
         "imagesize_skip_without_docker", "skip image tests when no engine answers", type="bool", default=False
@@ -170,6 +187,12 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
     )
     parser.addini("imagesize_engine_timeout", "seconds to wait for the engine's first answer", default=None)
+    parser.addini(
+        "imagesize_insecure_registries",
+        "registries reached over plain HTTP (HOST[:PORT] per line)",
+        type="linelist",
+    )
+    parser.addini("imagesize_registry_ca", "a CA certificate file trusted for every registry", default=None)
 
 
 def spell_out_bare_report(early_config: pytest.Config, args: list[str]) -> None:
@@ -229,7 +252,37 @@ def read_settings(config: pytest.Config) -> Settings:
         no_cache=bool(option("image_no_cache")),
         progress=option("image_progress") or "auto",
         growth_scope=_growth_scope(config),
+        insecure_registries=_insecure_registries(config),
+        registry_ca=_registry_ca(config),
     )
+
+
+def _insecure_registries(config: pytest.Config) -> tuple[str, ...]:
+    hosts = [
+        *config.getini("imagesize_insecure_registries"),
+        *(config.getoption("image_insecure_registries") or ()),
+    ]
+    for host in hosts:
+        if not host.strip() or "/" in host or " " in host.strip():
+            raise pytest.UsageError(
+                f"insecure registry {host!r}: write a host or host:port, e.g. registry.local:5000"
+            )
+    return tuple(dict.fromkeys(host.strip() for host in hosts))
+
+
+def _registry_ca(config: pytest.Config) -> Path | None:
+    """The CA file: the option's path from the working directory, the ini's from the rootdir."""
+    option = config.getoption("image_registry_ca")
+    ini = config.getini("imagesize_registry_ca")
+    if option:
+        path, where = Path(option).resolve(), f"--image-registry-ca {option}"
+    elif ini:
+        path, where = (config.rootpath / str(ini)).resolve(), f"ini imagesize_registry_ca = {ini}"
+    else:
+        return None
+    if not path.is_file():
+        raise pytest.UsageError(f"{where}: no such file; name a PEM CA certificate file")
+    return path
 
 
 def _flag(config: pytest.Config, option: str, ini: str) -> bool:

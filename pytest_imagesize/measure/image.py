@@ -1,82 +1,55 @@
-"""What an image is, as measured: ``Image`` and ``Layer``.
+"""What an image is, as measured: ``Image`` (its ``Layer`` and ``ImageConfig`` in ``history``).
 
 Sizes are portable (see README, "Size semantics"): the bytes of the files and link targets each
 layer writes. Where the engine's own ``.Size`` is that number (Docker's graph-driver store) it is
 used as it comes, so a plain size check reads no archive; elsewhere the size is read from the
 image's archive, once per image ID (cached). The engine's number is kept as ``engine_size``.
+Where the archive comes from is the image's reader (``readers``): the engine's ``docker save``
+stream, or the layer blobs of an image source (``from_source``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from ..engine.protocol import Engine, EngineInfo
 from ..errors import ImageNotFound, ImageSizeError
 from ..ids import short_id
-from ..sizes import format_size
+from .history import ImageConfig, Layer, _tuple, config_from_inspect, layers_from_history
 
 if TYPE_CHECKING:  # the archive machinery loads when an archive is read (a light size check)
-    from ..progress import ProgressSink, Step
+    from ..progress import ProgressSink
     from .analysis import ImageAnalysis
     from .cache import AnalysisCache
     from .go import Finding, GoBinary
     from .layers import FileTree
+    from .readers import AnalysisReader
     from .summary import BaseSummary, ImageSummary
 
-# Instructions that only change the image config, never the filesystem.
-_METADATA_ONLY = re.compile(
-    r"^(?:/bin/sh -c #\(nop\)\s*)?(ENV|LABEL|CMD|ENTRYPOINT|EXPOSE|USER|ARG|ONBUILD|STOPSIGNAL"
-    r"|HEALTHCHECK|SHELL|VOLUME|MAINTAINER)\b"
-)
-
-
-@dataclass(frozen=True)
-class Layer:
-    """One filesystem layer: its uncompressed size and the instruction that made it."""
-
-    index: int
-    size: int  # portable: bytes of the files and link targets it writes
-    created_by: str | None
-    diff_id: str | None = None
-    compressed_size: int | None = None  # known once the archive has been read
-    from_base: bool = False  # one of the base image's layers
-
-    @property
-    def instruction(self) -> str:
-        """The Dockerfile instruction, shortened for messages."""
-        text = (self.created_by or "?").strip()
-        text = re.sub(r"^/bin/sh -c #\(nop\)\s*", "", text)
-        text = re.sub(r"^(RUN )?/bin/sh -c ", "RUN ", text)  # classic, Podman; BuildKit
-        text = re.sub(r"\s*# buildkit$", "", text)
-        text = re.sub(r"\s+", " ", text)
-        text = re.sub(r"\b([0-9a-f]{12})[0-9a-f]{52}\b", r"\1", text)  # digests: 12 hex digits
-        return text if len(text) <= 80 else text[:77] + "..."
-
-
-@dataclass(frozen=True)
-class ImageConfig:
-    """The runtime configuration the image carries."""
-
-    user: str
-    entrypoint: tuple[str, ...] | None
-    cmd: tuple[str, ...] | None
-    env: tuple[str, ...]
-    exposed_ports: tuple[str, ...]
-    workdir: str
-    labels: dict[str, str] = field(default_factory=dict)
+__all__ = [
+    "BASE_LABEL",
+    "BaseImage",
+    "Image",
+    "ImageConfig",
+    "Layer",
+    "config_from_inspect",
+    "layers_from_history",
+]
 
 
 class Image:
-    """An image as measured on one engine.
+    """An image as measured on one engine, or in one image source (``source``, ``platform``).
 
-    ``size`` is the portable uncompressed size; ``engine_size`` the engine's own ``.Size``.
-    ``compressed_size``, ``files``, ``wasted_bytes`` and ``efficiency`` need the image's archive:
-    it is read on first use, once per image ID (cached), by the engine the image came from.
+    ``size`` is the portable uncompressed size; ``engine_size`` the engine's own ``.Size`` (0 for
+    an image of a source). ``compressed_size``, ``files``, ``wasted_bytes`` and ``efficiency`` need
+    the image's archive: it is read on first use, once per image ID (cached), by the engine the
+    image came from or from its source's blobs (``reader``). ``stored_compressed_size`` is the
+    exact compressed size where it is known without reading (a source whose manifest lists
+    compressed layer blobs only): ``compressed_size`` then reads nothing.
     """
 
     def __init__(
@@ -94,6 +67,8 @@ class Image:
         cache: AnalysisCache | None = None,
         analysis: ImageAnalysis | None = None,
         progress: ProgressSink | None = None,
+        reader: AnalysisReader | None = None,
+        stored_compressed_size: int | None = None,
     ) -> None:
         self.name = name
         self.ref = ref
@@ -107,12 +82,15 @@ class Image:
         self._cache = cache
         self._analysis = analysis
         self._progress = progress
+        self._reader = reader
+        self.stored_compressed_size = stored_compressed_size
         self.base_image: BaseImage | None = None
         # where it was measured: "linux/arm64" (None: the engine's one platform, not stated),
         # "engine" / "registry" / "oci" / "oci-archive" / "docker-archive", the config blob's size
         self.platform: str | None = None
         self.source = "engine"
         self.config_size: int | None = None
+        self.engine_platform: str | None = None  # the engine's image: the platform its inspect states
 
     def __repr__(self) -> str:
         return f"Image(name={self.name!r}, ref={self.ref!r}, id={self.short_id!r})"
@@ -140,28 +118,38 @@ class Image:
         """Read the image archive once: portable and compressed sizes, files, waste."""
         __tracebackhide__ = True  # a failure shows the test's line and our one-line message
         if self._analysis is None:
-            if self._engine is None:
-                raise ImageSizeError(
-                    f"image {self.label} was measured without an engine connection; its archive "
-                    "cannot be read (measure it with measure_image() or a fixture)"
-                )
-            reading = _ReadProgress(self._engine, self._progress, self.name, self.engine_size)
+            reader = self._reader if self._reader is not None else self._engine_archive()
             try:
-                from .analysis import read_image_archive
-
-                self._analysis = read_image_archive(
-                    cast(Engine, reading),
-                    self.id,
-                    self.label,
-                    len(self._inspected_layers),
-                    self._cache,
-                    self._content_key(),
-                    self.engine_size if self.size_from_engine else None,
-                )
+                self._analysis = reader.read()
             except ImageSizeError as exc:
                 raise exc.with_traceback(None) from None
-            reading.finished(self._analysis)
         return self._analysis
+
+    def _engine_archive(self) -> AnalysisReader:
+        if self._engine is None:
+            raise ImageSizeError(
+                f"image {self.label} was measured without an engine connection; its archive "
+                "cannot be read (measure it with measure_image() or a fixture)"
+            )
+        from .readers import EngineArchive
+
+        return EngineArchive(
+            self._engine,
+            self.id,
+            self.label,
+            len(self._inspected_layers),
+            cache=self._cache,
+            content_key=self._content_key(),
+            expected_size=self.engine_size if self.size_from_engine else None,
+            progress=self._progress,
+            name=self.name,
+            approximate_total=self.engine_size,
+        )
+
+    @property
+    def diff_ids(self) -> list[str | None]:
+        """The layers' diff IDs, oldest first, as inspected (no archive read)."""
+        return [layer.diff_id for layer in self._inspected_layers]
 
     def _content_key(self) -> str | None:
         """The layers (diff IDs) and what made them: the same for the same content, whatever
@@ -211,6 +199,8 @@ class Image:
     def compressed_size(self) -> int:
         """Sum of the compressed layer blobs: what a registry stores and a pull downloads."""
         __tracebackhide__ = True
+        if self.stored_compressed_size is not None:
+            return self.stored_compressed_size
         return self.analysis().compressed_size
 
     @property
@@ -246,6 +236,11 @@ class Image:
     def read_file(self, path: str, limit: int = 64 * 1024 * 1024) -> bytes:
         """The bytes of one regular file of the final filesystem."""
         __tracebackhide__ = True
+        if self._engine is None and self.source != "engine":
+            raise ImageSizeError(
+                f"image {self.label} is read from its {self.source} source, where read_file() is not "
+                "available: load it into the engine and use existing_image() to read its files"
+            )
         if self._engine is None:
             raise ImageSizeError(f"image {self.label} was measured without an engine connection")
         try:
@@ -281,6 +276,8 @@ class Image:
     @property
     def own_compressed_size(self) -> int:
         __tracebackhide__ = True
+        if self.stored_compressed_size is not None:  # the manifest's exact sizes: nothing to read
+            return sum(la.compressed_size or 0 for la in self._inspected_layers if not la.from_base)
         self.analysis()
         return sum(la.compressed_size or 0 for la in self.layers if not la.from_base)
 
@@ -294,11 +291,15 @@ class Image:
         manifest = file_manifest(analysis.files, self.size) if analysis else {}
         return ImageSummary(
             size=self.size,
-            compressed_size=analysis.compressed_size if analysis else None,
+            compressed_size=self.compressed_size
+            if analysis or self.stored_compressed_size is not None
+            else None,
             layers=tuple(LayerSummary(la.diff_id, la.size, la.instruction, la.from_base) for la in layers),
             base=self.base,
             own_size=self.own_size,
-            own_compressed_size=self.own_compressed_size if analysis else None,
+            own_compressed_size=self.own_compressed_size
+            if analysis or self.stored_compressed_size is not None
+            else None,
             files=manifest,
             files_complete=manifest_complete(analysis.files, manifest) if analysis else None,
             dirs=directory_totals(analysis.files) if analysis else {},
@@ -361,11 +362,18 @@ class Image:
             "config": {**self.config.__dict__, "labels": dict(self.config.labels)},
             "engine": None if self.engine is None else self.engine.__dict__,
             "analysis": None if self._analysis is None else self._analysis.to_json(),
-            "where": [self.platform, self.source, self.config_size],
+            "where": [self.platform, self.source, self.config_size, self.stored_compressed_size],
         }
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Image:
+        image = cls._from_wire(data)
+        where = [*(data.get("where") or (None, "engine")), None, None][:4]
+        image.platform, image.source, image.config_size, image.stored_compressed_size = where
+        return image
+
+    @classmethod
+    def _from_wire(cls, data: dict[str, Any]) -> Image:
         cfg = data["config"]
         config = ImageConfig(
             user=cfg["user"],
@@ -376,7 +384,7 @@ class Image:
             workdir=cfg["workdir"],
             labels=dict(cfg["labels"]),
         )
-        image = cls(
+        return cls(
             name=data["name"],
             ref=data["ref"],
             id=data["id"],
@@ -387,8 +395,6 @@ class Image:
             engine_info=None if data["engine"] is None else EngineInfo(**data["engine"]),
             analysis=None if data["analysis"] is None else _analysis_from_json(data["analysis"]),
         )
-        image.platform, image.source, image.config_size = data.get("where") or (None, "engine", None)
-        return image
 
     @classmethod
     def measure(
@@ -425,6 +431,7 @@ class Image:
             progress=progress,
         )
         image.base_image = base_image
+        image.engine_platform = _stated_platform(data)
         return image
 
 
@@ -441,6 +448,16 @@ class BaseImage:
     id: str | None
     layer_count: int
     note: str | None = None
+
+
+def _stated_platform(data: dict[str, Any]) -> str | None:
+    """``linux/arm64`` from the engine's inspect data (``Os``, ``Architecture``, ``Variant``)."""
+    from ..sources.platforms import Platform
+
+    found = Platform.from_json(
+        {"os": data.get("Os"), "architecture": data.get("Architecture"), "variant": data.get("Variant")}
+    )
+    return None if found is None else str(found)
 
 
 def _find_base(engine: Engine, ref: str, diff_ids: Sequence[str]) -> BaseImage:
@@ -470,98 +487,6 @@ def _analysis_from_json(data: Any) -> ImageAnalysis | None:
     from .analysis import ImageAnalysis
 
     return ImageAnalysis.from_json(data)
-
-
-class _ReadProgress:
-    """The engine as the archive reader sees it: ``save`` reports the read's start, bytes read so
-    far and its end (nothing when the analysis comes from the cache)."""
-
-    def __init__(self, engine: Engine, sink: ProgressSink | None, name: str, approximate_total: int) -> None:
-        self._engine = engine
-        self._sink = sink
-        self._name = name
-        self._total = approximate_total
-        self._step: Step | None = None
-
-    def __getattr__(self, attribute: str) -> Any:
-        return getattr(self._engine, attribute)
-
-    def save(self, image_id: str) -> Iterator[bytes]:
-        chunks = self._engine.save(image_id)
-        if self._sink is None:
-            return chunks
-        from ..progress import Step, counted
-
-        self._step = Step(self._sink, f"reading {self._name} (~{format_size(self._total)} archive) ...")
-        return counted(chunks, self._step, self._name, self._total)
-
-    def finished(self, analysis: ImageAnalysis) -> None:
-        if self._step is not None:
-            self._step.end(
-                f"read {self._name} in {{seconds}}: {format_size(analysis.size)}, "
-                f"{format_size(analysis.compressed_size)} compressed"
-            )
-
-
-def _tuple(value: Any) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return (value,)
-    return tuple(str(v) for v in value)
-
-
-def config_from_inspect(data: dict[str, Any]) -> ImageConfig:
-    cfg: dict[str, Any] = data.get("Config") or {}
-    return ImageConfig(
-        user=str(cfg.get("User") or ""),
-        entrypoint=_tuple(cfg.get("Entrypoint")),
-        cmd=_tuple(cfg.get("Cmd")),
-        env=tuple(cfg.get("Env") or ()),
-        exposed_ports=tuple(sorted(cfg.get("ExposedPorts") or {})),
-        workdir=str(cfg.get("WorkingDir") or ""),
-        labels=dict(cfg.get("Labels") or {}),
-    )
-
-
-def layers_from_history(history: Sequence[dict[str, Any]], diff_ids: Sequence[str]) -> list[Layer]:
-    """Pair the engine's history (newest first) with the image's layers (oldest first).
-
-    History holds one entry per instruction; only some made a layer. An entry with a size made a
-    layer; a metadata-only instruction (ENV, CMD, ...) did not; a zero-size RUN/COPY/WORKDIR
-    entry may have made an empty layer or none, so those are settled by the layer count.
-    """
-    entries = list(reversed(history))
-    certain = [bool(e.get("Size")) for e in entries]
-    maybe = [
-        not c and not _METADATA_ONLY.match(str(e.get("CreatedBy") or "").strip())
-        for e, c in zip(entries, certain, strict=False)
-    ]
-    wanted = len(diff_ids)
-    if sum(certain) == wanted:
-        chosen = certain
-    elif sum(certain) + sum(maybe) == wanted:
-        chosen = [c or m for c, m in zip(certain, maybe, strict=False)]
-    else:
-        chosen = []
-    if not chosen:
-        # Cannot pair with certainty: keep the layers, but do not guess their instructions.
-        sizes = [int(e.get("Size") or 0) for e in entries if e.get("Size")]
-        sizes += [0] * (wanted - len(sizes))
-        return [
-            Layer(index=i, size=sizes[i] if i < len(sizes) else 0, created_by=None, diff_id=d)
-            for i, d in enumerate(diff_ids)
-        ]
-    picked = [e for e, keep in zip(entries, chosen, strict=False) if keep]
-    return [
-        Layer(
-            index=i,
-            size=int(e.get("Size") or 0),
-            created_by=str(e.get("CreatedBy") or e.get("Comment") or "") or None,
-            diff_id=diff_ids[i],
-        )
-        for i, e in enumerate(picked)
-    ]
 
 
 def measure_image(

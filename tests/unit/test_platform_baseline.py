@@ -20,6 +20,7 @@ from pytest_imagesize.engine.protocol import Engine
 from pytest_imagesize.errors import BaselineError, EngineUnavailable, ImageSizeWarning
 from pytest_imagesize.measure.image import Image
 from pytest_imagesize.measure.index import ImageIndex
+from pytest_imagesize.measure.targets import Side
 from pytest_imagesize.reports.json_report import document
 from pytest_imagesize.reports.terminal import rows
 from pytest_imagesize.session import ImageSizeSession
@@ -174,7 +175,7 @@ def test_diff_reads_a_platforms_entry(
 ) -> None:
     path = tmp_path / "image-sizes.json"
     baseline.update(path, {"app": entry_of(plain, size=8_000)})
-    monkeypatch.setattr(cli, "_measure", lambda ref, no_cache: app["linux/amd64"])
+    monkeypatch.setattr(cli, "_side", lambda text, options: Side(text, options, image=app["linux/amd64"]))
     code = cli.main(["diff", "registry.example/app:1", "--baseline", str(path), "--name", "app[linux/amd64]"])
     out = capsys.readouterr().out
     assert code == 1, out
