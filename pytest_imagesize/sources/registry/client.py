@@ -17,11 +17,13 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..model import SourceError
-from .credentials import Credentials, config_path, lookup
 from .reference import Reference, RegistryOptions, plain_http_allowed
+
+if TYPE_CHECKING:
+    from .credentials import Credentials
 
 CHUNK = 256 << 10  # bytes asked of a body at a time
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -492,6 +494,8 @@ class RegistryClient:
 
     def _credentials_for_registry(self) -> Credentials | None:
         if not self._looked_up:
+            from .credentials import config_path, lookup  # a login needs them, a public image not
+
             self._credentials = lookup(self.reference.registry, config_path(self.options.docker_config))
             self._looked_up = True
             if self._credentials is not None:
