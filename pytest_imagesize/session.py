@@ -193,8 +193,7 @@ class ImageSizeSession:
         """A ``registry_image`` / ``oci_image``: measured from its source without the engine
         (unless its base is an engine image), once per session, reference and platform; an
         index's images are named and recorded as ``name[platform]`` (``ImageIndex``)."""
-        from .measure.from_source import measure_source, path_source
-        from .measure.stored import open_source
+        from .measure.from_source import measure_source, open_source, path_source
 
         text = declaration.ref or ""
         if declaration.path is not None:
@@ -228,7 +227,7 @@ class ImageSizeSession:
         """A source image's base: another source, or an image of the engine."""
         if base is None:
             return None
-        from .measure.stored import open_source
+        from .measure.from_source import open_source
 
         source = open_source(base, self.registry_options())
         if source is None:
@@ -238,7 +237,7 @@ class ImageSizeSession:
 
     def registry_options(self) -> Any:
         """The registry settings as the registry source takes them (None where it is missing)."""
-        from .measure.stored import registry_options
+        from .measure.from_source import registry_options
 
         return registry_options(self.settings.insecure_registries or (), self.settings.registry_ca)
 

@@ -21,6 +21,9 @@ from .image import BaseImage, Image
 from .index import ImageIndex, member_name
 from .layers import layer_history
 from .source_read import SourceBlobs, diff_ids_of
+from .stored import PREFIXES as PREFIXES
+from .stored import open_source as open_source  # the seam tests replace
+from .stored import registry_options as registry_options
 from .stored import stored_compressed
 
 if TYPE_CHECKING:
