@@ -37,26 +37,21 @@ _PARAM = r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))'
 
 
 class TransportError(Exception):
-    """A body that could not be read to its end: the connection dropped (``Stalled``: no byte
-    within the timeout)."""
+    """A body that could not be read to its end: the connection dropped."""
 
 
 class Stalled(TransportError):
     """No byte of a body within the timeout."""
 
 
-class _ConnectFailure(Exception):
-    """No connection: ``timeout`` when none was made within the timeout."""
-
+class _ConnectFailure(Exception):  # no connection (``timeout``: none within the timeout)
     def __init__(self, error: BaseException, timeout: bool) -> None:
         super().__init__(str(error))
         self.error = error
         self.timeout = timeout
 
 
-class _Unanswered(Exception):
-    """A connection made, and no answer on it: ``stalled`` when none came within the timeout."""
-
+class _Unanswered(Exception):  # connected, no answer (``stalled``: none within the timeout)
     def __init__(self, error: BaseException, stalled: bool) -> None:
         super().__init__(str(error))
         self.error = error
