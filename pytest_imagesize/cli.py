@@ -100,12 +100,10 @@ class _StderrProgress:
         sys.stderr.flush()
 
 
-def _options(args: argparse.Namespace) -> Options:
+def _registry_options(args: argparse.Namespace) -> Any:
     from pathlib import Path
 
-    from .measure.cache import DirectoryCache, NoCache
-    from .measure.from_source import registry_options
-    from .measure.targets import Options
+    from .measure.stored import registry_options
 
     ca = None
     if args.registry_ca:
@@ -114,12 +112,18 @@ def _options(args: argparse.Namespace) -> Options:
             raise ImageSizeError(
                 f"--registry-ca {args.registry_ca}: no such file; name a PEM CA certificate file"
             )
+    return registry_options(args.insecure_registry, ca) if args.insecure_registry or ca else None
+
+
+def _options(args: argparse.Namespace) -> Options:
+    from .measure.cache import DirectoryCache, NoCache
+    from .measure.targets import Options
+
+    registry = _registry_options(args)
     return Options(
         cache=NoCache() if args.no_cache else DirectoryCache(),
         progress=_StderrProgress() if sys.stderr.isatty() else None,
-        registry_options=registry_options(args.insecure_registry, ca)
-        if args.insecure_registry or ca
-        else None,
+        registry_options=registry,
     )
 
 
@@ -149,7 +153,35 @@ def _measured(args: argparse.Namespace) -> Iterator[tuple[list[Image], str | Non
         yield chosen.images, chosen.note
 
 
+def _stored_check(args: argparse.Namespace) -> int | None:
+    """``check --compressed`` of an image source answered from its manifests alone, when every
+    row passes (the status; nothing printed otherwise, None: the full check runs and words it)."""
+    from .errors import SizeParseError
+    from .measure.stored import PREFIXES
+    from .measure.targets import stored_sizes
+    from .sizes import describe_size, format_size, parse_size
+
+    if not args.compressed or not args.image.startswith(PREFIXES):
+        return None
+    try:
+        limit = parse_size(args.max)
+    except SizeParseError:
+        return None  # the full check says why
+    found = stored_sizes(args.image, _registry_options(args), args.platform, args.all_platforms)
+    if found is None or limit == 0 or any(size > limit for _, size in found[0]):
+        return None
+    rows, note = found
+    if note:
+        print(note)
+    for name, size in rows:
+        print(f"OK {name}: compressed size {describe_size(size)} <= {format_size(limit)}")
+    return 0
+
+
 def _check(args: argparse.Namespace) -> int:
+    quick = _stored_check(args)
+    if quick is not None:
+        return quick
     from .checks import check_from_marker, evaluate
     from .sizes import describe_size, format_size
 

@@ -1,16 +1,43 @@
-"""Parse and format byte sizes, with docker CLI units (``MB`` = 10**6, ``MiB`` = 2**20)."""
+"""Parse and format byte sizes, with docker CLI units (``MB`` = 10**6, ``MiB`` = 2**20).
+
+The usual spellings (``5MB``, ``4.5 MiB``, ``3000000``) and every formatted size are handled
+here; humanfriendly, whose rules these follow, is imported only for the other spellings it reads
+(``5 megabytes``, ``2g``)."""
 
 from __future__ import annotations
-
-import re
-
-import humanfriendly
 
 from .errors import SizeParseError
 
 MAX_BYTES = 2**63 - 1  # the largest size any engine, file system or JSON consumer handles
-_PLAIN_NUMBER = re.compile(r"^\s*\d+\s*$")
-_FRACTION_ONLY = re.compile(r"^\s*\d*\.\d+\s*$")
+_DECIMAL = ("KB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")  # powers of 1000, smallest first
+_UNITS = {
+    "b": 1,
+    **{symbol.lower(): 1000 ** (i + 1) for i, symbol in enumerate(_DECIMAL)},
+    **{symbol[0].lower() + "ib": 1024 ** (i + 1) for i, symbol in enumerate(_DECIMAL)},
+}
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _number(text: str) -> int | float | None:
+    """``12`` or ``4.5`` (ASCII digits, at most one point, digits on both sides), else None."""
+    whole, point, fraction = text.partition(".")
+    if not _digits(whole) or (point and not _digits(fraction)):
+        return None
+    return float(text) if point else int(text)
+
+
+def _quick_parse(text: str) -> int | None:
+    """A number and one of the unit symbols (``B``, ``kB``, ``MiB``...), as humanfriendly reads
+    them; None for any other spelling."""
+    split = len(text.rstrip("BbIiKkMmGgTtPpEeZzYy"))
+    number = _number(text[:split].rstrip())
+    multiplier = _UNITS.get(text[split:].lower())
+    if number is None or multiplier is None:
+        return None
+    return int(number) if multiplier == 1 else int(number * multiplier)
 
 
 def parse_size(value: object) -> int:
@@ -34,10 +61,16 @@ def parse_size(value: object) -> int:
         raise SizeParseError("'' is empty: write a size like '5MB' or '4.5MiB'")
     if text.startswith("-"):
         raise SizeParseError(f"{value!r} is negative: a size must be >= 0")
-    if _FRACTION_ONLY.match(text):
+    whole, point, fraction = text.partition(".")
+    if point and fraction.isdecimal() and (not whole or whole.isdecimal()):
         raise SizeParseError(f"{value!r} is a fraction of a byte: give a unit ('1.5MB') or whole bytes")
-    if _PLAIN_NUMBER.match(text):
+    if text.isdecimal():
         return _bounded(int(text), value)
+    quick = _quick_parse(text)
+    if quick is not None:
+        return _bounded(quick, value)
+    import humanfriendly
+
     try:
         size = int(humanfriendly.parse_size(text))
     except (humanfriendly.InvalidSize, OverflowError, ValueError):
@@ -64,7 +97,11 @@ def format_size(n: int | None) -> str:
         return "-" + format_size(-n)
     if n > MAX_BYTES:
         return f"> {format_size(MAX_BYTES)}"
-    return str(humanfriendly.format_size(n, binary=False)).replace("bytes", "B").replace("byte", "B")
+    for power in range(len(_DECIMAL), 0, -1):
+        if n >= 1000**power:
+            number = f"{float(n) / 1000**power:.2f}".rstrip("0").rstrip(".")
+            return f"{number} {_DECIMAL[power - 1]}"
+    return f"{n} B"
 
 
 def format_bytes(n: int) -> str:

@@ -9,7 +9,6 @@ which it measured."""
 
 from __future__ import annotations
 
-import importlib
 import tarfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +20,11 @@ from .history import Layer, config_from_inspect
 from .image import BaseImage, Image
 from .index import ImageIndex, member_name
 from .layers import layer_history
-from .source_read import SourceBlobs, diff_ids_of, stored_compressed
+from .source_read import SourceBlobs, diff_ids_of
+from .stored import PREFIXES as PREFIXES
+from .stored import open_source as open_source  # the seam tests replace
+from .stored import registry_options as registry_options
+from .stored import stored_compressed
 
 if TYPE_CHECKING:
     from ..progress import ProgressSink
@@ -29,33 +32,6 @@ if TYPE_CHECKING:
     from .cache import AnalysisCache
 
 BaseRef = ImageSource | Image | ImageIndex
-PREFIXES = ("oci:", "oci-archive:", "docker-archive:", "docker://")
-
-
-def open_source(text: str, registry_options: Any = None) -> ImageSource | None:
-    """The image source ``text`` names by its prefix (``oci:PATH[:REF]``, ``oci-archive:``,
-    ``docker-archive:``, ``docker://``), opened; None for an image name of the engine
-    (``sources.open.open_source``)."""
-    try:
-        module = importlib.import_module(".open", "pytest_imagesize.sources")
-    except ImportError:
-        if text.startswith(PREFIXES):
-            raise SourceError(
-                f"cannot read {text}: image sources are unavailable in this installation"
-            ) from None
-        return None
-    found: ImageSource | None = module.open_source(text, registry_options)
-    return found
-
-
-def registry_options(insecure: tuple[str, ...] | list[str] = (), ca_file: Path | None = None) -> Any:
-    """``RegistryOptions`` for the registry source (None in an installation without it)."""
-    try:
-        module = importlib.import_module(".registry", "pytest_imagesize.sources")
-    except ImportError:
-        return None
-    options = getattr(module, "RegistryOptions", None)
-    return None if options is None else options(insecure=frozenset(insecure), ca_file=ca_file)
 
 
 def measure_source(

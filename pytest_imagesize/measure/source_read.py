@@ -30,20 +30,14 @@ from .analysis import (
 )
 from .cache import AnalysisCache
 from .layers import layer_history, merge
+from .stored import stored_compressed
 
 if TYPE_CHECKING:
     from ..progress import ProgressSink, Step
     from ..sources.model import Descriptor, ImageManifest, ImageSource
     from .archive import Blob, BlobSource, ImageLayout, LayerScan
 
-COMPRESSED_SUFFIXES = ("+gzip", "+zstd", ".gzip", ".zstd")
 PROGRESS_CHUNK = 1 << 20  # bytes handed on at a time while a read's progress is counted
-
-
-def stored_compressed(media_type: str) -> bool:
-    """Whether a layer blob of this media type is stored compressed (gzip or zstd): its size in
-    the manifest is then its exact compressed size."""
-    return media_type.endswith(COMPRESSED_SUFFIXES)
 
 
 def _compressed_as(media_type: str) -> str:

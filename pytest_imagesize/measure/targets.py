@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ImageSizeError
 from ..sources.platforms import Platform, PlatformError, choose, host_platform, listing
-from .from_source import measure_source, open_source
-from .image import Image
-from .index import ImageIndex, member_name
+from .index import member_name
+from .stored import open_source, stored_compressed
 
 if TYPE_CHECKING:
     from ..engine.protocol import Engine
     from ..progress import ProgressSink
-    from ..sources.model import ImageSource
+    from ..sources.model import ImageManifest, ImageSource
     from .cache import AnalysisCache
+    from .image import Image
 
 
 @dataclass
@@ -67,6 +67,9 @@ class Side:
             if self.platform is not None and self.platform != platform:
                 choose([self.platform], platform, self._what())
             return self.image
+        from .from_source import measure_source
+        from .image import Image
+
         assert self.source is not None
         image = measure_source(self.source, platform=platform, **self._measuring())
         assert isinstance(image, Image)
@@ -77,6 +80,9 @@ class Side:
         """Every platform's image (one for a single image)."""
         if self.image is not None:
             return [self.image]
+        from .from_source import measure_source
+        from .index import ImageIndex
+
         assert self.source is not None
         index = measure_source(self.source, all_platforms=True, **self._measuring())
         assert isinstance(index, ImageIndex)
@@ -100,6 +106,9 @@ def open_side(text: str, options: Options) -> Side:
         raise ImageSizeError(
             "an empty image reference: name an image like 'myorg/app:ci' or docker://HOST/REPO:TAG"
         )
+    from .from_source import measure_source
+    from .image import Image
+
     source = open_source(text, options.registry_options)
     if source is None:
         return Side(
@@ -146,15 +155,23 @@ def choose_rows(side: Side, platform: str | None, all_platforms: bool) -> Chosen
 def _host_choice(side: Side) -> Platform:
     host = host_platform()
     if host not in side.platforms:
-        raise PlatformError(
-            f"{side._what()} has no {host} image (this machine's platform); it has "
-            f"{listing(side.platforms)}: pick one with --platform, or --all-platforms"
-        )
+        raise _no_host_image(side._what(), host, side.platforms)
     return host
 
 
+def _no_host_image(what: str, host: Platform, available: list[Platform | None]) -> PlatformError:
+    return PlatformError(
+        f"{what} has no {host} image (this machine's platform); it has "
+        f"{listing(available)}: pick one with --platform, or --all-platforms"
+    )
+
+
 def _note(platform: Platform, side: Side) -> str:
-    return f"{platform} of {len(side.platforms)} platforms: {listing(side.platforms)}"
+    return _note_of(platform, side.platforms)
+
+
+def _note_of(platform: Platform, available: list[Platform | None]) -> str:
+    return f"{platform} of {len(available)} platforms: {listing(available)}"
 
 
 @dataclass
@@ -198,3 +215,60 @@ def pair_sides(new: Side, old: Side, platform: str | None, all_platforms: bool) 
 
 def _platform_of(image: Image) -> str | None:
     return image.platform or image.engine_platform
+
+
+def _exact(manifest: ImageManifest) -> int | None:
+    if all(stored_compressed(layer.media_type) for layer in manifest.layers):
+        return manifest.compressed_size
+    return None
+
+
+def stored_sizes(
+    text: str, registry_options: Any, platform: str | None, all_platforms: bool
+) -> tuple[list[tuple[str, int]], str | None] | None:
+    """The rows ``open_side`` and ``choose_rows`` give for the source ``text`` names, as (name,
+    compressed size), and the note on the platform chosen, from the manifests alone (the index
+    and the platform manifests: no config, no blob, and none of the modules that measure an
+    image imported); None for an engine's image or where the manifests do not say (a layer blob
+    stored uncompressed, an image of no stated platform): measure it then. The same errors as
+    ``open_side`` and ``choose_rows`` raise, in the same order, but for a config's."""
+    source = open_source(text, registry_options)
+    if source is None:
+        return None
+    try:
+        entries = source.platforms()
+        if any(entry.platform is None for entry in entries):
+            return None
+        if source.index_digest is None and len(entries) == 1:  # a single image, named as given
+            manifest = source.manifest(entries[0])
+            if platform is not None and all_platforms:
+                raise PlatformError("--platform and --all-platforms: give one of them")
+            stated = entries[0].platform
+            if platform is not None and stated is not None and stated != Platform.parse(platform):
+                choose([stated], Platform.parse(platform), source.what)
+            size = _exact(manifest)
+            return None if size is None else ([(text, size)], None)
+        available = [entry.platform for entry in entries]
+        if platform is not None and all_platforms:
+            raise PlatformError("--platform and --all-platforms: give one of them")
+        note = None
+        if all_platforms:
+            chosen = list(entries)
+        else:
+            if platform is not None:
+                wanted = Platform.parse(platform)
+            else:
+                wanted = host_platform()
+                if wanted not in available:
+                    raise _no_host_image(source.what, wanted, available)
+                note = _note_of(wanted, available)
+            chosen = [entries[choose(available, wanted, source.what)]]
+        rows = []
+        for entry in chosen:
+            size = _exact(source.manifest(entry))
+            if size is None:
+                return None
+            rows.append((member_name(text, str(entry.platform)), size))
+        return rows, note
+    finally:
+        source.close()

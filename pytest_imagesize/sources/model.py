@@ -10,11 +10,13 @@ sizes, exact."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ImageSizeError
-from ..measure.archive.source import BlobSource
 from .platforms import Platform
+
+if TYPE_CHECKING:
+    from ..measure.archive.source import BlobSource
 
 
 class SourceError(ImageSizeError):

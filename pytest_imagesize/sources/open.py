@@ -16,17 +16,14 @@ archive."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from typing import Any
 
-from .archives import DockerArchiveSource, OciArchiveSource
 from .model import ImageSource, SourceError
-from .oci_layout import OciLayoutSource
 
-LOCAL: dict[str, Callable[[str, str | None], ImageSource]] = {
-    "oci": OciLayoutSource,
-    "oci-archive": OciArchiveSource,
-    "docker-archive": DockerArchiveSource,
+LOCAL: dict[str, tuple[str, str]] = {  # transport: (module, class), imported when named
+    "oci": (".oci_layout", "OciLayoutSource"),
+    "oci-archive": (".archives", "OciArchiveSource"),
+    "docker-archive": (".archives", "DockerArchiveSource"),
 }
 REGISTRY = "docker://"
 
@@ -61,4 +58,6 @@ def open_source(text: str, registry_options: Any = None) -> ImageSource | None:
     if parts is None:
         return None
     transport, path, ref = parts
-    return LOCAL[transport](path, ref)
+    where, name = LOCAL[transport]
+    local: ImageSource = getattr(importlib.import_module(where, __package__), name)(path, ref)
+    return local

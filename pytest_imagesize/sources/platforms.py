@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import platform as _host
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +73,8 @@ class Platform:
 
 def host_platform() -> Platform:
     """The platform of the machine running us (what an engine would pull for it)."""
+    import platform as _host
+
     machine = _host.machine().lower()
     variant = ""
     if machine.startswith("armv"):

@@ -9,7 +9,7 @@ are not chained (``from None``)."""
 from __future__ import annotations
 
 import base64
-import email.utils
+import http.client
 import json
 import re
 import ssl
@@ -17,21 +17,13 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
-
-import urllib3
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-)
-from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import SSLError as Urllib3SSLError
+from typing import TYPE_CHECKING, Any
 
 from ..model import SourceError
-from .credentials import Credentials, config_path, lookup
 from .reference import Reference, RegistryOptions, plain_http_allowed
+
+if TYPE_CHECKING:
+    from .credentials import Credentials
 
 CHUNK = 256 << 10  # bytes asked of a body at a time
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -40,9 +32,130 @@ BACKOFF_MAX = 8.0
 RETRY_AFTER_MAX = 60.0  # a longer Retry-After is waited this long
 MAX_REDIRECTS = 5
 MAX_SMALL = 64 << 10  # bytes of a token or error answer read
-_PARAM = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
+MAX_DRAIN = 1 << 20  # bytes of an unwanted answer read so that its connection serves again
+_PARAM = r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))'
 
-Response = Any  # urllib3's HTTPResponse (1.26 and 2.x differ in name)
+
+class TransportError(Exception):
+    """A body that could not be read to its end: the connection dropped."""
+
+
+class Stalled(TransportError):
+    """No byte of a body within the timeout."""
+
+
+class _ConnectFailure(Exception):  # no connection (``timeout``: none within the timeout)
+    def __init__(self, error: BaseException, timeout: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.timeout = timeout
+
+
+class _Unanswered(Exception):  # connected, no answer (``stalled``: none within the timeout)
+    def __init__(self, error: BaseException, stalled: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.stalled = stalled
+
+
+class Response:
+    """An answer whose body is read on demand; ``release()`` hands its connection back for the
+    next request once the body was read to its end (else closes it)."""
+
+    def __init__(self, answer: http.client.HTTPResponse, connection: _Connection, pool: _Pool) -> None:
+        self._answer = answer
+        self._connection: _Connection | None = connection
+        self._pool = pool
+        self.status = answer.status
+        self.headers = answer.headers
+
+    def _reading(self, read: Any, amount: int) -> bytes:
+        try:
+            data: bytes = read(amount)
+        except TimeoutError:
+            raise Stalled("no data within the timeout") from None
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            raise TransportError(type(exc).__name__) from None
+        return data
+
+    def read(self, amount: int) -> bytes:
+        """Up to ``amount`` bytes, fewer only at the body's end."""
+        return self._reading(self._answer.read, amount)
+
+    def read1(self, amount: int) -> bytes:
+        """What has arrived, up to ``amount`` bytes (at least one, unless at the end)."""
+        return self._reading(self._answer.read1, amount)
+
+    def drain(self) -> None:
+        """Read the rest of a small body so that the connection serves again."""
+        try:
+            self._answer.read(MAX_DRAIN)
+        except (OSError, http.client.HTTPException, ValueError):
+            self.close()
+
+    def release(self) -> None:
+        """Done with this answer: its connection goes back to the pool when the body was read
+        whole and the server keeps it open, else it is closed."""
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        if self._answer.isclosed() and not self._answer.will_close:
+            self._pool.put(connection)
+        else:
+            self._answer.close()
+            connection.close()
+
+    def close(self) -> None:
+        """Done, the body unread: the connection is closed."""
+        connection, self._connection = self._connection, None
+        self._answer.close()
+        if connection is not None:
+            connection.close()
+
+
+_Connection = http.client.HTTPConnection
+
+
+class _Pool:
+    """Idle connections to one origin (``scheme://netloc``), handed out one request at a time."""
+
+    def __init__(self, scheme: str, netloc: str, timeout: float, context: ssl.SSLContext | None) -> None:
+        self.scheme, self.netloc = scheme, netloc
+        self._timeout = timeout
+        self._context = context
+        self._idle: list[_Connection] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> tuple[_Connection, bool]:
+        """A connection, and whether it served before (an idle one), connected."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), True
+        if self._context is not None:
+            connection: _Connection = http.client.HTTPSConnection(
+                self.netloc, timeout=self._timeout, context=self._context
+            )
+        else:
+            connection = http.client.HTTPConnection(self.netloc, timeout=self._timeout)
+        try:
+            connection.connect()
+        except TimeoutError as exc:
+            connection.close()
+            raise _ConnectFailure(exc, timeout=True) from None
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            connection.close()
+            raise _ConnectFailure(exc, timeout=False) from None
+        return connection, False
+
+    def put(self, connection: _Connection) -> None:
+        with self._lock:
+            self._idle.append(connection)
+
+    def clear(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
 
 
 @dataclass(frozen=True)
@@ -56,7 +169,7 @@ def parse_challenge(header: str | None) -> Challenge | None:
     if not header or not header.strip():
         return None
     scheme, _, rest = header.strip().partition(" ")
-    params = {m[1].lower(): (m[2] if m[2] else m[3]).replace('\\"', '"') for m in _PARAM.finditer(rest)}
+    params = {m[1].lower(): (m[2] if m[2] else m[3]).replace('\\"', '"') for m in re.finditer(_PARAM, rest)}
     return Challenge(scheme.lower(), params)
 
 
@@ -68,6 +181,8 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     value = value.strip()
     if value.isdigit():
         return min(float(value), RETRY_AFTER_MAX)
+    import email.utils  # only for a date: the email package is not needed otherwise
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -110,10 +225,29 @@ def _reason(exc: BaseException) -> str:
 
 def _tls_failure(exc: BaseException) -> _TLSFailure | None:
     chain = _chain(exc)
-    if not any(isinstance(i, (ssl.SSLError, Urllib3SSLError)) for i in chain):
+    if not any(isinstance(i, ssl.SSLError) for i in chain):
         return None
     untrusted = any(isinstance(i, ssl.SSLCertVerificationError) for i in chain) or "certificate" in str(exc)
     return _TLSFailure(untrusted, _reason(exc))
+
+
+def _exchange(pool: _Pool, method: str, target: str, headers: dict[str, str], body: bytes | None) -> Response:
+    """The request sent on a connection of ``pool``, and its answer (status and headers read); an
+    idle connection the server closed meanwhile is replaced once, uncounted."""
+    while True:
+        connection, reused = pool.take()
+        try:
+            connection.request(method, target, body=body, headers=headers)
+            answer = connection.getresponse()
+        except TimeoutError as exc:
+            connection.close()
+            raise _Unanswered(exc, stalled=True) from None
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            connection.close()
+            if reused and isinstance(exc, (ConnectionError, http.client.RemoteDisconnected)):
+                continue
+            raise _Unanswered(exc, stalled=False) from None
+        return Response(answer, connection, pool)
 
 
 class RegistryClient:
@@ -125,8 +259,7 @@ class RegistryClient:
         self.options = options
         self.label = f"registry {reference.registry}"
         self._host = reference.api_host
-        self._timeout = urllib3.Timeout(connect=options.timeout, read=options.timeout)
-        self._pools: dict[str, urllib3.PoolManager] = {}
+        self._pools: dict[str, _Pool] = {}
         self._base: str | None = None
         self._auth: str | None = None
         self._credentials: Credentials | None = None
@@ -171,10 +304,10 @@ class RegistryClient:
     def _error_detail(self, response: Response) -> str:
         try:
             data = response.read(MAX_SMALL)
-        except (Urllib3Error, OSError):
+        except TransportError:
             return ""
         finally:
-            response.release_conn()
+            response.release()
         try:
             errors = json.loads(data).get("errors")
             first = errors[0]
@@ -217,16 +350,13 @@ class RegistryClient:
             ) from None
         return context
 
-    def _pool(self, scheme: str, netloc: str) -> urllib3.PoolManager:
+    def _pool(self, scheme: str, netloc: str) -> _Pool:
         key = f"{scheme}://{netloc}"
         with self._lock:
             pool = self._pools.get(key)
             if pool is None:
-                size = self.options.blobs_at_once + 2
-                if scheme == "https":
-                    pool = urllib3.PoolManager(maxsize=size, ssl_context=self._context(netloc))
-                else:
-                    pool = urllib3.PoolManager(maxsize=size)
+                context = self._context(netloc) if scheme == "https" else None
+                pool = _Pool(scheme, netloc, self.options.timeout, context)
                 self._pools[key] = pool
             return pool
 
@@ -237,21 +367,13 @@ class RegistryClient:
         failure before any byte of an answer; ``_TLSFailure`` for a TLS handshake that failed."""
         parts = urllib.parse.urlsplit(url)
         pool = self._pool(parts.scheme, parts.netloc)
+        target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
         attempt = 0
         while True:
             try:
-                response = pool.urlopen(
-                    method,
-                    url,
-                    body=body,
-                    headers=headers,
-                    retries=False,
-                    redirect=False,
-                    preload_content=False,
-                    timeout=self._timeout,
-                )
-            except Urllib3Error as exc:
-                tls = _tls_failure(exc)
+                response = _exchange(pool, method, target, headers, body)
+            except (_ConnectFailure, _Unanswered) as exc:
+                tls = _tls_failure(exc.error)
                 if tls is not None:
                     raise tls from None
                 if attempt < self.options.retries:
@@ -261,33 +383,30 @@ class RegistryClient:
                 raise self._connection_error(exc, parts.netloc, what) from None
             if response.status in RETRY_STATUSES and attempt < self.options.retries:
                 delay = retry_after(response.headers.get("Retry-After"))
-                response.drain_conn()
-                response.release_conn()
+                response.drain()
+                response.release()
                 time.sleep(delay if delay is not None else min(BACKOFF * 2**attempt, BACKOFF_MAX))
                 attempt += 1
                 continue
             return response
 
-    def _connection_error(self, exc: BaseException, netloc: str, what: str) -> SourceError:
+    def _connection_error(self, exc: _ConnectFailure | _Unanswered, netloc: str, what: str) -> SourceError:
         t = self.options.timeout
         tries = f"{self.options.retries + 1} tries"
-        chain = _chain(exc)
-        if any(isinstance(i, ReadTimeoutError) for i in chain):
-            return self.stalled(f"the answer to the request for {what} ({tries})")
-        if any(isinstance(i, ConnectTimeoutError) for i in chain) and not any(
-            isinstance(i, NewConnectionError) for i in chain
-        ):
-            return SourceError(
-                f"{self.label}: no connection to {netloc} within {t:g} s ({tries}): check the address, "
-                f"or raise the registry timeout option (now {t:g} s)"
-            )
-        if any(isinstance(i, ProtocolError) for i in chain):
+        if isinstance(exc, _Unanswered):
+            if exc.stalled:
+                return self.stalled(f"the answer to the request for {what} ({tries})")
             return SourceError(
                 f"{self.label} closed the connection before answering the request for {what} ({tries}): "
                 "try again later"
             )
+        if exc.timeout:
+            return SourceError(
+                f"{self.label}: no connection to {netloc} within {t:g} s ({tries}): check the address, "
+                f"or raise the registry timeout option (now {t:g} s)"
+            )
         return SourceError(
-            f"{self.label}: cannot connect to {netloc} ({_reason(exc)}, {tries}): check that the "
+            f"{self.label}: cannot connect to {netloc} ({_reason(exc.error)}, {tries}): check that the "
             "registry runs at that address"
         )
 
@@ -299,8 +418,8 @@ class RegistryClient:
             location = response.headers.get("Location")
             if response.status not in (301, 302, 303, 307, 308) or not location:
                 return response
-            response.drain_conn()
-            response.release_conn()
+            response.drain()
+            response.release()
             url = urllib.parse.urljoin(url, location)
             if urllib.parse.urlsplit(url)[:2] != origin:
                 headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
@@ -331,8 +450,8 @@ class RegistryClient:
                         "name it in the insecure option"
                     ) from None
                 status = response.status
-                response.drain_conn()
-                response.release_conn()
+                response.drain()
+                response.release()
                 if status not in (200, 401):
                     raise SourceError(
                         f"{self.label} answered {status} at {base}/v2/: it is not a registry "
@@ -361,8 +480,8 @@ class RegistryClient:
             if response.status != 401:
                 return response
             challenge = parse_challenge(response.headers.get("WWW-Authenticate"))
-            response.drain_conn()
-            response.release_conn()
+            response.drain()
+            response.release()
             if renewed:
                 raise self._login_error(what)
             self._authenticate(challenge, auth, what)
@@ -370,6 +489,8 @@ class RegistryClient:
 
     def _credentials_for_registry(self) -> Credentials | None:
         if not self._looked_up:
+            from .credentials import config_path, lookup  # a login needs them, a public image not
+
             self._credentials = lookup(self.reference.registry, config_path(self.options.docker_config))
             self._looked_up = True
             if self._credentials is not None:
@@ -449,19 +570,19 @@ class RegistryClient:
                 "add its CA with the ca_file option"
             ) from None
         if response.status in (401, 403):
-            response.drain_conn()
-            response.release_conn()
+            response.drain()
+            response.release()
             raise self._login_error(what)
         if response.status != 200:
             raise self.failure(response, token_what)
         try:
             data = response.read(MAX_SMALL + 1)
-        except (Urllib3Error, OSError):
+        except TransportError:
             raise SourceError(
                 f"{self.label}: the token service {parts.netloc} broke off its answer"
             ) from None
         finally:
-            response.release_conn()
+            response.release()
         try:
             document = json.loads(data)
             token = document.get("token") or document.get("access_token")

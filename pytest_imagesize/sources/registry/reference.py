@@ -3,7 +3,6 @@ optional) parsed as Docker reads it, and the options a registry client is given.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +13,11 @@ PREFIX = "docker://"
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"  # how the Docker config names Docker Hub
-_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+# patterns, compiled on first use (``re`` caches them)
+_COMPONENT = r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$"
+_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+_DIGEST = r"^sha256:[0-9a-f]{64}$"
+_HOST = r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$"
 
 
 @dataclass(frozen=True)
@@ -101,25 +101,25 @@ def parse_reference(text: str) -> Reference:
     digest: str | None = None
     if "@" in rest:
         rest, digest = rest.split("@", 1)
-        if not _DIGEST.match(digest):
+        if not re.match(_DIGEST, digest):
             raise _bad(text, f"the digest {digest!r} is not sha256:<64 hex digits>")
     tag: str | None = None
     slash = rest.rfind("/")
     colon = rest.rfind(":")
     if colon > slash:
         rest, tag = rest[:colon], rest[colon + 1 :]
-        if not _TAG.match(tag):
+        if not re.match(_TAG, tag):
             raise _bad(text, f"the tag {tag!r} is not a valid tag")
     first, _, remainder = rest.partition("/")
     if remainder and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
         registry, repository = first, remainder
-        if not _HOST.match(registry):
+        if not re.match(_HOST, registry):
             raise _bad(text, f"the registry {registry!r} is not host[:port]")
     else:
         registry, repository = DOCKER_HUB, rest if "/" in rest else f"library/{rest}"
     if registry == "index.docker.io":
         registry = DOCKER_HUB
-    if not all(_COMPONENT.match(part) for part in repository.split("/")) or len(repository) > 255:
+    if not all(re.match(_COMPONENT, part) for part in repository.split("/")) or len(repository) > 255:
         raise _bad(text, f"the repository {repository!r} is not lower-case path components")
     if tag is None and digest is None:
         tag = "latest"
@@ -142,6 +142,8 @@ def is_loopback(registry: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
+        import ipaddress
+
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False

@@ -8,13 +8,8 @@ import hashlib
 import json
 from collections import deque
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import ReadTimeoutError
-
-from ...measure.archive.source import Blob, BlobInfo, ImageLayout
-from ...measure.archive.stream import Prefetched
 from ..manifests import (
     ACCEPT,
     MAX_MANIFEST,
@@ -28,8 +23,12 @@ from ..manifests import (
 )
 from ..model import Descriptor, ImageManifest, PlatformEntry, SourceError
 from ..platforms import Platform
-from .client import CHUNK, RegistryClient, Response
+from .client import CHUNK, RegistryClient, Response, Stalled, TransportError
 from .reference import RegistryOptions, parse_reference
+
+if TYPE_CHECKING:
+    from ...measure.archive.source import Blob, BlobInfo, ImageLayout
+    from ...measure.archive.stream import Prefetched
 
 MAX_CONFIG = 8 << 20  # bytes: an image config larger than this is refused
 IMAGE_CONFIGS = frozenset(
@@ -72,8 +71,8 @@ class RegistrySource:
         path = f"/v2/{self._ref.repository}/manifests/{ref}"
         response = self._client.get(path, what, accept=ACCEPT)
         if response.status == 404:
-            response.drain_conn()
-            response.release_conn()
+            response.drain()
+            response.release()
             raise self._missing(ref)
         if response.status != 200:
             raise self._client.failure(response, what)
@@ -94,14 +93,14 @@ class RegistrySource:
             if declared is not None and declared > limit:
                 raise SourceError(f"{self.what}: {what} is {declared} bytes, more than {limit}: refused")
             data: bytes = response.read(limit + 1)
-        except ReadTimeoutError:
+        except Stalled:
             raise self._client.stalled(what) from None
-        except (Urllib3Error, OSError):
+        except TransportError:
             raise SourceError(
                 f"{self._client.label} dropped the connection while sending {what}: try again"
             ) from None
         finally:
-            response.release_conn()
+            response.release()
         if len(data) > limit:
             raise SourceError(f"{self.what}: {what} is more than {limit} bytes: refused")
         return data
@@ -119,10 +118,10 @@ class RegistrySource:
             if response.status == 200:
                 found = json.loads(response.read(MAX_MANIFEST)).get("tags")
                 tags = [str(t) for t in found] if isinstance(found, list) else []
-        except (ValueError, AttributeError, Urllib3Error, OSError):
+        except (ValueError, AttributeError, TransportError):
             pass
         finally:
-            response.release_conn()
+            response.release()
         has = f"; it has {', '.join(tags[:10])}{', …' if len(tags) > 10 else ''}" if tags else ""
         kind = "manifest" if ref.startswith("sha256:") else "tag"
         return SourceError(f"{label}: {repository} has no {kind} {ref}{has}: check the reference")
@@ -204,8 +203,8 @@ class RegistrySource:
         what = f"layer {info.key[:_SHORT]}"
         response = self._client.get(f"/v2/{self._ref.repository}/blobs/{info.key}", what)
         if response.status == 404:
-            response.drain_conn()
-            response.release_conn()
+            response.drain()
+            response.release()
             raise SourceError(f"{self.what} lacks {what} that its manifest names: push the image again")
         if response.status != 200:
             raise self._client.failure(response, what)
@@ -225,18 +224,16 @@ class RegistrySource:
                     f"{info.size}: the registry is damaged"
                 )
             hasher = hashlib.sha256()
-            # what has arrived, as it arrives (urllib3 2.x); read() waits for the whole chunk
-            read = getattr(response, "read1", None) or response.read
             received = 0
             if info.size == 0 and "sha256:" + hasher.hexdigest() != info.digest:
                 raise SourceError(f"{what} is empty and cannot have its digest: the manifest is damaged")
             done = info.size == 0
             while received < info.size:
                 try:
-                    data = read(min(chunk, info.size - received), decode_content=False)
-                except ReadTimeoutError:
+                    data = response.read1(min(chunk, info.size - received))  # what has arrived
+                except Stalled:
                     raise self._client.stalled(f"{what} after {received} of {info.size} bytes") from None
-                except (Urllib3Error, OSError):
+                except TransportError:
                     data = b""
                 if not data:
                     raise SourceError(
@@ -256,7 +253,7 @@ class RegistrySource:
                 yield data
         finally:
             if done:
-                response.release_conn()
+                response.release()
             else:
                 response.close()
 
@@ -269,6 +266,8 @@ class RegistryBlobs:
     received ahead of the reader by at most ``memory_budget // blobs_at_once`` bytes."""
 
     def __init__(self, source: RegistrySource, manifest: ImageManifest, config: dict[str, Any]) -> None:
+        from ...measure.archive.source import BlobInfo, ImageLayout
+
         self.what = f"{source.what} ({manifest.digest[:_SHORT]})"
         self._source = source
         rootfs = config.get("rootfs")
@@ -294,6 +293,9 @@ class RegistryBlobs:
         self._chunk = min(CHUNK, self._share)
 
     def blobs(self) -> Iterator[Blob]:
+        from ...measure.archive.source import Blob
+        from ...measure.archive.stream import Prefetched
+
         unique: dict[str, BlobInfo] = {}
         for info in self.infos:  # a blob the image uses twice is read once
             unique.setdefault(info.key, info)
