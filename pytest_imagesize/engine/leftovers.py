@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,7 +100,8 @@ class BuildRecord:
 
     def add(self, kind: str, value: str) -> None:
         """Note an image ID (``"id"``), a tag of ours (``"tag"``), a build container
-        (``"container"``) or a temporary directory (``"dir"``); best effort, never fails a build."""
+        (``"container"``), a temporary directory (``"dir"``) or a Podman manifest list of ours
+        (``"manifest"``); best effort, never fails a build."""
         if (kind, value) in self._seen:
             return
         self._seen.add((kind, value))
@@ -162,6 +164,20 @@ def remove_temporary(path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def remove_manifest_list(name: str) -> None:
+    """Remove a Podman manifest list of ours (our repository prefix) with the podman CLI; the
+    Docker API cannot name one. Gone, or no podman CLI, is fine."""
+    if not normal_ref(name).startswith(REPOSITORY_PREFIX):
+        return
+    podman = shutil.which("podman")
+    if podman is None:
+        return
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        exists = subprocess.run([podman, "manifest", "exists", name], capture_output=True, timeout=120)
+        if exists.returncode == 0:
+            subprocess.run([podman, "manifest", "rm", name], capture_output=True, timeout=120)
+
+
 def sweep(engine: Engine, directory: Path | None = None) -> int:
     """Remove what runs that died before their cleanup left on this engine. Returns how many
     images went. Only our tags (our repository prefix, our label) and untagged images are
@@ -183,6 +199,8 @@ def sweep(engine: Engine, directory: Path | None = None) -> int:
                     ids.append(value)
                 elif kind == "container":  # a step container a killed build left: it holds its image
                     engine.remove_container(value)
+                elif kind == "manifest":  # before the ids: the list holds its images
+                    remove_manifest_list(value)
             left = remove_intermediates(engine, full_ids(engine, ids))
         except EngineUnavailable:
             raise

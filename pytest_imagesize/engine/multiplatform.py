@@ -34,13 +34,14 @@ from ..errors import BuildError, EngineUnavailable, ImageSizeError
 from .build import LABEL, REPOSITORY_PREFIX, BuildSpec, engine_died, failure_message
 from .buildx import buildkit_failure, buildx_available, stop_group
 from .cleanup import remove_intermediates
-from .leftovers import full_ids, remove_temporary
+from .leftovers import full_ids, remove_manifest_list, remove_temporary
 from .protocol import Engine, EngineInfo
 
 LAYOUT_PREFIX = "pytest-imagesize-platforms-"  # starts with one of leftovers.TEMP_PREFIXES
 _PLATFORM = re.compile(r"^[a-z0-9_]+/[a-z0-9_]+(?:/[a-z0-9_.]+)?$")
 _PODMAN_ID = re.compile(r"^(?:--> )?([0-9a-f]{11,64})$")
 _PODMAN_STEP = re.compile(r"^\[([^\]]+)\] (?:\[\d+/\d+\] )?STEP \d+/\d+: (.*)$")
+_GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}  # the engine may give the kernel's name
 Record = Callable[[str, str], None]
 LineSink = Callable[[str], None]
 
@@ -109,7 +110,7 @@ def build_platforms(
     new OCI layout directory; nothing is left on the engine. Docker builds with buildx
     (``buildx_builder`` names the builder, else BUILDX_BUILDER or the CLI's current one), Podman
     with the podman CLI. ``record`` notes the directory (``"dir"``) and, on Podman, the manifest
-    list (``"tag"``) and images (``"id"``) as they appear; ``on_line`` sees each progress line.
+    list (``"manifest"``) and images (``"id"``) as they appear; ``on_line`` sees each progress line.
     The caller removes ``.layout`` with :func:`remove_layout`. ``BuildError`` in one line (and
     the build log's tail for a failing Dockerfile)."""
     spec.check_paths()
@@ -242,6 +243,7 @@ class _Podman:
         self._record = record
         self._on_line = on_line
         self._cli = ""
+        self._build_platform = ""
 
     def check(self, engine: Engine, info: EngineInfo) -> None:
         cli = shutil.which("podman")
@@ -256,6 +258,8 @@ class _Podman:
                 f"the engine at {engine.address} is not local: point DOCKER_HOST at a local Podman socket"
             )
         self._cli = cli
+        arch = _GO_ARCH.get(info.arch or "", info.arch)
+        self._build_platform = f"linux/{arch}" if arch else ""  # Podman runs Linux containers
 
     def _podman(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([self._cli, *args], capture_output=True, text=True, timeout=600)
@@ -278,10 +282,16 @@ class _Podman:
                 self._on_line(line)
 
         if self._record is not None:
-            self._record("tag", listed)
-        # --no-cache: buildah's layer cache does not tell a FROM scratch stage's platforms apart
-        command = [self._cli, "build", "--no-cache", "--platform", ",".join(platforms)]
-        command += ["--manifest", listed, *_build_args(spec), str(spec.context)]
+            self._record("manifest", listed)
+        # --layers=false --no-cache: no step images, and buildah's layer cache does not tell a
+        # FROM scratch stage's platforms apart
+        command = [self._cli, "build", "--layers=false", "--no-cache", "--platform", ",".join(platforms)]
+        command += ["--manifest", listed, *_build_args(spec)]
+        if "BUILDPLATFORM" not in dict(spec.build_args) and self._build_platform:
+            # Podman 4.3's buildah leaves BUILDPLATFORM empty in `FROM --platform=$BUILDPLATFORM`
+            # (the stage would be built for the target platform): name the engine's own
+            command += ["--build-arg", f"BUILDPLATFORM={self._build_platform}"]
+        command.append(str(spec.context))
         try:
             code = _run_streaming(command, dict(os.environ), seen)
             if code != 0:
@@ -302,8 +312,6 @@ class _Podman:
 
     def remove(self, engine: Engine, listed: str, ids: list[str]) -> None:
         """The manifest list, then the images this build made (untagged ones only)."""
-        exists = self._podman("manifest", "exists", listed)
-        if exists.returncode == 0:
-            self._podman("manifest", "rm", listed)
+        remove_manifest_list(listed)
         with contextlib.suppress(ImageSizeError):
             remove_intermediates(engine, full_ids(engine, ids))
