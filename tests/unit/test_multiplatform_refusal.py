@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_imagesize.engine.build import BuildSpec
+from pytest_imagesize.engine.build import BUILDKIT_HINT, BuildSpec, failure_message
 from pytest_imagesize.engine.multiplatform import (
     LAYOUT_PREFIX,
+    MultiPlatformUnsupported,
     build_platforms,
     check_platforms,
     oci_export_refusal,
@@ -73,7 +74,7 @@ def test_docker_driver_on_the_classic_store_is_refused_in_one_line(
     calls = fake_docker(tmp_path, "docker")
     on_path(monkeypatch, tmp_path)
     noted: list[tuple[str, str]] = []
-    with pytest.raises(BuildError) as caught:
+    with pytest.raises(MultiPlatformUnsupported) as caught:  # a fixture skips on this one
         build_platforms(
             FakeEngine("graphdriver", version="20.10.24"),
             spec,
@@ -147,3 +148,14 @@ def test_remove_layout_removes_only_ours(tmp_path: Path) -> None:
     remove_layout(other)
     assert not ours.exists()
     assert other.exists()
+
+
+def test_the_classic_builders_empty_buildplatform_points_at_buildkit() -> None:
+    spec = BuildSpec(Path("/p/Dockerfile"), Path("/p"))
+    said = 'failed to parse platform : "" is an invalid OS component of "": OSAndVersion specifier'
+    step = "FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS build"
+    head = failure_message(spec, said, [], step)
+    assert head == (
+        f"build of /p/Dockerfile (context /p) failed at `{step}`: "
+        'failed to parse platform : "": the classic builder sets no BUILDPLATFORM' + BUILDKIT_HINT
+    )
