@@ -5,6 +5,7 @@ an OCI layout (buildx's docker driver on Docker's classic image store) the one-l
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import pytest
 
 from pytest_imagesize.engine.build import BuildSpec
 from pytest_imagesize.engine.docker_api import DockerEngine
-from pytest_imagesize.engine.leftovers import BuildRecord, sweep
+from pytest_imagesize.engine.leftovers import BUILD_TOKEN_ARG, BuildRecord, sweep
 from pytest_imagesize.engine.multiplatform import LAYOUT_PREFIX, build_platforms, remove_layout
 from pytest_imagesize.errors import BuildError
 
@@ -148,7 +150,7 @@ import json, signal, sys
 from pathlib import Path
 from pytest_imagesize.engine.build import BuildSpec
 from pytest_imagesize.engine.docker_api import DockerEngine
-from pytest_imagesize.engine.leftovers import BuildRecord, sweep
+from pytest_imagesize.engine.leftovers import BUILD_TOKEN_ARG, BuildRecord, sweep
 from pytest_imagesize.engine.multiplatform import build_platforms, remove_layout
 
 def interrupt(signum, frame):
@@ -172,20 +174,69 @@ except KeyboardInterrupt:
 """
 
 
+@pytest.fixture
+def stalling_server() -> Iterator[tuple[str, threading.Event]]:
+    """An HTTP server on 127.0.0.1 whose one file never finishes downloading until the test ends:
+    a build step that fetches it (``ADD http://...``) waits, with no code of a foreign platform
+    run. Yields the URL and the event set when the download has begun."""
+    begun, release = threading.Event(), threading.Event()
+
+    class Stall(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "1000000")
+            self.end_headers()
+            self.wfile.write(b"x" * 1000)
+            self.wfile.flush()
+            begun.set()
+            release.wait(300)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stall)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/payload-{nonce()}", begun
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def podman_containers() -> set[str]:
+    """Podman's containers, buildah's build containers included."""
+    done = subprocess.run(
+        ["podman", "ps", "-a", "-q", "--external", "--no-trunc"], capture_output=True, text=True
+    )
+    return set(done.stdout.split())
+
+
 @pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
 def test_interrupted_mid_build_leaves_nothing(
-    exporting: DockerEngine, tmp_path: Path, busybox_image: str, sent: signal.Signals
+    request: pytest.FixtureRequest, exporting: DockerEngine, tmp_path: Path, sent: signal.Signals
 ) -> None:
-    if exporting.info().name == "podman":
-        pytest.skip("the podman CLI runs no RUN step on this machine's crun; the build is too short to stop")
-    seconds = sleep_seconds()
-    spec = project(
-        tmp_path / "context",
-        f"FROM --platform=$BUILDPLATFORM {busybox_image} AS build\n"
-        f"RUN sleep {seconds} && touch /done\n"
-        "FROM scratch\nCOPY --from=build /done /done\n",
-    )
+    podman = exporting.info().name == "podman"
+    if podman:
+        # a download that never ends: the podman CLI fetches from this machine's 127.0.0.1
+        url, begun = request.getfixturevalue("stalling_server")
+        dockerfile = f"FROM --platform=$BUILDPLATFORM scratch AS build\nADD {url} /payload\n"
+    else:
+        # a RUN on the build platform (BuildKit runs it in the engine's own network namespace)
+        busybox = request.getfixturevalue("busybox_image")
+        seconds = sleep_seconds()
+        dockerfile = (
+            f"FROM --platform=$BUILDPLATFORM {busybox} AS build\nRUN sleep {seconds} && touch /payload\n"
+        )
+
+        def started(value: str) -> bool:
+            return f"RUN sleep {seconds}" in value and "DONE" not in value
+
+    spec = project(tmp_path / "context", dockerfile + "FROM scratch\nCOPY --from=build /payload /payload\n")
     before = engine_state(exporting)
+    containers = podman_containers() if podman else set()
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER)
     process = subprocess.Popen(
@@ -195,23 +246,28 @@ def test_interrupted_mid_build_leaves_nothing(
         env={**os.environ, "DOCKER_HOST": exporting.address},
     )
     assert process.stdout is not None
-    dirs = []
-    for text in process.stdout:  # each line as the build writes it: wait for the sleep to start
-        kind, value = json.loads(text)
-        if kind == "dir":
-            dirs.append(value)
-        if kind == "line" and f"RUN sleep {seconds}" in value and "DONE" not in value:
-            break
+    seen = []
+    if podman:
+        assert begun.wait(300), f"the build never began its download (exit {process.poll()})"
     else:
-        pytest.fail(f"the build ended before its RUN sleep started (exit {process.wait()})")
-    wait_for(lambda: pids_with_args("sleep", seconds), 60, "the build's sleep to run")
+        for text in process.stdout:  # each line as the build writes it: wait for the step to start
+            seen.append(text)
+            if started(json.loads(text)[1]):
+                break
+        else:
+            pytest.fail(f"the build ended before its long step started (exit {process.wait()})")
+        wait_for(lambda: pids_with_args("sleep", seconds), 60, "the build's sleep to run")
     process.send_signal(sent)
     rest = process.stdout.read()
     assert process.wait() == 130, rest
     assert '["interrupted", ""]' in rest
+    dirs = [value for kind, value in map(json.loads, seen + rest.splitlines()) if kind == "dir"]
     assert dirs and not any(Path(d).exists() for d in dirs)
-    wait_for(lambda: not pids_with_args("sleep", seconds), 60, "BuildKit to stop the RUN step")
+    if not podman:
+        wait_for(lambda: not pids_with_args("sleep", seconds), 60, "BuildKit to stop the RUN step")
     assert engine_state(exporting) - before == set()
+    if podman:
+        assert podman_containers() - containers == set()
 
 
 def test_classic_store_refuses_in_one_line(engine: DockerEngine, tmp_path: Path) -> None:
@@ -241,3 +297,36 @@ def test_a_killed_runs_manifest_list_is_swept(engine: DockerEngine, tmp_path: Pa
         assert not record.path.exists()
     finally:
         subprocess.run(["podman", "manifest", "rm", listed], capture_output=True)
+
+
+def test_a_killed_podman_builds_containers_are_swept(
+    engine: DockerEngine, tmp_path: Path, stalling_server: tuple[str, threading.Event]
+) -> None:
+    if engine.info().name != "podman":
+        pytest.skip("build containers of ours are made on Podman only")
+    url, begun = stalling_server
+    spec = project(tmp_path / "context", f"FROM scratch\nADD {url} /payload\n")
+    token = nonce()
+    containers = podman_containers()
+    build = subprocess.Popen(
+        ["podman", "build", "--layers=false", "--build-arg", f"{BUILD_TOKEN_ARG}={token}", str(spec.context)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    assert begun.wait(300), "the build never began its download"
+    os.killpg(build.pid, signal.SIGKILL)  # killed: no cleanup of its own
+    build.wait()
+    left = podman_containers() - containers
+    assert left, "the killed build left no build container: nothing to sweep"
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a run whose process is gone
+    record = BuildRecord(engine.address, (gone.pid,), tmp_path / "records")
+    record.add("podman-build", token)
+    try:
+        sweep(engine, tmp_path / "records")
+        assert podman_containers() - containers == set()
+        assert not record.path.exists()
+    finally:
+        for container in left:
+            subprocess.run(["podman", "rm", "-f", container], capture_output=True)

@@ -34,7 +34,13 @@ from ..errors import BuildError, EngineUnavailable, ImageSizeError
 from .build import LABEL, REPOSITORY_PREFIX, BuildSpec, engine_died, failure_message
 from .buildx import buildkit_failure, buildx_available, stop_group
 from .cleanup import remove_intermediates
-from .leftovers import full_ids, remove_manifest_list, remove_temporary
+from .leftovers import (
+    BUILD_TOKEN_ARG,
+    full_ids,
+    remove_build_containers,
+    remove_manifest_list,
+    remove_temporary,
+)
 from .protocol import Engine, EngineInfo
 
 LAYOUT_PREFIX = "pytest-imagesize-platforms-"  # starts with one of leftovers.TEMP_PREFIXES
@@ -115,10 +121,11 @@ def build_platforms(
     """Build ``spec`` for every one of ``platforms`` (``["linux/amd64", "linux/arm64"]``) into a
     new OCI layout directory; nothing is left on the engine. Docker builds with buildx
     (``buildx_builder`` names the builder, else BUILDX_BUILDER or the CLI's current one), Podman
-    with the podman CLI. ``record`` notes the directory (``"dir"``) and, on Podman, the manifest
-    list (``"manifest"``) and images (``"id"``) as they appear; ``on_line`` sees each progress line.
-    The caller removes ``.layout`` with :func:`remove_layout`. ``BuildError`` in one line (and
-    the build log's tail for a failing Dockerfile)."""
+    with the podman CLI. ``record`` notes, as they appear, the directory (``"dir"``) and on
+    Podman the manifest list (``"manifest"``), the build's token (``"podman-build"``) and its
+    images (``"id"``); ``on_line`` sees each progress line. The caller removes ``.layout`` with
+    :func:`remove_layout`. ``MultiPlatformUnsupported`` when the engine cannot do it,
+    ``BuildError`` otherwise, in one line (plus the build log's tail for a failing Dockerfile)."""
     spec.check_paths()
     wanted = check_platforms(spec, platforms)
     info = engine.info()
@@ -289,8 +296,10 @@ class _Podman:
             if self._on_line is not None:
                 self._on_line(line)
 
+        token = secrets.token_hex(8)  # marks this build's containers (an interrupt leaves them)
         if self._record is not None:
             self._record("manifest", listed)
+            self._record("podman-build", token)
         # --layers=false --no-cache: no step images, and buildah's layer cache does not tell a
         # FROM scratch stage's platforms apart
         command = [self._cli, "build", "--layers=false", "--no-cache", "--platform", ",".join(platforms)]
@@ -299,7 +308,7 @@ class _Podman:
             # Podman 4.3's buildah leaves BUILDPLATFORM empty in `FROM --platform=$BUILDPLATFORM`
             # (the stage would be built for the target platform): name the engine's own
             command += ["--build-arg", f"BUILDPLATFORM={self._build_platform}"]
-        command.append(str(spec.context))
+        command += ["--build-arg", f"{BUILD_TOKEN_ARG}={token}", str(spec.context)]
         try:
             code = _run_streaming(command, dict(os.environ), seen)
             if code != 0:
@@ -316,10 +325,12 @@ class _Podman:
                     f"to an OCI layout failed: {said}"
                 )
         finally:
-            self.remove(engine, listed, ids)
+            self.remove(engine, listed, ids, token)
 
-    def remove(self, engine: Engine, listed: str, ids: list[str]) -> None:
-        """The manifest list, then the images this build made (untagged ones only)."""
+    def remove(self, engine: Engine, listed: str, ids: list[str], token: str) -> None:
+        """The build's containers, the manifest list, then the images this build made (untagged
+        ones only)."""
+        remove_build_containers(token)
         remove_manifest_list(listed)
         with contextlib.suppress(ImageSizeError):
             remove_intermediates(engine, full_ids(engine, ids))
