@@ -45,7 +45,7 @@ from .protocol import Engine, EngineInfo
 
 LAYOUT_PREFIX = "pytest-imagesize-platforms-"  # starts with one of leftovers.TEMP_PREFIXES
 _PLATFORM = re.compile(r"^[a-z0-9_]+/[a-z0-9_]+(?:/[a-z0-9_.]+)?$")
-_PODMAN_ID = re.compile(r"^(?:--> )?([0-9a-f]{11,64})$")
+_PODMAN_ID = re.compile(r"^(?:--> ([0-9a-f]{11,64})|([0-9a-f]{64}))$")  # a step's image, a final one
 _PODMAN_STEP = re.compile(r"^\[([^\]]+)\] (?:\[\d+/\d+\] )?STEP \d+/\d+: (.*)$")
 _GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}  # the engine may give the kernel's name
 Record = Callable[[str, str], None]
@@ -288,9 +288,9 @@ class _Podman:
         def seen(line: str) -> None:
             lines.append(line)
             if match := _PODMAN_ID.match(line.strip()):
-                ids.append(match.group(1))
+                ids.append(match.group(1) or match.group(2))
                 if self._record is not None:
-                    self._record("id", match.group(1))
+                    self._record("id", ids[-1])
             elif match := _PODMAN_STEP.match(line):
                 step[:] = [f"{match.group(1)} {match.group(2).strip()}"]
             if self._on_line is not None:
