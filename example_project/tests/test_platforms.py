@@ -8,19 +8,13 @@ tests skip with one line naming what they need."""
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 
-from pytest_imagesize import Image, build_image
-from pytest_imagesize.measure.index import ImageIndex
-
-if "platforms" not in inspect.signature(build_image).parameters:  # until build_image(platforms=) lands
-    pytest.skip("build_image(platforms=...) is not in this pytest-imagesize yet", allow_module_level=True)
+from pytest_imagesize import Image, ImageIndex, build_image
 
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 
-multi = build_image(  # type: ignore[call-arg, unused-ignore]  # platforms= lands with the fixture work
+multi = build_image(
     "../Dockerfile", context="..", build_args={"VERSION": "1.0.0"}, platforms=PLATFORMS
 )
 
