@@ -46,6 +46,7 @@ class Declaration:
     base: str | None = None  # the image it was built on: an engine name or a source reference
     path: Path | None = None
     platform: str | None = None  # a source's platform; None: every platform of an index
+    platforms: tuple[str, ...] = ()  # a build for these platforms (an OCI layout, not loaded)
 
 
 def _base_of(spec: BuildSpec) -> str | None:
@@ -90,6 +91,10 @@ class ImageSizeSession:
     _building: Step | None = None
     _sources: dict[tuple[str, str, str | None, str | None], Image | ImageIndex] = field(default_factory=dict)
     _opened: list[ImageSource] = field(default_factory=list)
+    _layouts: list[Path] = field(default_factory=list)  # multi-platform builds' OCI layouts
+    _platform_builds: dict[tuple[str, tuple[str, ...]], ImageIndex | ImageSizeError] = field(
+        default_factory=dict
+    )
     progress: ProgressSink = no_progress
 
     # ------------------------------------------------------------------ the engine
@@ -140,7 +145,55 @@ class ImageSizeSession:
         """What a fixture yields: an ``Image``, or an ``ImageIndex`` for a source's index."""
         if declaration.kind == "source":
             return self.provide_source(name, declaration)
+        if declaration.platforms:
+            return self.provide_platforms(name, declaration)
         return self.provide(name, declaration)
+
+    def provide_platforms(self, name: str, declaration: Declaration) -> ImageIndex:
+        """A ``build_image(..., platforms=[...])``: built once per session, spec and platforms into
+        an OCI layout (never loaded into the engine), measured from it; removed at cleanup."""
+        from .engine.multiplatform import build_platforms
+        from .measure.from_source import measure_source
+        from .sources.oci_layout import OciLayoutSource
+
+        assert declaration.spec is not None
+        spec = declaration.spec.with_args(self.settings.build_args)
+        key = (spec.key(), declaration.platforms)
+        found = self._platform_builds.get(key)
+        if found is None:
+            engine = self.engine()
+            step = self._building = Step(
+                self.progress,
+                f"building {name} ({spec.dockerfile.name}, {', '.join(declaration.platforms)}) ...",
+            )
+            try:
+                built = build_platforms(
+                    engine,
+                    spec,
+                    declaration.platforms,
+                    buildx_builder=self.settings.buildx_builder,
+                    record=self.record().add,
+                    on_line=self._build_line,
+                )
+                self._layouts.append(built.layout)
+                source = OciLayoutSource(built.layout)
+                self._opened.append(source)
+                measured = measure_source(
+                    source, all_platforms=True, name=name, cache=self.cache, progress=self.progress
+                )
+                assert isinstance(measured, ImageIndex)
+                found = measured
+                step.end(f"built {name} for {len(found)} platforms in {{seconds}}")
+            except ImageSizeError as exc:
+                step.end(f"building {name} failed after {{seconds}}")
+                found = exc
+            finally:
+                self._building = None
+            self._platform_builds[key] = found
+        if isinstance(found, ImageSizeError):
+            raise found
+        self.add(found)
+        return found
 
     def provide(self, name: str, declaration: Declaration) -> Image:
         """The measured image for a fixture; built at most once per session and spec."""
@@ -336,6 +389,12 @@ class ImageSizeSession:
     def cleanup(self) -> None:
         """Remove the tags this session created (unless ``keep``); never anything else. A
         failure is one line in ``finish_problems``."""
+        if self._layouts:  # multi-platform builds' OCI layouts: temporary, whatever `keep` says
+            from .engine.multiplatform import remove_layout
+
+            for layout in self._layouts:
+                remove_layout(layout)
+            self._layouts.clear()
         if self.settings.keep:
             if self._record is not None:
                 self._record.done(prefix_only=True)  # kept on purpose: not leftovers

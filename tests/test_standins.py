@@ -16,13 +16,14 @@ SCRIPT = Path(__file__).resolve().parent.parent / "example_project" / "scripts" 
 ABSENT = {"GO_STANDIN": "pytest-imagesize-test/no-go:1", "RUNTIME_STANDIN": "pytest-imagesize-test/no-rt:1"}
 
 
-def run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run(env: dict[str, str], cache: Path) -> subprocess.CompletedProcess[str]:
+    """The script with an empty cache of debootstrapped trees (a cached one skips debootstrap)."""
     return subprocess.run(
         ["bash", str(SCRIPT)],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, **ABSENT, **env},
+        env={**os.environ, **ABSENT, "STANDIN_CACHE": str(cache), **env},
     )
 
 
@@ -43,10 +44,10 @@ def run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     ids=["engine-down", "no-debootstrap", "no-apt-sources", "debootstrap-fails"],
 )
 def test_fails_with_one_line_and_leaves_no_image(
-    env: dict[str, str], message: str, docker_client: docker.DockerClient
+    env: dict[str, str], message: str, docker_client: docker.DockerClient, tmp_path: Path
 ) -> None:
     before = set(docker_client.api.images(quiet=True, all=True))
-    result = run(env)
+    result = run(env, tmp_path / "cache")
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(message), result.stderr
@@ -55,3 +56,4 @@ def test_fails_with_one_line_and_leaves_no_image(
     for ref in ABSENT.values():
         with pytest.raises(docker.errors.ImageNotFound):
             docker_client.images.get(ref)
+    assert not list((tmp_path / "cache").glob("*.tar*"))  # no tree of a failed run kept

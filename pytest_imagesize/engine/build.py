@@ -135,6 +135,7 @@ BUILDKIT_HINT = (
 )
 
 
+_NO_BUILDPLATFORM = 'failed to parse platform : ""'
 _CLASSIC_STEP = re.compile(r"^(?:Step|STEP) (\d+/\d+) ?: ?(.*)$")
 _BUILDKIT_STEP = re.compile(r"^#\d+ \[([^\]]*\d+/\d+)\] (.*)$")
 
@@ -152,6 +153,8 @@ def step_of(line: str) -> str | None:
 def failure_message(spec: BuildSpec, error: str, lines: list[str], step: str | None) -> str:
     if "requires BuildKit" in error or "requires BuildKit" in "\n".join(lines):
         error = error.split(". Refer to")[0] + BUILDKIT_HINT
+    elif _NO_BUILDPLATFORM in error:  # FROM --platform=$BUILDPLATFORM, classic builder
+        error = f"{_NO_BUILDPLATFORM}: the classic builder sets no BUILDPLATFORM" + BUILDKIT_HINT
     head = f"build of {spec.describe()} failed"
     head += f" at `{step}`: {error}" if step else f": {error}"
     tail = [line for line in lines if line.strip()][-LOG_TAIL_LINES:]

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,7 +100,9 @@ class BuildRecord:
 
     def add(self, kind: str, value: str) -> None:
         """Note an image ID (``"id"``), a tag of ours (``"tag"``), a build container
-        (``"container"``) or a temporary directory (``"dir"``); best effort, never fails a build."""
+        (``"container"``), a temporary directory (``"dir"``), a Podman manifest list of ours
+        (``"manifest"``) or a Podman build's token (``"podman-build"``, its build containers);
+        best effort, never fails a build."""
         if (kind, value) in self._seen:
             return
         self._seen.add((kind, value))
@@ -162,6 +165,58 @@ def remove_temporary(path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def remove_manifest_list(name: str) -> None:
+    """Remove a Podman manifest list of ours (our repository prefix) with the podman CLI; the
+    Docker API cannot name one. Gone, or no podman CLI, is fine."""
+    if not normal_ref(name).startswith(REPOSITORY_PREFIX):
+        return
+    podman = shutil.which("podman")
+    if podman is None:
+        return
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        exists = subprocess.run([podman, "manifest", "exists", name], capture_output=True, timeout=120)
+        if exists.returncode == 0:
+            subprocess.run([podman, "manifest", "rm", name], capture_output=True, timeout=120)
+
+
+BUILD_TOKEN_ARG = "PYTEST_IMAGESIZE_BUILD"  # a build argument that marks a Podman build as ours
+
+
+def remove_build_containers(token: str) -> int:
+    """Remove the build containers (buildah's working containers, which an interrupted
+    ``podman build`` leaves) of the Podman build given ``--build-arg PYTEST_IMAGESIZE_BUILD=token``:
+    buildah keeps a build's arguments with each of its containers. Returns how many went."""
+    podman = shutil.which("podman")
+    if podman is None or not token.isalnum():
+        return 0
+    removed = 0
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        store = subprocess.run(
+            [podman, "info", "--format", "{{.Store.GraphRoot}}\t{{.Store.GraphDriverName}}"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        root, _, driver = store.stdout.strip().partition("\t")
+        listed = subprocess.run(
+            [podman, "ps", "-a", "-q", "--no-trunc", "--external"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        marker = f'"{BUILD_TOKEN_ARG}":"{token}"'
+        for container in listed.stdout.split():
+            state = Path(root) / f"{driver}-containers" / container / "userdata" / "buildah.json"
+            try:
+                ours = marker in state.read_text(encoding="utf-8", errors="replace").replace(" ", "")
+            except OSError:
+                continue  # not a build container (or not one we can read)
+            if ours:
+                done = subprocess.run([podman, "rm", "-f", container], capture_output=True, timeout=120)
+                removed += done.returncode == 0
+    return removed
+
+
 def sweep(engine: Engine, directory: Path | None = None) -> int:
     """Remove what runs that died before their cleanup left on this engine. Returns how many
     images went. Only our tags (our repository prefix, our label) and untagged images are
@@ -183,6 +238,10 @@ def sweep(engine: Engine, directory: Path | None = None) -> int:
                     ids.append(value)
                 elif kind == "container":  # a step container a killed build left: it holds its image
                     engine.remove_container(value)
+                elif kind == "manifest":  # before the ids: the list holds its images
+                    remove_manifest_list(value)
+                elif kind == "podman-build":  # a killed `podman build` leaves its build containers
+                    remove_build_containers(value)
             left = remove_intermediates(engine, full_ids(engine, ids))
         except EngineUnavailable:
             raise

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ..engine.build import BuildSpec
+from ..engine.multiplatform import MultiPlatformUnsupported
 from ..errors import EngineUnavailable, ImageSizeError
 from ..measure.image import Image
 from ..session import Declaration, ImageSizeSession
@@ -35,6 +36,8 @@ def _image_fixture(declaration: Declaration, scope: str, name: str | None) -> An
         except EngineUnavailable as exc:
             skip = session.settings.skip_without_engine
             message = str(exc) if skip else f"{exc}{SKIP_HINT}"
+        except MultiPlatformUnsupported as exc:  # a builder without multi-platform output
+            message, skip = str(exc), True
         except ImageSizeError as exc:
             message, skip = str(exc), False
         # Raised outside the except blocks, so that pytest's cached re-raise for the next test
@@ -55,8 +58,14 @@ def build_image(
     build_args: Mapping[str, str] | None = None,
     name: str | None = None,
     scope: str = "session",
+    platforms: Sequence[str] | None = None,
 ) -> Any:
     """Declare an image built from a Dockerfile; returns a fixture that yields an ``Image``.
+
+    ``platforms`` (``["linux/amd64", "linux/arm64"]``) builds for each of them into a temporary
+    OCI layout, never loaded into the engine, and the fixture yields an ``ImageIndex``: buildx
+    on Docker's containerd image store (or a docker-container builder), or Podman; where the
+    builder cannot, the tests that use it skip with one line naming what is needed.
 
     Assign the result to a module-level name in a conftest or test module (``slim =
     build_image("Dockerfile")``): tests then ask for ``slim``. Relative paths start at the
@@ -68,7 +77,22 @@ def build_image(
     context_path = (base / Path(context)).resolve() if context is not None else dockerfile_path.parent
     args = tuple(sorted((str(k), str(v)) for k, v in (build_args or {}).items()))
     spec = BuildSpec(dockerfile_path, context_path, target, args, str(dockerfile))
-    return _image_fixture(Declaration("build", spec=spec), scope, name)
+    return _image_fixture(Declaration("build", spec=spec, platforms=_platforms(platforms)), scope, name)
+
+
+def _platforms(platforms: Sequence[str] | None) -> tuple[str, ...]:
+    if platforms is None:
+        return ()
+    if isinstance(platforms, str) or not platforms:
+        raise ImageSizeError(
+            f"build_image(platforms=...) needs a list like ['linux/amd64', 'linux/arm64'], got {platforms!r}"
+        )
+    from ..sources.platforms import Platform
+
+    normal = [str(Platform.parse(str(p))) for p in platforms]
+    if len(set(normal)) != len(normal):
+        raise ImageSizeError(f"build_image(platforms=...) names a platform twice: {', '.join(normal)}")
+    return tuple(normal)
 
 
 def existing_image(
