@@ -14,9 +14,7 @@ from pytest_imagesize import Image, ImageIndex, build_image
 
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 
-multi = build_image(
-    "../Dockerfile", context="..", build_args={"VERSION": "1.0.0"}, platforms=PLATFORMS
-)
+multi = build_image("../Dockerfile", context="..", build_args={"VERSION": "1.0.0"}, platforms=PLATFORMS)
 
 
 @pytest.mark.max_image_size({"linux/amd64": "10MB", "linux/arm64": "10MB"})
