@@ -118,7 +118,7 @@ class RegistrySource:
             if response.status == 200:
                 found = json.loads(response.read(MAX_MANIFEST)).get("tags")
                 tags = [str(t) for t in found] if isinstance(found, list) else []
-        except (ValueError, AttributeError, TransportError):
+        except (ValueError, AttributeError, TransportError, RecursionError):
             pass
         finally:
             response.release()
@@ -188,7 +188,7 @@ class RegistrySource:
         verify(data, descriptor.digest, f"{self.what}: {what}")
         try:
             document = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             document = None
         if not isinstance(document, dict):
             raise SourceError(f"{self.what}: {what} is not a JSON object: it is not an image config")
