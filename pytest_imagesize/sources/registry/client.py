@@ -179,7 +179,7 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to isdigit(), not to float()
         return min(float(value), RETRY_AFTER_MAX)
     import email.utils  # only for a date: the email package is not needed otherwise
 

@@ -43,7 +43,9 @@ _SHORT = 19  # "sha256:" and 12 hex digits
 
 def _declared_length(response: Response) -> int | None:
     value = response.headers.get("Content-Length")
-    return int(value) if value is not None and value.strip().isdigit() else None
+    if value is None or not value.strip().isascii() or not value.strip().isdigit():
+        return None  # absent, or not a number int() reads ("²" is a digit to isdigit())
+    return int(value)
 
 
 class RegistrySource:
