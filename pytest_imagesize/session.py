@@ -386,15 +386,20 @@ class ImageSizeSession:
                 except ImageSizeError as exc:
                     self.finish_notes.append(f"pytest-imagesize: image {image.name} not measured: {exc}")
 
-    def cleanup(self) -> None:
-        """Remove the tags this session created (unless ``keep``); never anything else. A
-        failure is one line in ``finish_problems``."""
-        if self._layouts:  # multi-platform builds' OCI layouts: temporary, whatever `keep` says
+    def remove_layouts(self) -> None:
+        """Delete the OCI layouts of multi-platform builds: temporary, whatever ``keep`` says (an
+        xdist worker deletes its own once its images are read: the controller never sees them)."""
+        if self._layouts:
             from .engine.multiplatform import remove_layout
 
             for layout in self._layouts:
                 remove_layout(layout)
             self._layouts.clear()
+
+    def cleanup(self) -> None:
+        """Remove the tags this session created (unless ``keep``); never anything else. A
+        failure is one line in ``finish_problems``."""
+        self.remove_layouts()
         if self.settings.keep:
             if self._record is not None:
                 self._record.done(prefix_only=True)  # kept on purpose: not leftovers

@@ -243,6 +243,7 @@ class PytestRun:
         state = self.session
         if _is_worker(self.config):
             self.config.workeroutput[OUTPUT_KEY] = to_wire(state)  # type: ignore[attr-defined]
+            state.remove_layouts()  # its images are read (to_wire): the layouts are not needed
             return
         controller = self.config.pluginmanager.get_plugin(CONTROLLER)
         if isinstance(controller, XdistController):

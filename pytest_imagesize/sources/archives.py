@@ -132,7 +132,7 @@ class DockerArchiveSource:
         data = read_small(store, "manifest.json", MAX_JSON, "manifest.json")
         try:
             listed = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             listed = None
         if not isinstance(listed, list) or not all(isinstance(e, dict) for e in listed):
             raise SourceError(f"{store.what}: manifest.json is not a list of images: the archive is damaged")
@@ -179,7 +179,7 @@ class DockerArchiveSource:
     def _parse_config(self) -> dict[str, Any]:
         try:
             config = json.loads(self._config_data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             config = None
         if not isinstance(config, dict):
             raise SourceError(

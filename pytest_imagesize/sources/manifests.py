@@ -48,6 +48,8 @@ def load(data: bytes, what: str) -> dict[str, Any]:
         raise SourceError(f"{what} is {len(data)} bytes, more than a manifest may be ({MAX_MANIFEST})")
     try:
         document = json.loads(data)
+    except RecursionError:  # hostile nesting ([[[[...): the decoder's stack ran out
+        raise SourceError(f"{what} nests JSON too deeply to be a manifest: refused") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise SourceError(f"{what} is not JSON ({exc}): the source is damaged") from None
     if not isinstance(document, dict):

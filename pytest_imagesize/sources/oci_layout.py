@@ -174,7 +174,7 @@ class OciImages:
             data = self._blob(manifest.config, MAX_JSON, "config")
             try:
                 cached = json.loads(data)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 cached = None
             if not isinstance(cached, dict):
                 raise SourceError(

@@ -179,7 +179,7 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to isdigit(), not to float()
         return min(float(value), RETRY_AFTER_MAX)
     import email.utils  # only for a date: the email package is not needed otherwise
 
@@ -312,7 +312,7 @@ class RegistryClient:
             errors = json.loads(data).get("errors")
             first = errors[0]
             return self.scrub(f"{first.get('code', '')}: {first.get('message', '')}".strip(": "))
-        except (ValueError, AttributeError, LookupError, TypeError):
+        except (ValueError, AttributeError, LookupError, TypeError, RecursionError):
             return ""
 
     def _login_error(self, what: str) -> SourceError:
@@ -586,7 +586,7 @@ class RegistryClient:
         try:
             document = json.loads(data)
             token = document.get("token") or document.get("access_token")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             token = None
         if not isinstance(token, str) or not token or len(data) > MAX_SMALL:
             raise SourceError(f"{self.label}: the token service {parts.netloc} sent no token")

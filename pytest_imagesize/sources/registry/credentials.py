@@ -57,7 +57,7 @@ def lookup(registry: str, path: Path) -> Credentials | None:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not valid JSON"
         raise SourceError(
             f"Docker config {path} cannot be read ({reason}): fix it or point docker_config elsewhere"
@@ -132,7 +132,7 @@ def run_helper(name: str, server: str, config: Path) -> Credentials | None:
     try:
         answer = json.loads(done.stdout)
         username, secret = str(answer["Username"]), str(answer["Secret"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise SourceError(f"credential helper {program} gave no Username and Secret for {server}") from None
     if username == TOKEN_USER:
         return Credentials(username, identity_token=secret, origin=program)

@@ -18,6 +18,9 @@ _COMPONENT = r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$"
 _TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 _DIGEST = r"^sha256:[0-9a-f]{64}$"
 _HOST = r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$"
+# user:password@ before the host, after a scheme if one is written (``https://u:p@host/repo``,
+# ``u:p@host``); ``name:tag@sha256:...`` is a digest, not a login
+_USERINFO = r"^(?:[A-Za-z][A-Za-z0-9+.-]*://)?[^/@]+:[^/@]*@(?!sha256:)"
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def parse_reference(text: str) -> Reference:
     prefix; ``SourceError`` naming what is wrong otherwise."""
     raw = text.strip()
     rest = raw[len(PREFIX) :] if raw.startswith(PREFIX) else raw
-    if "@" in rest.split("/", 1)[0] and "/" in rest:  # user:password@host: never echoed
+    if ("@" in rest.split("/", 1)[0] and "/" in rest) or re.match(_USERINFO, rest):  # never echoed
         raise SourceError(
             "a registry reference carries credentials (user:password@host): remove them; "
             "logins come from the Docker config (docker login)"

@@ -43,7 +43,9 @@ _SHORT = 19  # "sha256:" and 12 hex digits
 
 def _declared_length(response: Response) -> int | None:
     value = response.headers.get("Content-Length")
-    return int(value) if value is not None and value.strip().isdigit() else None
+    if value is None or not value.strip().isascii() or not value.strip().isdigit():
+        return None  # absent, or not a number int() reads ("²" is a digit to isdigit())
+    return int(value)
 
 
 class RegistrySource:
@@ -118,7 +120,7 @@ class RegistrySource:
             if response.status == 200:
                 found = json.loads(response.read(MAX_MANIFEST)).get("tags")
                 tags = [str(t) for t in found] if isinstance(found, list) else []
-        except (ValueError, AttributeError, TransportError):
+        except (ValueError, AttributeError, TransportError, RecursionError):
             pass
         finally:
             response.release()
@@ -188,7 +190,7 @@ class RegistrySource:
         verify(data, descriptor.digest, f"{self.what}: {what}")
         try:
             document = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             document = None
         if not isinstance(document, dict):
             raise SourceError(f"{self.what}: {what} is not a JSON object: it is not an image config")
