@@ -183,10 +183,12 @@ class SourceBlobs:
                         scan = replace(
                             content, compressed_size=layer.size, tar_size=layer.size, stored_as=stored_as
                         )
-            else:
+            elif diff_id == layer.digest:  # a plain layer: its digest is its diff ID
                 scan = layer_from_json(cache.get(layer_key(diff_id)), diff_id)
                 if scan is not None and scan.tar_size != layer.size:
                     scan = None
+            else:
+                scan = None
             if scan is not None:
                 found[i] = replace(scan, key=layer.digest, reused=True)
         return found
@@ -229,6 +231,10 @@ class SourceBlobs:
         for i in read:
             scan, layer = layers[i], self._manifest.layers[i]
             if scan.stored_as == "tar" and scan.diff_id:
+                # a plain layer's verified blob digest is its diff ID: one the config merely
+                # claims is never a key the engine path would trust
+                if scan.diff_id != layer.digest:
+                    continue
                 key, value = layer_key(scan.diff_id), layer_to_json(scan)
             else:
                 key, value = blob_key(layer.digest), blob_to_json(scan, layer.digest)
