@@ -307,14 +307,14 @@ def test_hung_engine_errors_quickly_in_one_line(
     image_tests(pytester, image_dir)
     env = {"DOCKER_HOST": hung, "IMAGESIZE_ENGINE_TIMEOUT": ""}
     if configured_by == "environment":
-        env["IMAGESIZE_ENGINE_TIMEOUT"] = "2"
+        env["IMAGESIZE_ENGINE_TIMEOUT"] = "1"
     else:
-        pytester.makeini("[pytest]\nimagesize_engine_timeout = 2\n")
+        pytester.makeini("[pytest]\nimagesize_engine_timeout = 1\n")
     code, text, elapsed = run_pytest(pytester.path, [], env, timeout=120)
     assert code == pytest.ExitCode.TESTS_FAILED, text
     assert "1 passed, 2 errors" in text, text
     assert elapsed < 15, f"{elapsed:.1f} s against a hung socket\n{text}"
-    hits = lines_with(text, f"no container engine answers at {hung} within 2 s (no answer: timed out)")
+    hits = lines_with(text, f"no container engine answers at {hung} within 1 s (no answer: timed out)")
     assert len(hits) == 2, text  # one line per test that needs an image
     assert_no_noise(text)
 

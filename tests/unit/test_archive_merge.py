@@ -63,7 +63,7 @@ kinds = st.sampled_from(["file", "file", "file", "dir", "symlink", "hardlink", "
 members = st.lists(st.tuples(names, kinds, st.integers(0, 3000)), max_size=12)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     layers=st.lists(members, min_size=1, max_size=4),
     chunk=st.integers(61, 70_000),  # one-byte chunks: test_archive_reader.py::test_one_byte_chunks
@@ -95,7 +95,7 @@ def test_generated_archives_are_accounted_for(layers: list[list[Member]], chunk:
     assert not any(p.rsplit("/", 1)[-1].startswith(".wh.") for p in (r.path for r in analysis.files))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(layers=st.lists(members, min_size=1, max_size=3), cut=st.floats(0.0, 0.999))
 def test_truncated_archives_fail_cleanly(layers: list[list[Member]], cut: float) -> None:
     data = classic_archive([members_tar(m) for m in layers])
@@ -108,7 +108,7 @@ def test_truncated_archives_fail_cleanly(layers: list[list[Member]], cut: float)
         assert len(scan.layers) == len(layers)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(data=st.binary(max_size=5000))
 def test_garbage_fails_cleanly(data: bytes) -> None:
     with pytest.raises(ArchiveError):

@@ -173,7 +173,7 @@ entries = st.lists(
 )
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(entries, st.integers(min_value=2, max_value=40))
 def test_every_byte_is_kept_within_the_budget(raw: list[Any], max_nodes: int) -> None:
     files = [
