@@ -52,6 +52,9 @@ Record = Callable[[str, str], None]
 LineSink = Callable[[str], None]
 
 
+PODMAN_TIMEOUT = 600  # seconds one podman command (a manifest push, a removal) may take
+
+
 class MultiPlatformUnsupported(BuildError):
     """This engine or its builder cannot build for several platforms into an OCI layout (buildx's
     docker driver on the classic image store, no buildx plugin, no podman CLI): a fixture skips
@@ -277,7 +280,13 @@ class _Podman:
         self._build_platform = f"linux/{arch}" if arch else ""  # Podman runs Linux containers
 
     def _podman(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([self._cli, *args], capture_output=True, text=True, timeout=600)
+        try:
+            return subprocess.run([self._cli, *args], capture_output=True, text=True, timeout=PODMAN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise BuildError(
+                f"`podman {args[0] if args else ''}` did not finish within {PODMAN_TIMEOUT} s: "
+                "check `podman ps --external` for a hung build and that the Podman store answers"
+            ) from None
 
     def build(self, engine: Engine, spec: BuildSpec, platforms: tuple[str, ...], layout: Path) -> None:
         listed = f"localhost/{REPOSITORY_PREFIX}platforms:{spec.key()}-{os.getpid()}-{secrets.token_hex(4)}"
