@@ -25,7 +25,7 @@ from ..measure.archive.layer import compression
 from ..measure.archive.layout import MAX_JSON, blob_digest, blob_path
 from .manifests import DOCKER_MANIFEST, MAX_LAYERS, digest_of
 from .model import Descriptor, ImageManifest, PlatformEntry, SourceError
-from .oci_layout import OciImages
+from .oci_layout import OciImages, OciSource
 from .platforms import Platform
 from .refs import normal_name
 from .stores import LayerBlobs, TarStore, read_small
@@ -52,7 +52,7 @@ def _archive_path(path: Path | str) -> Path:
     return archive
 
 
-class OciArchiveSource:
+class OciArchiveSource(OciSource):
     """The image ``ref`` names in the tar of an OCI image layout at ``path``."""
 
     kind = "oci-archive"
@@ -77,25 +77,6 @@ class OciArchiveSource:
         except BaseException:
             store.close()
             raise
-
-    @property
-    def index_digest(self) -> str | None:
-        return self._images.index_digest
-
-    def platforms(self) -> list[PlatformEntry]:
-        return self._images.platforms()
-
-    def manifest(self, entry: PlatformEntry) -> ImageManifest:
-        return self._images.manifest(entry)
-
-    def config(self, manifest: ImageManifest) -> dict[str, Any]:
-        return self._images.config(manifest)
-
-    def blobs(self, manifest: ImageManifest) -> LayerBlobs:
-        return self._images.blobs(manifest)
-
-    def close(self) -> None:
-        self._images.store.close()
 
 
 class DockerArchiveSource:

@@ -221,7 +221,32 @@ def refs_of(top: list[Descriptor]) -> str:
     return ", ".join(shown)
 
 
-class OciLayoutSource:
+class OciSource:
+    """An ``ImageSource`` over ``OciImages`` (a layout directory, or the tar of one)."""
+
+    _images: OciImages
+
+    @property
+    def index_digest(self) -> str | None:
+        return self._images.index_digest
+
+    def platforms(self) -> list[PlatformEntry]:
+        return self._images.platforms()
+
+    def manifest(self, entry: PlatformEntry) -> ImageManifest:
+        return self._images.manifest(entry)
+
+    def config(self, manifest: ImageManifest) -> dict[str, Any]:
+        return self._images.config(manifest)
+
+    def blobs(self, manifest: ImageManifest) -> LayerBlobs:
+        return self._images.blobs(manifest)
+
+    def close(self) -> None:
+        self._images.store.close()
+
+
+class OciLayoutSource(OciSource):
     """The image ``ref`` names in the OCI image layout directory ``path`` (the only image when
     ``ref`` is None and there is one)."""
 
@@ -245,22 +270,3 @@ class OciLayoutSource:
             f"{root} is not an OCI image layout (no oci-layout file): pass the directory "
             "`buildx --output type=oci,tar=false` or `skopeo copy ... oci:DIR` wrote",
         )
-
-    @property
-    def index_digest(self) -> str | None:
-        return self._images.index_digest
-
-    def platforms(self) -> list[PlatformEntry]:
-        return self._images.platforms()
-
-    def manifest(self, entry: PlatformEntry) -> ImageManifest:
-        return self._images.manifest(entry)
-
-    def config(self, manifest: ImageManifest) -> dict[str, Any]:
-        return self._images.config(manifest)
-
-    def blobs(self, manifest: ImageManifest) -> LayerBlobs:
-        return self._images.blobs(manifest)
-
-    def close(self) -> None:
-        self._images.store.close()
