@@ -37,4 +37,3 @@ def test_a_claimed_diff_id_is_not_a_cache_key() -> None:
     assert layer_key(CLAIMED) not in cache.entries
     honest = plain().layers[1].diff_id  # the second layer's claim is its content's: kept
     assert layer_key(honest) in cache.entries
-
