@@ -67,6 +67,29 @@ def stop_group(process: subprocess.Popen[str], grace: float = STOP_GRACE) -> Non
         process.wait()
 
 
+def run_streaming(command: list[str], env: dict[str, str], on_line: Callable[[str], None]) -> int:
+    """Run ``command`` in a session of its own, each output line to ``on_line``; interrupted, the
+    whole process group is stopped before the interrupt goes on."""
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            on_line(line.rstrip("\n"))
+        return process.wait()
+    except BaseException:
+        stop_group(process)
+        raise
+
+
 class BuildxBuilder:
     """Runs ``docker buildx build --load`` in a process group of its own; the group is stopped
     when interrupted (before the caller removes what the build tagged). ``on_line`` sees each
@@ -110,26 +133,13 @@ class BuildxBuilder:
                 self._record("dir", tmp)
             iidfile = os.path.join(tmp, "iid")
             env = {**os.environ, "DOCKER_HOST": engine.address}
-            process = subprocess.Popen(
-                self.command(cli, spec, tag, iidfile),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                text=True,
-                errors="replace",
-                start_new_session=True,
-                env=env,
-            )
-            try:
-                assert process.stdout is not None
-                for line in process.stdout:
-                    lines.append(line.rstrip("\n"))
-                    if self._on_line is not None:
-                        self._on_line(lines[-1])
-                code = process.wait()
-            except BaseException:  # interrupted: stop the whole build, then let the interrupt go on
-                stop_group(process)
-                raise
+
+            def seen(line: str) -> None:
+                lines.append(line)
+                if self._on_line is not None:
+                    self._on_line(line)
+
+            code = run_streaming(self.command(cli, spec, tag, iidfile), env, seen)
             iid = Path(iidfile)
             image_id = iid.read_text().strip() if code == 0 and iid.exists() else None
         if image_id is None:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from ..errors import BuildError, EngineUnavailable, ImageSizeError
 from .build import LABEL, REPOSITORY_PREFIX, BuildSpec, engine_died, failure_message
-from .buildx import buildkit_failure, buildx_available, stop_group
+from .buildx import buildkit_failure, buildx_available, run_streaming
 from .cleanup import remove_intermediates
 from .leftovers import (
     BUILD_TOKEN_ARG,
@@ -147,29 +147,6 @@ def build_platforms(
     return PlatformBuild(layout, wanted, builder.name)
 
 
-def _run_streaming(command: list[str], env: dict[str, str], on_line: Callable[[str], None]) -> int:
-    """Run ``command`` in a session of its own, each output line to ``on_line``; interrupted, the
-    whole process group is stopped before the interrupt goes on."""
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            on_line(line.rstrip("\n"))
-        return process.wait()
-    except BaseException:
-        stop_group(process)
-        raise
-
-
 def _build_args(spec: BuildSpec) -> list[str]:
     args = ["--file", str(spec.dockerfile), "--label", f"{LABEL}=true"]
     if spec.target:
@@ -240,7 +217,7 @@ class _Buildx:
             if self._on_line is not None:
                 self._on_line(line)
 
-        code = _run_streaming(self.command(spec, platforms, layout), self._env(engine), seen)
+        code = run_streaming(self.command(spec, platforms, layout), self._env(engine), seen)
         if code == 0 and (layout / "index.json").is_file():
             return
         step, error = buildkit_failure(list(lines))
@@ -319,7 +296,7 @@ class _Podman:
             command += ["--build-arg", f"BUILDPLATFORM={self._build_platform}"]
         command += ["--build-arg", f"{BUILD_TOKEN_ARG}={token}", str(spec.context)]
         try:
-            code = _run_streaming(command, dict(os.environ), seen)
+            code = run_streaming(command, dict(os.environ), seen)
             if code != 0:
                 error = next(
                     (line for line in reversed(lines) if line.startswith(("Error:", "error"))),
