@@ -206,3 +206,12 @@ def watched(tmp_path: Path, monkeypatch: Any) -> Iterator[Untouched]:
     assert snapshot(untouched.root) == untouched.files
     assert open_fds() == untouched.fds
     assert list(scratch.iterdir()) == []
+
+
+def one_line(error: Any, untouched: Untouched) -> str:
+    """The error's message (a ``pytest.ExceptionInfo``), one line; no file is left open, the error
+    still held."""
+    assert open_fds() == untouched.fds
+    text = str(error.value)
+    assert "\n" not in text and text
+    return text

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -16,20 +14,7 @@ from pytest_imagesize.sources.manifests import MAX_LAYERS
 from pytest_imagesize.sources.model import SourceError
 
 from ..support.fake_engine import FakeImage
-from .local_images import Untouched, image, members, open_fds, tar_of, watched, write
-
-
-@pytest.fixture
-def untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Untouched]:
-    yield from watched(tmp_path, monkeypatch)
-
-
-def one_line(error: pytest.ExceptionInfo[BaseException], untouched: Untouched) -> str:
-    """The error's message, one line; no file is left open, the error still held."""
-    assert open_fds() == untouched.fds
-    text = str(error.value)
-    assert "\n" not in text and text
-    return text
+from .local_images import Untouched, image, members, one_line, tar_of, write
 
 
 def test_the_wrong_kind_of_archive_says_which_it_is(untouched: Untouched) -> None:

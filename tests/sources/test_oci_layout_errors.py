@@ -9,7 +9,6 @@ import json
 import shutil
 import tarfile
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,26 +25,12 @@ from .local_images import (
     Blobs,
     Untouched,
     image,
-    open_fds,
+    one_line,
     skopeo,
     two_platforms,
     unpack,
-    watched,
     write,
 )
-
-
-@pytest.fixture
-def untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Untouched]:
-    yield from watched(tmp_path, monkeypatch)
-
-
-def one_line(error: pytest.ExceptionInfo[BaseException], untouched: Untouched) -> str:
-    """The error's message, one line; no file is left open, the error still held."""
-    assert open_fds() == untouched.fds
-    text = str(error.value)
-    assert "\n" not in text and text
-    return text
 
 
 def layout(root: Path, compression: str = "tar") -> Path:
