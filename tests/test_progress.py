@@ -61,3 +61,24 @@ def test_xdist_workers_lines_reach_the_controller(pytester: pytest.Pytester, ima
     text = result.stdout.str()
     assert text.count("built app in ") == 1  # one build, reported once
     assert "read app in " in text
+
+
+def test_a_workers_read_after_its_last_test_still_reaches_the_controller(
+    pytester: pytest.Pytester, image_dir: MakeImageDir, engine_name: str
+) -> None:
+    if engine_name != "podman":
+        pytest.skip("only where the size comes from the archive (Podman) does a worker read after its tests")
+    image_dir(2200)
+    pytester.makepyfile(
+        test_app="""
+from pytest_imagesize import build_image
+app = build_image("Dockerfile")
+
+def test_uses_the_image_without_measuring_it(app):
+    pass
+"""
+    )
+    result = pytester.runpytest_subprocess("-n", "1")
+    result.assert_outcomes(passed=1)
+    # the worker reads the archive as it hands over its results, after its last test report
+    assert [line for line in result.stdout.lines if line.startswith("read app in ")], result.stdout.str()

@@ -57,13 +57,17 @@ def result_from_json(data: dict[str, Any]) -> BuildResult | ImageSizeError:
 def to_wire(session: ImageSizeSession) -> str:
     """What a worker hands to the controller. The controller has no engine connection for a
     worker's images: where the size must come from the archive (no graph driver), it is read
-    here, so the controller's reports have it."""
+    here, so the controller's reports have it. The progress lines of those reads (after the
+    worker's last test report) travel with it."""
     for image in session.images.values():
         if not image.size_from_engine and not image.analysed:
             with contextlib.suppress(ImageSizeError):
                 image.analysis()
+    progress = session.progress
+    pending = progress.take_pending() if isinstance(progress, TerminalProgress) else []
     return json.dumps(
         {
+            "progress": pending,
             "images": [image.to_wire() for image in session.images.values()],
             "outcomes": [o.to_json() | {"message": o.message} for o in session.outcomes],
             "builds": [result_to_json(r) for r in session.builds.values()],
@@ -146,15 +150,18 @@ class XdistController:
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         wire = getattr(node, "workeroutput", {}).get(OUTPUT_KEY)
         if wire:
+            self._print_progress(json.loads(wire).get("progress"))
             merge_wire(self.session, wire)
 
-    def pytest_runtest_logreport(self, report: Any) -> None:
-        """A worker's progress lines ride on its test reports: print them as each arrives."""
-        lines = getattr(report, REPORT_ATTRIBUTE, None)
+    def _print_progress(self, lines: Any) -> None:
         progress = self.session.progress
         if lines and isinstance(progress, TerminalProgress):
             for line in lines:
                 progress.write(str(line))
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        """A worker's progress lines ride on its test reports: print them as each arrives."""
+        self._print_progress(getattr(report, REPORT_ATTRIBUTE, None))
 
     def collect_recorded_builds(self) -> None:
         if self.shared is None:
