@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .measure.image import Image, ImageConfig, Layer, measure_image
     from .measure.index import ImageIndex
     from .measure.layers import FileRecord, FileTree
+    from .measure.packages.model import ImagePackages, Package
     from .sizes import format_size, parse_size
 
 _EXPORTS = {
@@ -31,9 +32,11 @@ _EXPORTS = {
     "Image": ".measure.image",
     "ImageConfig": ".measure.image",
     "ImageIndex": ".measure.index",
+    "ImagePackages": ".measure.packages.model",
     "ImageSizeError": ".errors",
     "ImageSizeWarning": ".errors",
     "Layer": ".measure.image",
+    "Package": ".measure.packages.model",
     "build_image": ".glue.fixtures",
     "existing_image": ".glue.fixtures",
     "format_size": ".sizes",
@@ -50,9 +53,11 @@ __all__ = [
     "Image",
     "ImageConfig",
     "ImageIndex",
+    "ImagePackages",
     "ImageSizeError",
     "ImageSizeWarning",
     "Layer",
+    "Package",
     "build_image",
     "existing_image",
     "format_size",

@@ -20,8 +20,9 @@ from .layers import FileTree, HiddenCopy, LayerStats, Merged, layer_history, mer
 if TYPE_CHECKING:
     from .archive import ArchiveScan, KnownLayers, LayerScan
     from .go.model import GoBinary
+    from .packages.model import ImagePackages
 
-CACHE_VERSION = 5  # bump whenever what is measured or how changes
+CACHE_VERSION = 6  # bump whenever what is measured or how changes
 
 
 @dataclass
@@ -32,6 +33,7 @@ class ImageAnalysis(Merged):
 
     created_by: list[str | None] = field(default_factory=list)
     go_binaries: list[GoBinary] = field(default_factory=list)
+    packages: ImagePackages = field(default_factory=lambda: _no_packages())
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -43,6 +45,7 @@ class ImageAnalysis(Merged):
             "hidden": [[h.path, h.size, h.layer] for h in self.hidden],
             "created_by": list(self.created_by),
             "go": [binary.to_json() for binary in self.go_binaries],
+            "packages": self.packages.to_json(),
         }
 
     @classmethod
@@ -63,11 +66,20 @@ class ImageAnalysis(Merged):
             from .go.model import GoBinary
 
             go = [GoBinary.from_json(b) for b in data["go"]]
+            from .packages.model import ImagePackages
+
+            packages = ImagePackages.from_json(data["packages"])
             if not _possible(layers, rows, hidden):
                 return None
-            return cls(layers, FileTree.from_rows(rows), hidden, created_by, go)
+            return cls(layers, FileTree.from_rows(rows), hidden, created_by, go, packages)
         except (AttributeError, KeyError, TypeError, ValueError, IndexError):
             return None  # a damaged cache entry is recomputed, never trusted
+
+
+def _no_packages() -> ImagePackages:
+    from .packages.model import ImagePackages
+
+    return ImagePackages()
 
 
 def _possible(layers: list[LayerStats], rows: list[Any], hidden: list[HiddenCopy]) -> bool:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the archive machinery loads when an archive is read (a ligh
     from .cache import AnalysisCache
     from .go import Finding, GoBinary
     from .layers import FileTree
+    from .packages.model import ImagePackages, Package
     from .readers import AnalysisReader
     from .summary import BaseSummary, ImageSummary
 
@@ -325,6 +326,23 @@ class Image:
         """Every Go executable of the final filesystem, read from the archive (no container)."""
         __tracebackhide__ = True
         return list(self.analysis().go_binaries)
+
+    @property
+    def package_report(self) -> ImagePackages:
+        """The package databases found in the final filesystem and the bytes each package owns."""
+        __tracebackhide__ = True
+        return self.analysis().packages
+
+    @property
+    def packages(self) -> list[Package]:
+        """Every OS and language package of the final filesystem, largest (measured bytes) first."""
+        __tracebackhide__ = True
+        return list(self.package_report.packages)
+
+    def package(self, name: str, ecosystem: str | None = None) -> Package | None:
+        """The package called ``name`` (of ``ecosystem``: "deb", "apk", "rpm", "python", "npm"), or None."""
+        __tracebackhide__ = True
+        return self.package_report.get(name, ecosystem)
 
     @property
     def has_dynamic_loader(self) -> bool:
