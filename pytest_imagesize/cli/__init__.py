@@ -19,12 +19,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .errors import ImageSizeError, MarkerError
+from ..errors import ImageSizeError, MarkerError
 
 if TYPE_CHECKING:
-    from .measure.image import Image
-    from .measure.targets import Options, Side
-    from .progress import ProgressEvent
+    from ..measure.image import Image
+    from ..measure.targets import Options, Side
+    from ..progress import ProgressEvent
 
 
 IMAGE_HELP = (
@@ -103,7 +103,7 @@ class _StderrProgress:
 def _registry_options(args: argparse.Namespace) -> Any:
     from pathlib import Path
 
-    from .measure.stored import registry_options
+    from ..measure.stored import registry_options
 
     ca = None
     if args.registry_ca:
@@ -116,8 +116,8 @@ def _registry_options(args: argparse.Namespace) -> Any:
 
 
 def _options(args: argparse.Namespace) -> Options:
-    from .measure.cache import DirectoryCache, NoCache
-    from .measure.targets import Options
+    from ..measure.cache import DirectoryCache, NoCache
+    from ..measure.targets import Options
 
     registry = _registry_options(args)
     return Options(
@@ -129,7 +129,7 @@ def _options(args: argparse.Namespace) -> Options:
 
 def _side(text: str, options: Options) -> Side:
     """One argument opened (``measure.targets.open_side``)."""
-    from .measure.targets import open_side
+    from ..measure.targets import open_side
 
     return open_side(text, options)
 
@@ -146,7 +146,7 @@ def _opened(text: str, options: Options) -> Iterator[Side]:
 @contextmanager
 def _measured(args: argparse.Namespace) -> Iterator[tuple[list[Image], str | None]]:
     """The rows to show for ``args.image`` and the note on the platform chosen, if one was."""
-    from .measure.targets import choose_rows
+    from ..measure.targets import choose_rows
 
     with _opened(args.image, _options(args)) as side:
         chosen = choose_rows(side, args.platform, args.all_platforms)
@@ -156,10 +156,10 @@ def _measured(args: argparse.Namespace) -> Iterator[tuple[list[Image], str | Non
 def _stored_check(args: argparse.Namespace) -> int | None:
     """``check --compressed`` of an image source answered from its manifests alone, when every
     row passes (the status; nothing printed otherwise, None: the full check runs and words it)."""
-    from .errors import SizeParseError
-    from .measure.stored import PREFIXES
-    from .measure.targets import stored_sizes
-    from .sizes import describe_size, format_size, parse_size
+    from ..errors import SizeParseError
+    from ..measure.stored import PREFIXES
+    from ..measure.targets import stored_sizes
+    from ..sizes import describe_size, format_size, parse_size
 
     if not args.compressed or not args.image.startswith(PREFIXES):
         return None
@@ -182,8 +182,8 @@ def _check(args: argparse.Namespace) -> int:
     quick = _stored_check(args)
     if quick is not None:
         return quick
-    from .checks import check_from_marker, evaluate
-    from .sizes import describe_size, format_size
+    from ..checks import check_from_marker, evaluate
+    from ..sizes import describe_size, format_size
 
     try:
         check = check_from_marker(
@@ -209,7 +209,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from .reports import json_report, terminal
+    from ..reports import json_report, terminal
 
     with _measured(args) as (images, note):
         for image in images:
@@ -234,7 +234,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .measure.targets import Pairs, choose_rows, pair_sides
+    from ..measure.targets import Pairs, choose_rows, pair_sides
 
     if (args.other is None) == (args.baseline is None):
         parser.error("diff: give two images (diff NEW OLD) or one image and --baseline PATH")
@@ -269,7 +269,7 @@ def _diff(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def _diff_baseline(args: argparse.Namespace, new: Image) -> int:
     from pathlib import Path
 
-    from . import baseline
+    from .. import baseline
 
     path = Path(args.baseline)
     if path.is_dir():
@@ -302,9 +302,9 @@ def _compare(
     old_summary: Any = None,
 ) -> tuple[bool, dict[str, Any]]:
     """One comparison: printed unless ``--json``; whether something changed, and its JSON."""
-    from .compare.changes import compare
-    from .compare.wording import comparison_json, movers_lines, signed
-    from .sizes import format_size
+    from ..compare.changes import compare
+    from ..compare.wording import comparison_json, movers_lines, signed
+    from ..sizes import format_size
 
     new_files = {r.path: r.size for r in new.files if r.kind == "file"}
     old_files = None
@@ -331,7 +331,7 @@ def _compare(
 
 
 def _go(args: argparse.Namespace) -> int:
-    from .reports import terminal
+    from ..reports import terminal
 
     with _measured(args) as (images, note):
         if args.json:
@@ -366,7 +366,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImageSizeError as exc:
         print(f"pytest-imagesize: error: {exc}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
