@@ -10,7 +10,17 @@ import time
 import docker
 import pytest
 
-from .support.faults import kill_pids, our_leftovers, pids_with_text, remove_ours, start_pytest, wait_for
+from .support.faults import (
+    PODMAN_BUILD_GOES_ON,
+    KnownBug,
+    expect,
+    kill_pids,
+    our_leftovers,
+    pids_with_text,
+    remove_ours,
+    start_pytest,
+    wait_for,
+)
 
 pytestmark = pytest.mark.engine
 STEP_SECONDS = 30  # far longer than stopping takes: a step alive this long was not stopped
@@ -34,14 +44,18 @@ def system_builders(docker_client: docker.DockerClient, engine_name: str) -> lis
 )
 def test_sigterm_mid_build_stops_it_and_leaves_nothing(
     pytester: pytest.Pytester,
+    request: pytest.FixtureRequest,
     docker_client: docker.DockerClient,
     busybox_image: str,
     system_builders: list[str],
+    engine_name: str,
     build_with: str,
     signals: tuple[signal.Signals, ...],
 ) -> None:
     if build_with not in system_builders:
         pytest.skip("buildx needs a Docker engine with the docker-buildx plugin")
+    if engine_name == "podman":  # any other failure still fails the test
+        request.applymarker(pytest.mark.xfail(strict=False, raises=KnownBug, reason=PODMAN_BUILD_GOES_ON))
     name = f"term{secrets.token_hex(5)}"
     (pytester.path / "Dockerfile").write_text(
         f"FROM {busybox_image}\nRUN busybox sleep {STEP_SECONDS} && echo {name}-step > /marker\n"
@@ -70,7 +84,7 @@ def test_sigterm_mid_build_stops_it_and_leaves_nothing(
         wait_for(lambda: not pids_with_text(f"{name}-step"), 30, "the interrupted build step to stop")
         # the step was stopped, not finished: its `&&` never ran, so the build cannot complete and
         # load an image later (a build left going on would keep the step alive STEP_SECONDS)
-        assert time.monotonic() - step_started < STEP_SECONDS, "the build step ran to its end"
+        expect(time.monotonic() - step_started < STEP_SECONDS, "the build step ran to its end")
         assert not pids_with_text(f"pytest-imagesize/{name}:"), "the buildx process goes on"
         assert our_leftovers(docker_client, name) == []
         assert sorted(p.name for p in tmp.iterdir()) == []  # no imagesize-buildx-*, no pytest-imagesize-*

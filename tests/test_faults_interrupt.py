@@ -11,6 +11,7 @@ import pytest
 from .conftest import MakeImageDir, write_scratch_dockerfile
 from .support.baselines import recorded, write_baseline
 from .support.faults import (
+    PODMAN_BUILD_GOES_ON,
     KnownBug,
     expect,
     kill_pids,
@@ -37,14 +38,6 @@ def system_builders(docker_client: docker.DockerClient, engine_name: str) -> lis
     from pytest_imagesize.engine.buildx import buildx_available
 
     return ["classic"] + (["buildx"] if engine_name == "docker" and buildx_available() is None else [])
-
-
-PODMAN_BUILD_GOES_ON = (
-    "Podman 4.3's compat build API goes on with a build after its client disconnects and offers no "
-    "way to stop it: the step image stays in use until that build ends. The plugin keeps its build "
-    "record until everything is removed (session.cleanup), so the first run after the build ended "
-    "removes it; this test's next run comes while the build may still be running"
-)
 
 
 @pytest.mark.parametrize("build_with", ["classic", "buildx"])
