@@ -13,7 +13,6 @@ import os
 import re
 import threading
 import time
-import urllib.parse
 from typing import TYPE_CHECKING
 
 from ..model import SourceError
@@ -30,6 +29,7 @@ from .transport import (
     proxy_for,
     reason,
     split_netloc,
+    split_url,
     tls_failure,
 )
 
@@ -225,9 +225,8 @@ class RegistryClient:
     ) -> Response:
         """One request, tried again after 429/502/503/504 (``Retry-After`` honoured) and after a
         failure before any byte of an answer; ``TLSFailure`` for a TLS handshake that failed."""
-        parts = urllib.parse.urlsplit(url)
-        pool = self._pool(parts.scheme, parts.netloc)
-        target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
+        scheme, netloc, target = split_url(url)
+        pool = self._pool(scheme, netloc)
         attempt = 0
         while True:
             try:
@@ -240,7 +239,7 @@ class RegistryClient:
                     time.sleep(min(BACKOFF * 2**attempt, BACKOFF_MAX))
                     attempt += 1
                     continue
-                raise self._connection_error(exc, parts.netloc, what) from None
+                raise self._connection_error(exc, netloc, what) from None
             if response.status in RETRY_STATUSES and attempt < self.options.retries:
                 delay = retry_after(response.headers.get("Retry-After"))
                 response.drain()
@@ -272,7 +271,7 @@ class RegistryClient:
 
     def _follow(self, url: str, headers: dict[str, str], what: str) -> Response:
         """``send``, following redirects; the Authorization header goes to the first origin only."""
-        origin = urllib.parse.urlsplit(url)[:2]
+        origin = split_url(url)[:2]
         for _ in range(MAX_REDIRECTS + 1):
             response = self.send("GET", url, headers, what)
             location = response.headers.get("Location")
@@ -280,8 +279,10 @@ class RegistryClient:
                 return response
             response.drain()
             response.release()
+            import urllib.parse  # a redirect's Location may be relative
+
             url = urllib.parse.urljoin(url, location)
-            if urllib.parse.urlsplit(url)[:2] != origin:
+            if split_url(url)[:2] != origin:
                 headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         raise SourceError(f"{self.label} redirected the request for {what} more than {MAX_REDIRECTS} times")
 
@@ -415,6 +416,8 @@ class RegistryClient:
 
     def _token(self, challenge: Challenge, credentials: Credentials | None, what: str) -> str:
         realm = challenge.params.get("realm", "")
+        import urllib.parse  # a login's URLs and forms
+
         parts = urllib.parse.urlsplit(realm)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SourceError(f"{self.label} names no usable token realm ({realm!r}) in its challenge")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -99,12 +98,27 @@ class Response:
 
 def split_netloc(scheme: str, netloc: str) -> tuple[str, int]:
     """``host[:port]`` (``[v6]:port``) as host and port, the scheme's port by default."""
-    parts = urllib.parse.urlsplit(f"//{netloc}")
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return parts.hostname or netloc, port or (443 if scheme == "https" else 80)
+    host, port = netloc.rpartition("@")[2], ""
+    if host.startswith("[") and "]" in host:
+        host, _, rest = host[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif host.count(":") == 1:
+        host, port = host.split(":")
+    number = int(port) if port.isascii() and port.isdigit() and 0 < int(port) < 65536 else 0
+    return host.lower(), number or (443 if scheme == "https" else 80)
+
+
+def split_url(url: str) -> tuple[str, str, str]:
+    """``scheme://netloc/path?query`` as (scheme in lower case, netloc, ``/path?query``); the
+    fragment left out. ``urllib.parse`` is not imported for it (it loads ``ipaddress``)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "", "", url
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    netloc, target = rest[:end], rest[end:].partition("#")[0]
+    if not target.startswith("/"):
+        target = "/" + target
+    return scheme.lower(), netloc, target
 
 
 class Pool:
@@ -266,6 +280,8 @@ def proxy_for(scheme: str, host: str, port: int, environ: Mapping[str, str]) -> 
         return None
     if _no_proxy_match(host, port, environ.get("NO_PROXY") or environ.get("no_proxy") or ""):
         return None
+    import urllib.parse
+
     url = value.strip() if "://" in value else "http://" + value.strip()
     parts = urllib.parse.urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
