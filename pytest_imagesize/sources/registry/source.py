@@ -39,6 +39,7 @@ IMAGE_CONFIGS = frozenset(
     }
 )
 _SHORT = 19  # "sha256:" and 12 hex digits
+MAX_NESTING = 2  # indexes listed by an index, and by those: deeper nesting is refused
 
 
 def _declared_length(response: Response) -> int | None:
@@ -141,10 +142,41 @@ class RegistrySource:
     def platforms(self) -> list[PlatformEntry]:
         data, digest, media_type = self._reference_manifest()
         if is_index(media_type):
-            return index_entries(load(data, self.what), self.what)
+            return self._flatten(index_entries(load(data, self.what), self.what), (digest,))
         manifest = self._image(data, digest, media_type)
         platform = Platform.from_json(self.config(manifest))
         return [PlatformEntry(platform, Descriptor(media_type, digest, len(data), platform))]
+
+    def _flatten(self, entries: list[PlatformEntry], chain: tuple[str, ...]) -> list[PlatformEntry]:
+        """``entries`` with each index among them replaced by the platform images it lists (its
+        own platform given to those that state none), at most ``MAX_NESTING`` indexes deep."""
+        flat: list[PlatformEntry] = []
+        for entry in entries:
+            wanted = entry.manifest
+            if not is_index(wanted.media_type):
+                flat.append(entry)
+                continue
+            what = f"{self.what} index {wanted.digest[:_SHORT]}"
+            if wanted.digest in chain or len(chain) > MAX_NESTING:
+                raise SourceError(
+                    f"{what} nests indexes more than {MAX_NESTING} deep (or lists one that lists it): "
+                    "refused; name one platform's index or manifest by digest instead"
+                )
+            data, digest, media_type = self._fetch_manifest(wanted.digest, what)
+            if len(data) != wanted.size:
+                raise SourceError(
+                    f"{what} is {len(data)} bytes where its parent index says {wanted.size}: "
+                    "the registry is damaged"
+                )
+            if not is_index(media_type):
+                raise SourceError(f"{what} is listed as an index but is not one: the index is damaged")
+            children = index_entries(load(data, what), what)
+            if entry.platform is not None:
+                children = [
+                    c if c.platform is not None else c._replace(platform=entry.platform) for c in children
+                ]
+            flat.extend(self._flatten(children, (*chain, digest)))
+        return flat
 
     def _image(self, data: bytes, digest: str, media_type: str) -> ImageManifest:
         what = f"{self.what} manifest {digest[:_SHORT]}"
