@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..sources.model import SourceError
 from ..sources.platforms import Platform, PlatformError, choose, host_platform, listing
-from .index import member_name
+from .index import member_name, platform_labels
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -99,7 +99,7 @@ def stored_sizes(
             raise PlatformError("--platform and --all-platforms: give one of them")
         note = None
         if all_platforms:
-            chosen = list(entries)
+            chosen = list(range(len(entries)))
         else:
             if platform is not None:
                 wanted = Platform.parse(platform)
@@ -108,13 +108,14 @@ def stored_sizes(
                 if wanted not in available:
                     raise _no_host_image(source.what, wanted, available)
                 note = _note_of(wanted, available)
-            chosen = [entries[choose(available, wanted, source.what)]]
+            chosen = [choose(available, wanted, source.what)]
+        labels = platform_labels([str(entry.platform) for entry in entries])
         rows = []
-        for entry in chosen:
-            size = _exact(source.manifest(entry))
+        for i in chosen:
+            size = _exact(source.manifest(entries[i]))
             if size is None:
                 return None
-            rows.append((member_name(text, str(entry.platform)), size))
+            rows.append((member_name(text, labels[i]), size))
         return rows, note
     finally:
         source.close()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ImageSizeError
 from ..sources.platforms import Platform, PlatformError, choose, host_platform
-from .index import member_name
+from .index import member_name, split_member_name
 from .stored import _no_host_image, _note_of, open_source
 
 if TYPE_CHECKING:
@@ -181,8 +181,8 @@ def pair_sides(new: Side, old: Side, platform: str | None, all_platforms: bool) 
         wanted = Platform.parse(platform)
         return Pairs([(old.at(wanted), new.at(wanted))])
     if all_platforms:
-        olds = {_platform_of(image): image for image in old.every()}
-        news = {_platform_of(image): image for image in new.every()}
+        olds = {_label_of(image): image for image in old.every()}
+        news = {_label_of(image): image for image in new.every()}
         pairs = [(olds[p], news[p]) for p in news if p in olds]
         unpaired = [f"{p or 'no stated platform'} only in {new.text}" for p in news if p not in olds]
         unpaired += [f"{p or 'no stated platform'} only in {old.text}" for p in olds if p not in news]
@@ -200,6 +200,12 @@ def pair_sides(new: Side, old: Side, platform: str | None, all_platforms: bool) 
     index = new if new.image is None else old
     host = _host_choice(index)
     return Pairs([(old.at(host), new.at(host))], note=_note(host, index))
+
+
+def _label_of(image: Image) -> str | None:
+    """The platform an image is paired by: its label in an index's names (``linux/amd64#2`` for
+    a platform listed again), else its platform."""
+    return split_member_name(image.name)[1] or _platform_of(image)
 
 
 def _platform_of(image: Image) -> str | None:
