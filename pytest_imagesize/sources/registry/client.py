@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..model import SourceError
+from .http import TunnelRefused
 from .reference import Reference, RegistryOptions, plain_http_allowed
 from .transport import (
     ConnectFailure,
@@ -264,10 +265,11 @@ class RegistryClient:
                 f"{self.label}: no connection to {netloc} within {t:g} s ({tries}): check the address, "
                 f"or raise the registry timeout option (now {t:g} s)"
             )
-        return SourceError(
-            f"{self.label}: cannot connect to {netloc} ({reason(exc.error)}, {tries}): check that the "
-            "registry runs at that address"
-        )
+        if isinstance(exc.error, TunnelRefused):
+            fix = "check the proxy settings (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) and the proxy's login"
+        else:
+            fix = "check that the registry runs at that address"
+        return SourceError(f"{self.label}: cannot connect to {netloc} ({reason(exc.error)}, {tries}): {fix}")
 
     def _follow(self, url: str, headers: dict[str, str], what: str) -> Response:
         """``send``, following redirects; the Authorization header goes to the first origin only."""
