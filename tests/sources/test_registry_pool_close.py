@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_imagesize.sources.registry.transport import (
-    ConnectFailure,
     Pool,
+    PoolClosed,
     Stalled,
     TransportError,
     exchange,
@@ -64,7 +64,7 @@ def test_a_connection_handed_back_after_close_is_closed(server: Server) -> None:
     pool.close()
     response.release()  # whole and keep-alive: an open pool would keep it
     assert connection._sock is None
-    with pytest.raises(ConnectFailure):
+    with pytest.raises(PoolClosed):
         pool.take()
 
 

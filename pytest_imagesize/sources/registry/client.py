@@ -21,6 +21,7 @@ from .reference import Reference, RegistryOptions, plain_http_allowed
 from .transport import (
     ConnectFailure,
     Pool,
+    PoolClosed,
     Response,
     Stalled,
     TLSFailure,
@@ -232,6 +233,10 @@ class RegistryClient:
         while True:
             try:
                 response = exchange(pool, method, target, headers, body)
+            except PoolClosed:
+                raise SourceError(
+                    f"{self.label}: the request for {what} came after the source was closed"
+                ) from None
             except (ConnectFailure, Unanswered) as exc:
                 tls = tls_failure(exc.error)
                 if tls is not None:

@@ -41,6 +41,10 @@ class Unanswered(Exception):  # connected, no answer (``stalled``: none within t
         self.stalled = stalled
 
 
+class PoolClosed(Exception):
+    """A request after the client was closed (a download stopped early)."""
+
+
 class Response:
     """An answer whose body is read on demand; ``release()`` hands its connection back for the
     next request once the body was read to its end (else closes it)."""
@@ -143,7 +147,7 @@ class Pool:
         """A connection, and whether it served before (an idle one), connected."""
         with self._lock:
             if self._closed:
-                raise ConnectFailure(ConnectionAbortedError("the client was closed"), timeout=False)
+                raise PoolClosed()
             if self._idle:
                 connection = self._idle.pop()
                 self._busy.add(connection)
@@ -160,7 +164,7 @@ class Pool:
         with self._lock:
             if self._closed:
                 connection.close()
-                raise ConnectFailure(ConnectionAbortedError("the client was closed"), timeout=False)
+                raise PoolClosed()
             self._busy.add(connection)
         return connection, False
 
