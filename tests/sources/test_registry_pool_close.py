@@ -11,6 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from pytest_imagesize.measure.archive.source import BlobInfo
+from pytest_imagesize.sources.model import SourceError
+from pytest_imagesize.sources.registry import RegistryOptions, RegistrySource
 from pytest_imagesize.sources.registry.transport import (
     Pool,
     PoolClosed,
@@ -18,8 +21,9 @@ from pytest_imagesize.sources.registry.transport import (
     TransportError,
     exchange,
 )
+from tests.support.fake_engine import FakeImage
 
-from .registry_support import Answer, Request, Server
+from .registry_support import Answer, Request, Server, fake_registry_of, sha256
 
 
 @pytest.fixture
@@ -93,3 +97,27 @@ def test_closing_the_pool_wakes_a_thread_blocked_reading_a_body(server: Server) 
     [error] = outcome
     assert isinstance(error, TransportError) and not isinstance(error, Stalled)
     thread.join(10)
+
+
+def test_a_closed_source_sends_no_request() -> None:
+    """A blob thread that goes on after the source was closed (resuming a download, say) gets one
+    line at once, and the registry sees no new request."""
+    image = FakeImage.from_layers([{"a": b"a" * 100}], compression="gzip")
+    registry, _ = fake_registry_of(image)
+    try:
+        source = RegistrySource(f"{registry.address}/app:1", RegistryOptions(retries=3))
+        source.platforms()
+        blob = image.layers[0].blob
+        info = BlobInfo(key=sha256(blob), size=len(blob), digest=sha256(blob), diff_id=None, media_type=None)
+        assert b"".join(source.blob_chunks(info, 1 << 16)) == blob
+        seen = len(registry.server.log)
+        source.close()
+        with pytest.raises(SourceError) as caught:
+            source.blob_response(info)
+        assert str(caught.value) == (
+            f"registry {registry.address}: the request for layer {info.key[:19]} came after the source "
+            "was closed"
+        )
+        assert len(registry.server.log) == seen
+    finally:
+        registry.close()

@@ -123,6 +123,7 @@ class RegistryClient:
         self._looked_up = False
         self._secrets: set[str] = set()
         self._lock = threading.RLock()
+        self._closed = False
 
     # ------------------------------------------------------------------ messages
 
@@ -228,6 +229,8 @@ class RegistryClient:
         """One request, tried again after 429/502/503/504 (``Retry-After`` honoured) and after a
         failure before any byte of an answer; ``TLSFailure`` for a TLS handshake that failed."""
         scheme, netloc, target = split_url(url)
+        if self._closed:  # a download thread finishing after the source was closed
+            raise SourceError(f"{self.label}: the request for {what} came after the source was closed")
         pool = self._pool(scheme, netloc)
         attempt = 0
         while True:
@@ -492,7 +495,10 @@ class RegistryClient:
         return token
 
     def close(self) -> None:
+        """Close every connection, those in use too (a thread reading one wakes with an error);
+        no request is sent afterwards."""
         with self._lock:
+            self._closed = True
             for pool in self._pools.values():
                 pool.close()
             self._pools.clear()
