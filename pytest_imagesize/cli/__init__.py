@@ -34,17 +34,23 @@ IMAGE_HELP = (
 
 
 class _Formatter(argparse.HelpFormatter):
-    """argparse's formatter, sized to the terminal without importing ``shutil`` (argparse builds
-    one for every argument added: the CLI's start-up pays for it)."""
+    """argparse's formatter, sized to the terminal as ``shutil.get_terminal_size`` sizes it
+    (``COLUMNS``, else the terminal on stdout, else 80) without importing ``shutil``: argparse
+    builds a formatter for every argument added, and the CLI's start-up would pay for it."""
 
     def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24) -> None:
         import os
 
         try:
-            columns = int(os.environ.get("COLUMNS", "0")) or os.get_terminal_size(1).columns
-        except (ValueError, OSError):
-            columns = 80
-        super().__init__(prog, indent_increment, max_help_position, width=max(columns, 40) - 2)
+            columns = int(os.environ.get("COLUMNS", "0"))
+        except ValueError:
+            columns = 0
+        if columns <= 0:
+            try:
+                columns = os.get_terminal_size(1).columns
+            except OSError:
+                columns = 0
+        super().__init__(prog, indent_increment, max_help_position, width=(columns or 80) - 2)
 
 
 def _parser() -> argparse.ArgumentParser:
