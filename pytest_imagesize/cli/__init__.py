@@ -33,18 +33,44 @@ IMAGE_HELP = (
 )
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, sized to the terminal as ``shutil.get_terminal_size`` sizes it
+    (``COLUMNS``, else the terminal on stdout, else 80) without importing ``shutil``: argparse
+    builds a formatter for every argument added, and the CLI's start-up would pay for it."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24) -> None:
+        import os
+
+        try:
+            columns = int(os.environ.get("COLUMNS", "0"))
+        except ValueError:
+            columns = 0
+        if columns <= 0:
+            try:
+                columns = os.get_terminal_size(1).columns
+            except OSError:
+                columns = 0
+        super().__init__(prog, indent_increment, max_help_position, width=(columns or 80) - 2)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pytest-imagesize", description=__doc__)
+    parser = argparse.ArgumentParser(prog="pytest-imagesize", description=__doc__, formatter_class=_Formatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    inspect = sub.add_parser("inspect", help="show an image's sizes")
+    inspect = sub.add_parser("inspect", help="show an image's sizes", formatter_class=_Formatter)
     inspect.add_argument("image", help=IMAGE_HELP)
     inspect.add_argument("--json", action="store_true", help="print the JSON report's image entry")
     inspect.add_argument("--layers", action="store_true", help="per-layer rows and wasted files")
-    check = sub.add_parser("check", help="exit 1 when an image is larger than a limit")
+    check = sub.add_parser(
+        "check", help="exit 1 when an image is larger than a limit", formatter_class=_Formatter
+    )
     check.add_argument("image", help=IMAGE_HELP)
     check.add_argument("--max", required=True, help="limit, e.g. 5MB or 4.5MiB (MB = 1,000,000 bytes)")
     check.add_argument("--compressed", action="store_true", help="check the compressed (pull) size")
-    go = sub.add_parser("go", help="the Go binaries in an image: what they are, where their bytes go")
+    go = sub.add_parser(
+        "go",
+        help="the Go binaries in an image: what they are, where their bytes go",
+        formatter_class=_Formatter,
+    )
     go.add_argument("image", help=IMAGE_HELP)
     go.add_argument("--json", action="store_true", help="print every binary in full as JSON")
     go.add_argument("--top", type=int, default=10, metavar="N", help="modules and packages listed per binary")
@@ -52,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         "diff",
         help="what changed between two images, or between an image and its baseline entry "
         "(exit 0: nothing changed, 1: something did)",
+        formatter_class=_Formatter,
     )
     diff.add_argument("image", help="the image (the newer one when comparing two)")
     diff.add_argument("other", nargs="?", help="an older image to compare with")
@@ -101,12 +128,12 @@ class _StderrProgress:
 
 
 def _registry_options(args: argparse.Namespace) -> Any:
-    from pathlib import Path
-
     from ..measure.stored import registry_options
 
     ca = None
     if args.registry_ca:
+        from pathlib import Path
+
         ca = Path(args.registry_ca)
         if not ca.is_file():
             raise ImageSizeError(
@@ -157,8 +184,7 @@ def _stored_check(args: argparse.Namespace) -> int | None:
     """``check --compressed`` of an image source answered from its manifests alone, when every
     row passes (the status; nothing printed otherwise, None: the full check runs and words it)."""
     from ..errors import SizeParseError
-    from ..measure.stored import PREFIXES
-    from ..measure.targets import stored_sizes
+    from ..measure.stored import PREFIXES, stored_sizes
     from ..sizes import describe_size, format_size, parse_size
 
     if not args.compressed or not args.image.startswith(PREFIXES):

@@ -17,6 +17,19 @@ def member_name(name: str, platform: str | None) -> str:
     return f"{name}[{platform or '?'}]"
 
 
+def platform_labels(platforms: Sequence[str | None]) -> list[str]:
+    """How each platform of an index is told apart in names: the platform itself, and for a
+    platform the index lists again (two ``linux/amd64`` manifests, say of different
+    ``os.version``), ``linux/amd64#2``, ``#3``... in the index's order; ``?`` for none stated."""
+    seen: dict[str, int] = {}
+    labels = []
+    for platform in platforms:
+        plain = platform or "?"
+        count = seen[plain] = seen.get(plain, 0) + 1
+        labels.append(plain if count == 1 else f"{plain}#{count}")
+    return labels
+
+
 def split_member_name(name: str) -> tuple[str, str | None]:
     """``app[linux/arm64]`` -> ``("app", "linux/arm64")``; a plain name -> ``(name, None)``."""
     if name.endswith("]") and "[" in name:
@@ -45,15 +58,18 @@ class ImageIndex:
     is the same platform); iterating yields every ``Image``.
 
     Each ``Image`` is renamed ``name[platform]`` (``app[linux/arm64]``): that is the name its
-    outcomes, report rows and baseline entry carry, and what its messages say."""
+    outcomes, report rows and baseline entry carry, and what its messages say. A platform listed
+    twice keeps its first image under that name and the next as ``app[linux/amd64#2]``
+    (``platform_labels``); ``index["linux/amd64#2"]`` picks it."""
 
     def __init__(self, name: str, ref: str, images: Sequence[Image], digest: str | None = None) -> None:
         self.name = name
         self.ref = ref
         self.digest = digest
         self._images = list(images)
-        for image in self._images:
-            image.name = member_name(name, image.platform)
+        labels = platform_labels([image.platform for image in self._images])
+        for image, label in zip(self._images, labels, strict=True):
+            image.name = member_name(name, label)
 
     def __repr__(self) -> str:
         return f"ImageIndex(name={self.name!r}, platforms={self.platforms!r})"
@@ -71,7 +87,12 @@ class ImageIndex:
     def __getitem__(self, platform: str) -> Image:
         from ..sources.platforms import Platform
 
-        wanted = str(Platform.parse(platform))
+        plain, hash_sign, number = platform.partition("#")
+        wanted = str(Platform.parse(plain))
+        if hash_sign:  # a platform listed again: by its label
+            for image in self._images:
+                if split_member_name(image.name)[1] == f"{wanted}#{number.strip()}":
+                    return image
         for image in self._images:
             if image.platform == wanted:
                 return image

@@ -200,7 +200,7 @@ class SourceBlobs:
 
         manifest = self._manifest
         if len(wanted) < len(manifest.layers):
-            manifest = replace(manifest, layers=tuple(manifest.layers[i] for i in wanted))
+            manifest = manifest._replace(layers=tuple(manifest.layers[i] for i in wanted))
         total = sum(layer.size for layer in manifest.layers)
         step = None
         if self._progress is not None:

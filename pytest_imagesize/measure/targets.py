@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ImageSizeError
-from ..sources.platforms import Platform, PlatformError, choose, host_platform, listing
-from .index import member_name
-from .stored import open_source, stored_compressed
+from ..sources.platforms import Platform, PlatformError, choose, host_platform
+from .index import member_name, split_member_name
+from .stored import _no_host_image, _note_of, open_source
 
 if TYPE_CHECKING:
     from ..engine.protocol import Engine
     from ..progress import ProgressSink
-    from ..sources.model import ImageManifest, ImageSource
+    from ..sources.model import ImageSource
     from .cache import AnalysisCache
     from .image import Image
 
@@ -159,19 +159,8 @@ def _host_choice(side: Side) -> Platform:
     return host
 
 
-def _no_host_image(what: str, host: Platform, available: list[Platform | None]) -> PlatformError:
-    return PlatformError(
-        f"{what} has no {host} image (this machine's platform); it has "
-        f"{listing(available)}: pick one with --platform, or --all-platforms"
-    )
-
-
 def _note(platform: Platform, side: Side) -> str:
     return _note_of(platform, side.platforms)
-
-
-def _note_of(platform: Platform, available: list[Platform | None]) -> str:
-    return f"{platform} of {len(available)} platforms: {listing(available)}"
 
 
 @dataclass
@@ -192,8 +181,8 @@ def pair_sides(new: Side, old: Side, platform: str | None, all_platforms: bool) 
         wanted = Platform.parse(platform)
         return Pairs([(old.at(wanted), new.at(wanted))])
     if all_platforms:
-        olds = {_platform_of(image): image for image in old.every()}
-        news = {_platform_of(image): image for image in new.every()}
+        olds = {_label_of(image): image for image in old.every()}
+        news = {_label_of(image): image for image in new.every()}
         pairs = [(olds[p], news[p]) for p in news if p in olds]
         unpaired = [f"{p or 'no stated platform'} only in {new.text}" for p in news if p not in olds]
         unpaired += [f"{p or 'no stated platform'} only in {old.text}" for p in olds if p not in news]
@@ -213,62 +202,11 @@ def pair_sides(new: Side, old: Side, platform: str | None, all_platforms: bool) 
     return Pairs([(old.at(host), new.at(host))], note=_note(host, index))
 
 
+def _label_of(image: Image) -> str | None:
+    """The platform an image is paired by: its label in an index's names (``linux/amd64#2`` for
+    a platform listed again), else its platform."""
+    return split_member_name(image.name)[1] or _platform_of(image)
+
+
 def _platform_of(image: Image) -> str | None:
     return image.platform or image.engine_platform
-
-
-def _exact(manifest: ImageManifest) -> int | None:
-    if all(stored_compressed(layer.media_type) for layer in manifest.layers):
-        return manifest.compressed_size
-    return None
-
-
-def stored_sizes(
-    text: str, registry_options: Any, platform: str | None, all_platforms: bool
-) -> tuple[list[tuple[str, int]], str | None] | None:
-    """The rows ``open_side`` and ``choose_rows`` give for the source ``text`` names, as (name,
-    compressed size), and the note on the platform chosen, from the manifests alone (the index
-    and the platform manifests: no config, no blob, and none of the modules that measure an
-    image imported); None for an engine's image or where the manifests do not say (a layer blob
-    stored uncompressed, an image of no stated platform): measure it then. The same errors as
-    ``open_side`` and ``choose_rows`` raise, in the same order, but for a config's."""
-    source = open_source(text, registry_options)
-    if source is None:
-        return None
-    try:
-        entries = source.platforms()
-        if any(entry.platform is None for entry in entries):
-            return None
-        if source.index_digest is None and len(entries) == 1:  # a single image, named as given
-            manifest = source.manifest(entries[0])
-            if platform is not None and all_platforms:
-                raise PlatformError("--platform and --all-platforms: give one of them")
-            stated = entries[0].platform
-            if platform is not None and stated is not None and stated != Platform.parse(platform):
-                choose([stated], Platform.parse(platform), source.what)
-            size = _exact(manifest)
-            return None if size is None else ([(text, size)], None)
-        available = [entry.platform for entry in entries]
-        if platform is not None and all_platforms:
-            raise PlatformError("--platform and --all-platforms: give one of them")
-        note = None
-        if all_platforms:
-            chosen = list(entries)
-        else:
-            if platform is not None:
-                wanted = Platform.parse(platform)
-            else:
-                wanted = host_platform()
-                if wanted not in available:
-                    raise _no_host_image(source.what, wanted, available)
-                note = _note_of(wanted, available)
-            chosen = [entries[choose(available, wanted, source.what)]]
-        rows = []
-        for entry in chosen:
-            size = _exact(source.manifest(entry))
-            if size is None:
-                return None
-            rows.append((member_name(text, str(entry.platform)), size))
-        return rows, note
-    finally:
-        source.close()

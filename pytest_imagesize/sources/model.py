@@ -9,8 +9,7 @@ sizes, exact."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..errors import ImageSizeError
 from .platforms import Platform
@@ -24,19 +23,21 @@ class SourceError(ImageSizeError):
     message is one line saying what, where and how to fix it (never a credential)."""
 
 
-@dataclass(frozen=True)
-class Descriptor:
-    """A content descriptor as a manifest or index carries it."""
+_NONE: dict[str, str] = {}  # the annotations of a descriptor that has none (never changed)
+
+
+class Descriptor(NamedTuple):
+    """A content descriptor as a manifest or index carries it (the records of this module are
+    named tuples, which load faster than dataclasses: the CLI's quick check imports them)."""
 
     media_type: str
     digest: str  # "sha256:<hex>"
     size: int
     platform: Platform | None = None
-    annotations: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = _NONE
 
 
-@dataclass(frozen=True)
-class ImageManifest:
+class ImageManifest(NamedTuple):
     """One platform's image manifest (OCI image manifest or Docker v2 schema 2), verified."""
 
     digest: str  # of the manifest's bytes as stored
@@ -51,8 +52,7 @@ class ImageManifest:
         return sum(layer.size for layer in self.layers)
 
 
-@dataclass(frozen=True)
-class PlatformEntry:
+class PlatformEntry(NamedTuple):
     """One image of a source: its platform and its manifest's descriptor. ``platform`` is None
     only where nothing says (a single manifest whose config names no os/architecture)."""
 

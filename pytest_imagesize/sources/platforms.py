@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import ImageSizeError
 
@@ -30,9 +29,9 @@ def _normal_variant(architecture: str, variant: str) -> str:
     return variant
 
 
-@dataclass(frozen=True, order=True)
-class Platform:
-    """``os/architecture[/variant]``, normalised; ``str()`` is how reports and keys show it."""
+class Platform(NamedTuple):
+    """``os/architecture[/variant]``, normalised; ``str()`` is how reports and keys show it.
+    Ordered and compared as (os, architecture, variant)."""
 
     os: str
     architecture: str

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pytest_imagesize import cli
-from pytest_imagesize.measure import targets
+from pytest_imagesize.measure import stored, targets
 from pytest_imagesize.measure.targets import Options, open_side, pair_sides
 from pytest_imagesize.sources.model import ImageSource
 from pytest_imagesize.sources.platforms import Platform, PlatformError
@@ -41,6 +41,8 @@ def sources(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, FakeSo
 
     monkeypatch.setattr(targets, "open_source", fake_open)
     monkeypatch.setattr(targets, "host_platform", lambda: AMD64)
+    monkeypatch.setattr(stored, "open_source", fake_open)  # the CLI's check from the manifests
+    monkeypatch.setattr(stored, "host_platform", lambda: AMD64)
     return made
 
 

@@ -36,8 +36,10 @@ LIGHT = {
 REGISTRY = {
     "pytest_imagesize.sources.registry",
     "pytest_imagesize.sources.registry.client",
+    "pytest_imagesize.sources.registry.http",
     "pytest_imagesize.sources.registry.reference",
     "pytest_imagesize.sources.registry.source",
+    "pytest_imagesize.sources.registry.transport",
 }
 HEAVY = ("urllib3", "humanfriendly", "docker", "zlib_ng", "zstandard", "elftools", "pytest")
 

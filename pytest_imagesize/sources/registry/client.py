@@ -8,22 +8,47 @@ are not chained (``from None``)."""
 
 from __future__ import annotations
 
-import base64
-import http.client
 import json
+import os
 import re
-import ssl
 import threading
 import time
-import urllib.parse
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..model import SourceError
+from .http import TunnelRefused
 from .reference import Reference, RegistryOptions, plain_http_allowed
+from .transport import (
+    ConnectFailure,
+    Pool,
+    PoolClosed,
+    Response,
+    Stalled,
+    TLSFailure,
+    TransportError,
+    Unanswered,
+    exchange,
+    proxy_for,
+    reason,
+    split_netloc,
+    split_url,
+    tls_failure,
+)
 
 if TYPE_CHECKING:
+    import ssl
+
     from .credentials import Credentials
+
+__all__ = [
+    "CHUNK",
+    "RegistryClient",
+    "Response",
+    "Stalled",
+    "TransportError",
+    "parse_challenge",
+    "retry_after",
+]
 
 CHUNK = 256 << 10  # bytes asked of a body at a time
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -32,136 +57,23 @@ BACKOFF_MAX = 8.0
 RETRY_AFTER_MAX = 60.0  # a longer Retry-After is waited this long
 MAX_REDIRECTS = 5
 MAX_SMALL = 64 << 10  # bytes of a token or error answer read
-MAX_DRAIN = 1 << 20  # bytes of an unwanted answer read so that its connection serves again
 _PARAM = r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))'
 
 
-class TransportError(Exception):
-    """A body that could not be read to its end: the connection dropped."""
-
-
-class Stalled(TransportError):
-    """No byte of a body within the timeout."""
-
-
-class _ConnectFailure(Exception):  # no connection (``timeout``: none within the timeout)
-    def __init__(self, error: BaseException, timeout: bool) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.timeout = timeout
-
-
-class _Unanswered(Exception):  # connected, no answer (``stalled``: none within the timeout)
-    def __init__(self, error: BaseException, stalled: bool) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.stalled = stalled
-
-
-class Response:
-    """An answer whose body is read on demand; ``release()`` hands its connection back for the
-    next request once the body was read to its end (else closes it)."""
-
-    def __init__(self, answer: http.client.HTTPResponse, connection: _Connection, pool: _Pool) -> None:
-        self._answer = answer
-        self._connection: _Connection | None = connection
-        self._pool = pool
-        self.status = answer.status
-        self.headers = answer.headers
-
-    def _reading(self, read: Any, amount: int) -> bytes:
-        try:
-            data: bytes = read(amount)
-        except TimeoutError:
-            raise Stalled("no data within the timeout") from None
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise TransportError(type(exc).__name__) from None
-        return data
-
-    def read(self, amount: int) -> bytes:
-        """Up to ``amount`` bytes, fewer only at the body's end."""
-        return self._reading(self._answer.read, amount)
-
-    def read1(self, amount: int) -> bytes:
-        """What has arrived, up to ``amount`` bytes (at least one, unless at the end)."""
-        return self._reading(self._answer.read1, amount)
-
-    def drain(self) -> None:
-        """Read the rest of a small body so that the connection serves again."""
-        try:
-            self._answer.read(MAX_DRAIN)
-        except (OSError, http.client.HTTPException, ValueError):
-            self.close()
-
-    def release(self) -> None:
-        """Done with this answer: its connection goes back to the pool when the body was read
-        whole and the server keeps it open, else it is closed."""
-        connection, self._connection = self._connection, None
-        if connection is None:
-            return
-        if self._answer.isclosed() and not self._answer.will_close:
-            self._pool.put(connection)
-        else:
-            self._answer.close()
-            connection.close()
-
-    def close(self) -> None:
-        """Done, the body unread: the connection is closed."""
-        connection, self._connection = self._connection, None
-        self._answer.close()
-        if connection is not None:
-            connection.close()
-
-
-_Connection = http.client.HTTPConnection
-
-
-class _Pool:
-    """Idle connections to one origin (``scheme://netloc``), handed out one request at a time."""
-
-    def __init__(self, scheme: str, netloc: str, timeout: float, context: ssl.SSLContext | None) -> None:
-        self.scheme, self.netloc = scheme, netloc
-        self._timeout = timeout
-        self._context = context
-        self._idle: list[_Connection] = []
-        self._lock = threading.Lock()
-
-    def take(self) -> tuple[_Connection, bool]:
-        """A connection, and whether it served before (an idle one), connected."""
-        with self._lock:
-            if self._idle:
-                return self._idle.pop(), True
-        if self._context is not None:
-            connection: _Connection = http.client.HTTPSConnection(
-                self.netloc, timeout=self._timeout, context=self._context
-            )
-        else:
-            connection = http.client.HTTPConnection(self.netloc, timeout=self._timeout)
-        try:
-            connection.connect()
-        except TimeoutError as exc:
-            connection.close()
-            raise _ConnectFailure(exc, timeout=True) from None
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            connection.close()
-            raise _ConnectFailure(exc, timeout=False) from None
-        return connection, False
-
-    def put(self, connection: _Connection) -> None:
-        with self._lock:
-            self._idle.append(connection)
-
-    def clear(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.close()
-
-
-@dataclass(frozen=True)
 class Challenge:
-    scheme: str  # lower case: "bearer", "basic"
-    params: dict[str, str]
+    """A ``WWW-Authenticate`` challenge: ``scheme`` in lower case ("bearer", "basic") and its
+    parameters by lower-case name."""
+
+    def __init__(self, scheme: str, params: dict[str, str]) -> None:
+        self.scheme, self.params = scheme, params
+
+    def __repr__(self) -> str:
+        return f"Challenge({self.scheme!r}, {self.params!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Challenge) and (self.scheme, self.params) == (other.scheme, other.params)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def parse_challenge(header: str | None) -> Challenge | None:
@@ -191,63 +103,8 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     return min(max(delay, 0.0), RETRY_AFTER_MAX)
 
 
-class _TLSFailure(Exception):
-    def __init__(self, untrusted: bool, reason: str) -> None:
-        super().__init__(reason)
-        self.untrusted = untrusted
-        self.reason = reason
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and what it wraps (args, reason, cause, context), breadth first."""
-    seen: list[BaseException] = []
-    queue = [exc]
-    while queue and len(seen) < 20:
-        item = queue.pop(0)
-        if any(item is s for s in seen):
-            continue
-        seen.append(item)
-        inner = [getattr(item, "reason", None), item.__cause__, item.__context__, *item.args]
-        queue.extend(i for i in inner if isinstance(i, BaseException))
-    return seen
-
-
-def _reason(exc: BaseException) -> str:
-    for item in _chain(exc):
-        if isinstance(item, ssl.SSLCertVerificationError):
-            return str(item.verify_message or item.reason)
-        if isinstance(item, ssl.SSLError):
-            return str(item.reason or item.strerror or type(item).__name__).lower().replace("_", " ")
-        if isinstance(item, OSError) and item.strerror:
-            return str(item.strerror)
-    return type(exc).__name__
-
-
-def _tls_failure(exc: BaseException) -> _TLSFailure | None:
-    chain = _chain(exc)
-    if not any(isinstance(i, ssl.SSLError) for i in chain):
-        return None
-    untrusted = any(isinstance(i, ssl.SSLCertVerificationError) for i in chain) or "certificate" in str(exc)
-    return _TLSFailure(untrusted, _reason(exc))
-
-
-def _exchange(pool: _Pool, method: str, target: str, headers: dict[str, str], body: bytes | None) -> Response:
-    """The request sent on a connection of ``pool``, and its answer (status and headers read); an
-    idle connection the server closed meanwhile is replaced once, uncounted."""
-    while True:
-        connection, reused = pool.take()
-        try:
-            connection.request(method, target, body=body, headers=headers)
-            answer = connection.getresponse()
-        except TimeoutError as exc:
-            connection.close()
-            raise _Unanswered(exc, stalled=True) from None
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            connection.close()
-            if reused and isinstance(exc, (ConnectionError, http.client.RemoteDisconnected)):
-                continue
-            raise _Unanswered(exc, stalled=False) from None
-        return Response(answer, connection, pool)
+class _NoTLS(SourceError):
+    """What answers is not TLS (where plain HTTP was tried first)."""
 
 
 class RegistryClient:
@@ -259,13 +116,14 @@ class RegistryClient:
         self.options = options
         self.label = f"registry {reference.registry}"
         self._host = reference.api_host
-        self._pools: dict[str, _Pool] = {}
+        self._pools: dict[str, Pool] = {}
         self._base: str | None = None
         self._auth: str | None = None
         self._credentials: Credentials | None = None
         self._looked_up = False
         self._secrets: set[str] = set()
         self._lock = threading.RLock()
+        self._closed = False
 
     # ------------------------------------------------------------------ messages
 
@@ -331,6 +189,8 @@ class RegistryClient:
     # ------------------------------------------------------------------ transport
 
     def _context(self, netloc: str) -> ssl.SSLContext:
+        import ssl  # only where TLS is spoken
+
         context = ssl.create_default_context()
         try:
             if self.options.ca_file is not None:
@@ -345,18 +205,21 @@ class RegistryClient:
                         context.load_cert_chain(str(cert), str(key))
         except (OSError, ssl.SSLError) as exc:
             raise SourceError(
-                f"{self.label}: a CA or client certificate cannot be loaded ({_reason(exc)}): "
+                f"{self.label}: a CA or client certificate cannot be loaded ({reason(exc)}): "
                 f"check the ca_file option and {self.options.certs_dir / netloc}"
             ) from None
         return context
 
-    def _pool(self, scheme: str, netloc: str) -> _Pool:
+    def _pool(self, scheme: str, netloc: str) -> Pool:
         key = f"{scheme}://{netloc}"
         with self._lock:
             pool = self._pools.get(key)
             if pool is None:
                 context = self._context(netloc) if scheme == "https" else None
-                pool = _Pool(scheme, netloc, self.options.timeout, context)
+                proxy = proxy_for(scheme, *split_netloc(scheme, netloc), os.environ)
+                if proxy is not None and proxy.authorization:
+                    self._secrets.add(proxy.authorization.split(" ", 1)[1])
+                pool = Pool(scheme, netloc, self.options.timeout, context, proxy)
                 self._pools[key] = pool
             return pool
 
@@ -364,23 +227,28 @@ class RegistryClient:
         self, method: str, url: str, headers: dict[str, str], what: str, body: bytes | None = None
     ) -> Response:
         """One request, tried again after 429/502/503/504 (``Retry-After`` honoured) and after a
-        failure before any byte of an answer; ``_TLSFailure`` for a TLS handshake that failed."""
-        parts = urllib.parse.urlsplit(url)
-        pool = self._pool(parts.scheme, parts.netloc)
-        target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
+        failure before any byte of an answer; ``TLSFailure`` for a TLS handshake that failed."""
+        scheme, netloc, target = split_url(url)
+        if self._closed:  # a download thread finishing after the source was closed
+            raise SourceError(f"{self.label}: the request for {what} came after the source was closed")
+        pool = self._pool(scheme, netloc)
         attempt = 0
         while True:
             try:
-                response = _exchange(pool, method, target, headers, body)
-            except (_ConnectFailure, _Unanswered) as exc:
-                tls = _tls_failure(exc.error)
+                response = exchange(pool, method, target, headers, body)
+            except PoolClosed:
+                raise SourceError(
+                    f"{self.label}: the request for {what} came after the source was closed"
+                ) from None
+            except (ConnectFailure, Unanswered) as exc:
+                tls = tls_failure(exc.error)
                 if tls is not None:
                     raise tls from None
                 if attempt < self.options.retries:
                     time.sleep(min(BACKOFF * 2**attempt, BACKOFF_MAX))
                     attempt += 1
                     continue
-                raise self._connection_error(exc, parts.netloc, what) from None
+                raise self._connection_error(exc, netloc, what) from None
             if response.status in RETRY_STATUSES and attempt < self.options.retries:
                 delay = retry_after(response.headers.get("Retry-After"))
                 response.drain()
@@ -390,10 +258,10 @@ class RegistryClient:
                 continue
             return response
 
-    def _connection_error(self, exc: _ConnectFailure | _Unanswered, netloc: str, what: str) -> SourceError:
+    def _connection_error(self, exc: ConnectFailure | Unanswered, netloc: str, what: str) -> SourceError:
         t = self.options.timeout
         tries = f"{self.options.retries + 1} tries"
-        if isinstance(exc, _Unanswered):
+        if isinstance(exc, Unanswered):
             if exc.stalled:
                 return self.stalled(f"the answer to the request for {what} ({tries})")
             return SourceError(
@@ -405,14 +273,15 @@ class RegistryClient:
                 f"{self.label}: no connection to {netloc} within {t:g} s ({tries}): check the address, "
                 f"or raise the registry timeout option (now {t:g} s)"
             )
-        return SourceError(
-            f"{self.label}: cannot connect to {netloc} ({_reason(exc.error)}, {tries}): check that the "
-            "registry runs at that address"
-        )
+        if isinstance(exc.error, TunnelRefused):
+            fix = "check the proxy settings (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) and the proxy's login"
+        else:
+            fix = "check that the registry runs at that address"
+        return SourceError(f"{self.label}: cannot connect to {netloc} ({reason(exc.error)}, {tries}): {fix}")
 
     def _follow(self, url: str, headers: dict[str, str], what: str) -> Response:
         """``send``, following redirects; the Authorization header goes to the first origin only."""
-        origin = urllib.parse.urlsplit(url)[:2]
+        origin = split_url(url)[:2]
         for _ in range(MAX_REDIRECTS + 1):
             response = self.send("GET", url, headers, what)
             location = response.headers.get("Location")
@@ -420,62 +289,90 @@ class RegistryClient:
                 return response
             response.drain()
             response.release()
+            import urllib.parse  # a redirect's Location may be relative
+
             url = urllib.parse.urljoin(url, location)
-            if urllib.parse.urlsplit(url)[:2] != origin:
+            if split_url(url)[:2] != origin:
                 headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         raise SourceError(f"{self.label} redirected the request for {what} more than {MAX_REDIRECTS} times")
 
     def _connect(self) -> str:
-        """The API's base URL, found once: HTTPS, or plain HTTP where allowed and HTTPS is not
-        spoken there."""
+        """The API's base URL, found once: HTTPS; where plain HTTP is allowed, plain HTTP first
+        and HTTPS when what answers there is not a registry (a TLS port answers 400 or hangs up),
+        so that a loopback registry of plain HTTP costs no TLS handshake."""
         with self._lock:
             if self._base is not None:
                 return self._base
-            plain = plain_http_allowed(self.reference.registry, self.options.insecure)
-            registry = self.reference.registry
-            for scheme in ("https", "http") if plain else ("https",):
-                base = f"{scheme}://{self._host}"
+            if plain_http_allowed(self.reference.registry, self.options.insecure):
+                plain = f"http://{self._host}"
+                failed: SourceError | None = None
+                status = 0
                 try:
-                    response = self.send("GET", base + "/v2/", {}, "the API root /v2/")
-                except _TLSFailure as tls:
-                    if tls.untrusted:
-                        raise SourceError(
-                            f"{self.label}: its TLS certificate is not trusted ({tls.reason}): add its CA "
-                            f"with the ca_file option or as {self.options.certs_dir / registry / 'ca.crt'}"
-                        ) from None
-                    if scheme == "https" and plain:
-                        continue
-                    raise SourceError(
-                        f"{self.label} does not answer HTTPS ({tls.reason}): if it serves plain HTTP, "
-                        "name it in the insecure option"
-                    ) from None
-                status = response.status
-                response.drain()
-                response.release()
-                if status not in (200, 401):
-                    raise SourceError(
-                        f"{self.label} answered {status} at {base}/v2/: it is not a registry "
-                        "(OCI distribution API) or not at that address"
-                    )
-                self._base = base
-                return base
-            raise AssertionError("unreachable")
+                    status = self._probe(plain)
+                except SourceError as exc:
+                    failed = exc
+                if status in (200, 401):
+                    self._base = plain
+                    return plain
+                try:
+                    self._base = self._https(plain_allowed=True)
+                except _NoTLS:
+                    raise failed or self._not_a_registry(status, plain) from None
+                return self._base
+            self._base = self._https(plain_allowed=False)
+            return self._base
+
+    def _probe(self, base: str) -> int:
+        response = self.send("GET", base + "/v2/", {}, "the API root /v2/")
+        response.drain()
+        response.release()
+        return response.status
+
+    def _not_a_registry(self, status: int, base: str) -> SourceError:
+        return SourceError(
+            f"{self.label} answered {status} at {base}/v2/: it is not a registry "
+            "(OCI distribution API) or not at that address"
+        )
+
+    def _https(self, plain_allowed: bool) -> str:
+        base = f"https://{self._host}"
+        try:
+            status = self._probe(base)
+        except TLSFailure as tls:
+            if tls.untrusted:
+                raise SourceError(
+                    f"{self.label}: its TLS certificate is not trusted ({tls.reason}): add its CA "
+                    f"with the ca_file option or as "
+                    f"{self.options.certs_dir / self.reference.registry / 'ca.crt'}"
+                ) from None
+            if plain_allowed:
+                raise _NoTLS(tls.reason) from None
+            raise SourceError(
+                f"{self.label} does not answer HTTPS ({tls.reason}): if it serves plain HTTP, "
+                "name it in the insecure option"
+            ) from None
+        if status not in (200, 401):
+            raise self._not_a_registry(status, base)
+        return base
 
     # ------------------------------------------------------------------ requests with auth
 
-    def get(self, path: str, what: str, accept: str | None = None) -> Response:
-        """GET ``path`` of the API (``/v2/...``), logging in when the registry asks; the answer
-        may be of any status but 401 (a second 401 is ``SourceError``)."""
+    def get(
+        self, path: str, what: str, accept: str | None = None, extra: dict[str, str] | None = None
+    ) -> Response:
+        """GET ``path`` of the API (``/v2/...``) with ``extra`` headers, logging in when the
+        registry asks; the answer may be of any status but 401 (a second 401 is ``SourceError``)."""
         url = self._connect() + path
         renewed = False
         while True:
             headers = {"Accept": accept} if accept else {}
+            headers.update(extra or {})
             auth = self._auth
             if auth is not None:
                 headers["Authorization"] = auth
             try:
                 response = self._follow(url, headers, what)
-            except _TLSFailure as tls:
+            except TLSFailure as tls:
                 raise SourceError(f"{self.label}: TLS failed while reading {what} ({tls.reason})") from None
             if response.status != 401:
                 return response
@@ -521,12 +418,16 @@ class RegistryClient:
                 )
 
     def _basic(self, credentials: Credentials) -> str:
+        import base64
+
         encoded = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
         self._secrets.add(encoded)
         return "Basic " + encoded
 
     def _token(self, challenge: Challenge, credentials: Credentials | None, what: str) -> str:
         realm = challenge.params.get("realm", "")
+        import urllib.parse  # a login's URLs and forms
+
         parts = urllib.parse.urlsplit(realm)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SourceError(f"{self.label} names no usable token realm ({realm!r}) in its challenge")
@@ -564,7 +465,7 @@ class RegistryClient:
                 if body
                 else self._follow(url, headers, token_what)
             )
-        except _TLSFailure as tls:
+        except TLSFailure as tls:
             raise SourceError(
                 f"{self.label}: TLS with its token service {parts.netloc} failed ({tls.reason}): "
                 "add its CA with the ca_file option"
@@ -594,7 +495,10 @@ class RegistryClient:
         return token
 
     def close(self) -> None:
+        """Close every connection, those in use too (a thread reading one wakes with an error);
+        no request is sent afterwards."""
         with self._lock:
+            self._closed = True
             for pool in self._pools.values():
-                pool.clear()
+                pool.close()
             self._pools.clear()

@@ -4,10 +4,12 @@ optional) parsed as Docker reads it, and the options a registry client is given.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..model import SourceError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PREFIX = "docker://"
 DOCKER_HUB = "docker.io"
@@ -23,7 +25,6 @@ _HOST = r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$"
 _USERINFO = r"^(?:[A-Za-z][A-Za-z0-9+.-]*://)?[^/@]+:[^/@]*@(?!sha256:)"
 
 
-@dataclass(frozen=True)
 class RegistryOptions:
     """How a registry is reached.
 
@@ -36,25 +37,62 @@ class RegistryOptions:
     else ``~/.docker/config.json``); ``blobs_at_once``: layer blobs downloaded at once;
     ``memory_budget``: bytes those downloads hold received ahead of the reader, all together."""
 
-    insecure: frozenset[str] = frozenset()
-    ca_file: Path | None = None
-    certs_dir: Path = Path("/etc/docker/certs.d")
-    timeout: float = 30.0
-    retries: int = 4
-    docker_config: Path | None = None
-    blobs_at_once: int = 3
-    memory_budget: int = 48 << 20
+    __slots__ = (
+        "_certs_dir",
+        "blobs_at_once",
+        "ca_file",
+        "docker_config",
+        "insecure",
+        "memory_budget",
+        "retries",
+        "timeout",
+    )
+    CERTS_DIR = "/etc/docker/certs.d"
 
-    def __post_init__(self) -> None:
-        if self.timeout <= 0 or self.retries < 0 or self.blobs_at_once < 1 or self.memory_budget < 1:
+    def __init__(
+        self,
+        insecure: frozenset[str] = frozenset(),
+        ca_file: Path | None = None,
+        certs_dir: Path | None = None,
+        timeout: float = 30.0,
+        retries: int = 4,
+        docker_config: Path | None = None,
+        blobs_at_once: int = 3,
+        memory_budget: int = 48 << 20,
+    ) -> None:
+        if timeout <= 0 or retries < 0 or blobs_at_once < 1 or memory_budget < 1:
             raise SourceError(
                 "registry options: timeout, blobs_at_once and memory_budget must be positive and "
                 "retries not negative"
             )
+        self.insecure, self.ca_file, self._certs_dir = insecure, ca_file, certs_dir
+        self.timeout, self.retries, self.docker_config = timeout, retries, docker_config
+        self.blobs_at_once, self.memory_budget = blobs_at_once, memory_budget
+
+    @property
+    def certs_dir(self) -> Path:
+        """Where per-registry CAs are looked for (``/etc/docker/certs.d`` unless given)."""
+        if self._certs_dir is not None:
+            return self._certs_dir
+        from pathlib import Path  # pathlib only once TLS needs it
+
+        return Path(self.CERTS_DIR)
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RegistryOptions) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name.lstrip('_')}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"RegistryOptions({shown})"
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(NamedTuple):
     """``registry`` as written (``host[:port]``, ``docker.io`` for Docker Hub), ``repository``
     (``library/`` added on Docker Hub), and a ``tag`` or ``digest`` (both when both are given:
     the digest is what is fetched)."""
@@ -63,7 +101,6 @@ class Reference:
     repository: str
     tag: str | None = None
     digest: str | None = None
-    _text: str = field(default="", compare=False, repr=False)
 
     @property
     def api_host(self) -> str:
@@ -126,7 +163,7 @@ def parse_reference(text: str) -> Reference:
         raise _bad(text, f"the repository {repository!r} is not lower-case path components")
     if tag is None and digest is None:
         tag = "latest"
-    return Reference(registry, repository, tag, digest, raw)
+    return Reference(registry, repository, tag, digest)
 
 
 def _bad(text: str, fix: str) -> SourceError:
@@ -144,6 +181,9 @@ def is_loopback(registry: str) -> bool:
     host = host_of(registry).lower()
     if host == "localhost" or host.endswith(".localhost"):
         return True
+    octets = host.split(".")
+    if len(octets) == 4 and all(o.isascii() and o.isdigit() and int(o) < 256 for o in octets):
+        return octets[0] == "127"  # an IPv4 address, told without loading ipaddress
     try:
         import ipaddress
 

@@ -39,6 +39,7 @@ IMAGE_CONFIGS = frozenset(
     }
 )
 _SHORT = 19  # "sha256:" and 12 hex digits
+MAX_NESTING = 2  # indexes listed by an index, and by those: deeper nesting is refused
 
 
 def _declared_length(response: Response) -> int | None:
@@ -141,10 +142,41 @@ class RegistrySource:
     def platforms(self) -> list[PlatformEntry]:
         data, digest, media_type = self._reference_manifest()
         if is_index(media_type):
-            return index_entries(load(data, self.what), self.what)
+            return self._flatten(index_entries(load(data, self.what), self.what), (digest,))
         manifest = self._image(data, digest, media_type)
         platform = Platform.from_json(self.config(manifest))
         return [PlatformEntry(platform, Descriptor(media_type, digest, len(data), platform))]
+
+    def _flatten(self, entries: list[PlatformEntry], chain: tuple[str, ...]) -> list[PlatformEntry]:
+        """``entries`` with each index among them replaced by the platform images it lists (its
+        own platform given to those that state none), at most ``MAX_NESTING`` indexes deep."""
+        flat: list[PlatformEntry] = []
+        for entry in entries:
+            wanted = entry.manifest
+            if not is_index(wanted.media_type):
+                flat.append(entry)
+                continue
+            what = f"{self.what} index {wanted.digest[:_SHORT]}"
+            if wanted.digest in chain or len(chain) > MAX_NESTING:
+                raise SourceError(
+                    f"{what} nests indexes more than {MAX_NESTING} deep (or lists one that lists it): "
+                    "refused; name one platform's index or manifest by digest instead"
+                )
+            data, digest, media_type = self._fetch_manifest(wanted.digest, what)
+            if len(data) != wanted.size:
+                raise SourceError(
+                    f"{what} is {len(data)} bytes where its parent index says {wanted.size}: "
+                    "the registry is damaged"
+                )
+            if not is_index(media_type):
+                raise SourceError(f"{what} is listed as an index but is not one: the index is damaged")
+            children = index_entries(load(data, what), what)
+            if entry.platform is not None:
+                children = [
+                    c if c.platform is not None else c._replace(platform=entry.platform) for c in children
+                ]
+            flat.extend(self._flatten(children, (*chain, digest)))
+        return flat
 
     def _image(self, data: bytes, digest: str, media_type: str) -> ImageManifest:
         what = f"{self.what} manifest {digest[:_SHORT]}"
@@ -200,48 +232,72 @@ class RegistrySource:
     def blobs(self, manifest: ImageManifest) -> RegistryBlobs:
         return RegistryBlobs(self, manifest, self.config(manifest))
 
-    def blob_response(self, info: BlobInfo) -> Response:
-        """The open answer to a layer blob's GET (redirects followed), its status 200."""
+    def blob_response(self, info: BlobInfo, start: int = 0) -> Response:
+        """The open answer to a layer blob's GET (redirects followed): status 200, or 206 for
+        the rest of it from byte ``start`` on (a resumed download; a registry ignoring the
+        ``Range`` header answers 200 with the whole blob)."""
         what = f"layer {info.key[:_SHORT]}"
-        response = self._client.get(f"/v2/{self._ref.repository}/blobs/{info.key}", what)
+        extra = {"Range": f"bytes={start}-"} if start else None
+        response = self._client.get(f"/v2/{self._ref.repository}/blobs/{info.key}", what, extra=extra)
         if response.status == 404:
             response.drain()
             response.release()
             raise SourceError(f"{self.what} lacks {what} that its manifest names: push the image again")
+        if response.status == 206 and start:
+            sent = (response.headers.get("Content-Range") or "").strip()
+            if not sent.startswith(f"bytes {start}-"):
+                response.close()
+                raise SourceError(
+                    f"{self._client.label} resumed {what} at another byte than {start} ({sent!r}): try again"
+                )
+            return response
         if response.status != 200:
             raise self._client.failure(response, what)
         return response
 
     def blob_chunks(self, info: BlobInfo, chunk: int) -> Iterator[bytes]:
-        """The bytes of a layer blob as they arrive; ``SourceError`` before its last chunk when
-        they do not hash to its digest, and for a wrong size, a dropped connection or a stall."""
+        """The bytes of a layer blob as they arrive, a dropped download resumed where it stopped
+        (a ``Range`` request, up to ``retries`` times); ``SourceError`` before its last chunk when
+        the whole does not hash to its digest, and for a wrong size, a stall or drops beyond
+        the retries."""
         what = f"layer {info.key[:_SHORT]} of {self._ref.name}"
         response = self.blob_response(info)
         done = False
         try:
-            declared = _declared_length(response)
-            if declared is not None and declared != info.size:
-                raise SourceError(
-                    f"{self._client.label} sends {declared} bytes for {what} whose manifest says "
-                    f"{info.size}: the registry is damaged"
-                )
+            self._check_length(response, info.size, what)
             hasher = hashlib.sha256()
-            received = 0
+            received = skip = resumes = 0
             if info.size == 0 and "sha256:" + hasher.hexdigest() != info.digest:
                 raise SourceError(f"{what} is empty and cannot have its digest: the manifest is damaged")
             done = info.size == 0
             while received < info.size:
                 try:
-                    data = response.read1(min(chunk, info.size - received))  # what has arrived
+                    data = response.read1(min(chunk, info.size - received + skip))  # what has arrived
                 except Stalled:
                     raise self._client.stalled(f"{what} after {received} of {info.size} bytes") from None
                 except TransportError:
                     data = b""
                 if not data:
-                    raise SourceError(
-                        f"{self._client.label} dropped the connection after {received} of {info.size} "
-                        f"bytes of {what}: try again"
-                    )
+                    if resumes >= self.options.retries:
+                        raise SourceError(
+                            f"{self._client.label} dropped the connection after {received} of {info.size} "
+                            f"bytes of {what}: try again"
+                        )
+                    resumes += 1
+                    response.close()
+                    response = self.blob_response(info, received)
+                    if response.status == 206:
+                        self._check_length(response, info.size - received, what)
+                        skip = 0
+                    else:  # the whole blob again: what was received already is skipped
+                        self._check_length(response, info.size, what)
+                        skip = received
+                    continue
+                if skip:
+                    cut = min(skip, len(data))
+                    data, skip = data[cut:], skip - cut
+                    if not data:
+                        continue
                 received += len(data)
                 hasher.update(data)
                 if received == info.size:
@@ -258,6 +314,14 @@ class RegistrySource:
                 response.release()
             else:
                 response.close()
+
+    def _check_length(self, response: Response, expected: int, what: str) -> None:
+        declared = _declared_length(response)
+        if declared is not None and declared != expected:
+            raise SourceError(
+                f"{self._client.label} sends {declared} bytes for {what} whose manifest says "
+                f"{expected}: the registry is damaged"
+            )
 
     def close(self) -> None:
         self._client.close()
