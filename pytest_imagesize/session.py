@@ -147,7 +147,45 @@ class ImageSizeSession:
             return self.provide_source(name, declaration)
         if declaration.platforms:
             return self.provide_platforms(name, declaration)
+        if declaration.kind == "existing":
+            index = self.provide_engine_index(name, declaration)
+            if index is not None:
+                return index
         return self.provide(name, declaration)
+
+    def provide_engine_index(self, name: str, declaration: Declaration) -> ImageIndex | None:
+        """An ``existing_image`` of which the engine's containerd image store holds two or more
+        platforms: each measured (``ImageIndex``), once per session; None for one platform."""
+        from .measure.from_source import measure_source
+        from .sources.engine_index import EngineIndexSource, stored_index
+
+        assert declaration.ref is not None
+        key = (name, f"engine:{declaration.ref}", None, declaration.base)
+        found = self._sources.get(key)
+        if isinstance(found, ImageIndex):
+            return found
+        engine = self.engine()
+        if self.engine_info is None or self.engine_info.image_store != "containerd":
+            return None
+        index = stored_index(engine.image_manifests(declaration.ref), declaration.ref)
+        if index is None:
+            return None
+        source = EngineIndexSource(engine, index, self.record().add)
+        self._opened.append(source)
+        measured = measure_source(
+            source,
+            all_platforms=True,
+            name=name,
+            cache=self.cache,
+            progress=self.progress,
+            base=self._source_base(declaration.base),
+        )
+        assert isinstance(measured, ImageIndex)
+        if (note := index.missing_note(name)) is not None:
+            warnings.warn(ImageSizeWarning(note), stacklevel=1)
+        self._sources[key] = measured
+        self.add(measured)
+        return measured
 
     def provide_platforms(self, name: str, declaration: Declaration) -> ImageIndex:
         """A ``build_image(..., platforms=[...])``: built once per session, spec and platforms into
