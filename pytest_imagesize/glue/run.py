@@ -244,6 +244,7 @@ class PytestRun:
         if _is_worker(self.config):
             self.config.workeroutput[OUTPUT_KEY] = to_wire(state)  # type: ignore[attr-defined]
             state.remove_layouts()  # its images are read (to_wire): the layouts are not needed
+            state.delete_pushed()  # and what it pushed to a registry
             return
         controller = self.config.pluginmanager.get_plugin(CONTROLLER)
         if isinstance(controller, XdistController):
