@@ -222,7 +222,8 @@ def running_registry(
     lines = [
         "version: 0.1",
         "log:\n  level: info\n  accesslog:\n    disabled: false",
-        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n  delete:\n    enabled: {str(delete).lower()}",
+        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n  delete:\n"
+        f"    enabled: {str(delete).lower()}",
         f"http:\n  addr: {address}\n  secret: imagesize-test",
     ]
     if tls is not None:
