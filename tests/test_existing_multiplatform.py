@@ -17,6 +17,7 @@ import pytest
 
 from pytest_imagesize.engine.docker_api import DockerEngine
 from pytest_imagesize.measure.from_source import measure_source
+from pytest_imagesize.measure.index import ImageIndex
 from pytest_imagesize.sources.oci_layout import OciLayoutSource
 
 from .sources.registry_support import running_registry
@@ -83,6 +84,7 @@ def oci_sizes(layout: Path) -> dict[str, list[int]]:
     source = OciLayoutSource(layout)
     try:
         index = measure_source(source, all_platforms=True)
+        assert isinstance(index, ImageIndex)
         return {str(image.platform): [image.size, image.compressed_size] for image in index}
     finally:
         source.close()
