@@ -43,7 +43,12 @@ def parse_push_target(text: str) -> PushTarget:
     taken for a host. ``ImageSizeError`` saying how to write it otherwise."""
     raw = text.strip()
     fix = "write --image-push-to=HOST[:PORT][/PREFIX], e.g. registry.example.com/ci or 127.0.0.1:5000/ci"
-    if not raw or "://" in raw or "@" in raw or any(c.isspace() for c in raw):
+    if "@" in raw:  # user:password@host, or a digest: never echoed
+        raise ImageSizeError(
+            f"the push target holds '@' (a login or a digest): logins come from the Docker config "
+            f"(docker login), and the run names its own tags: {fix}"
+        )
+    if not raw or "://" in raw or any(c.isspace() for c in raw):
         raise ImageSizeError(f"push target {text!r} is not a registry and prefix: {fix}")
     host, _, prefix = raw.rstrip("/").partition("/")
     looks_like_host = "." in host or ":" in host or host == "localhost" or host.startswith("[")
