@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -185,4 +186,57 @@ def test_the_push_path_writes_no_temporary_file(
         )
         assert done.returncode == 0, done.stdout[-2000:]
         assert tags(registry, "ci/app") == []
+    assert [p.name for p in temp.iterdir()] == []
+
+
+BLOCKING_TEST = f"""
+import threading
+from pytest_imagesize import build_image
+
+app = build_image("Dockerfile", platforms={PLATFORMS})
+
+def test_waits(app):
+    print("READY", flush=True)
+    threading.Event().wait()  # until Ctrl-C
+"""
+
+
+def test_ctrl_c_after_the_push_deletes_it_at_cleanup_and_leaves_no_file(
+    containerd_store: DockerEngine, project: Path, pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    pytester.makepyfile(test_push=BLOCKING_TEST)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    with running_registry(tmp_path / "registry") as registry:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-s",
+                "-p",
+                "no:cacheprovider",
+                f"--image-push-to={registry.address}/ci",
+            ],
+            cwd=pytester.path,
+            env={**os.environ, "TMPDIR": str(temp)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert process.stdout is not None
+        seen = []
+        for line in process.stdout:  # until the test runs: built, pushed and measured
+            seen.append(line)
+            if "READY" in line:
+                break
+        pushed = tags(registry, "ci/app")
+        process.send_signal(signal.SIGINT)
+        rest = process.communicate(timeout=300)[0]
+        assert process.returncode == pytest.ExitCode.INTERRUPTED, "".join(seen) + rest
+        left = tags(registry, "ci/app")
+        assert local_names(containerd_store, registry) == []
+    assert len(pushed) == 1 and pushed[0].startswith("pytest-imagesize-")
+    assert left == []
+    assert "left in registry" not in rest
     assert [p.name for p in temp.iterdir()] == []
