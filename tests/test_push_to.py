@@ -122,11 +122,12 @@ def test_pushed_sizes_equal_the_oci_export_and_nothing_is_left(
     assert "left in registry" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["single", "xdist"])
 def test_a_registry_without_deletion_gets_one_line_naming_what_is_left(
-    containerd_store: DockerEngine, project: Path, pytester: pytest.Pytester, tmp_path: Path
+    containerd_store: DockerEngine, project: Path, pytester: pytest.Pytester, tmp_path: Path, xdist: list[str]
 ) -> None:
     with running_registry(tmp_path / "registry", delete=False) as registry:
-        result, pushed = measured(pytester, f"--image-push-to={registry.address}")
+        result, pushed = measured(pytester, f"--image-push-to={registry.address}", *xdist)
         kept = tags(registry, "app")
         lines = [line for line in result.outlines if "left in registry" in line]
         assert local_names(containerd_store, registry) == []
