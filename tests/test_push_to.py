@@ -241,3 +241,18 @@ def test_ctrl_c_after_the_push_deletes_it_at_cleanup_and_leaves_no_file(
     assert left == []
     assert "left in registry" not in rest
     assert [p.name for p in temp.iterdir()] == []
+
+
+def test_the_classic_image_store_says_what_a_push_needs(project: Path, pytester: pytest.Pytester) -> None:
+    engine = DockerEngine.connect()
+    try:
+        info = engine.info()
+    finally:
+        engine.close()
+    if info.name != "docker" or info.image_store != "graphdriver":
+        pytest.skip("the refusal is Docker's classic image store's (IMAGESIZE_ENGINE=docker)")
+    result = pytester.runpytest("-rs", "--image-push-to=127.0.0.1:9/ci")
+    result.assert_outcomes(skipped=1)
+    lines = [line for line in result.outlines if "cannot push a multi-platform image" in line]
+    assert len(lines) == 1, result.outlines
+    assert "containerd image store" in lines[0]

@@ -179,6 +179,7 @@ def push_platforms(
         podman.push(engine, spec, wanted, ref, tls=not plain_http)
         return PlatformBuild(Path(), wanted, podman.name, pushed=ref)
     buildx = _Buildx(buildx_builder, on_line)
+    buildx.pushing = True
     buildx.check(engine, info)
     if record is not None:
         record("pushed", ref)
@@ -238,6 +239,7 @@ class _Buildx:
         self.name = "buildx"
         self._cli = ""
         self.stores_locally = False
+        self.pushing = False  # to a registry, not into an OCI layout
 
     def _env(self, engine: Engine) -> dict[str, str]:
         return {**os.environ, "DOCKER_HOST": engine.address}
@@ -273,6 +275,8 @@ class _Buildx:
         self.name = f"buildx ({driver} driver)"
         self.stores_locally = driver == "docker"  # its image exporter also names the image there
         refusal = oci_export_refusal(info, driver)
+        if refusal is not None and self.pushing:
+            refusal = refusal.replace("cannot export an OCI layout", "cannot push a multi-platform image")
         if refusal is not None:
             raise MultiPlatformUnsupported(refusal)
 
