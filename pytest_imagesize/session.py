@@ -7,6 +7,7 @@ through the engine seam, and to pytest not at all (warnings go through ``warning
 from __future__ import annotations
 
 import os
+import secrets
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -92,6 +93,8 @@ class ImageSizeSession:
     _sources: dict[tuple[str, str, str | None, str | None], Image | ImageIndex] = field(default_factory=dict)
     _opened: list[ImageSource] = field(default_factory=list)
     _layouts: list[Path] = field(default_factory=list)  # multi-platform builds' OCI layouts
+    _pushed: list[str] = field(default_factory=list)  # what multi-platform builds pushed (host/repo:tag)
+    run_id: str = field(default_factory=lambda: secrets.token_hex(6))  # in the tags pushed
     _platform_builds: dict[tuple[str, tuple[str, ...]], ImageIndex | ImageSizeError] = field(
         default_factory=dict
     )
@@ -147,7 +150,45 @@ class ImageSizeSession:
             return self.provide_source(name, declaration)
         if declaration.platforms:
             return self.provide_platforms(name, declaration)
+        if declaration.kind == "existing":
+            index = self.provide_engine_index(name, declaration)
+            if index is not None:
+                return index
         return self.provide(name, declaration)
+
+    def provide_engine_index(self, name: str, declaration: Declaration) -> ImageIndex | None:
+        """An ``existing_image`` of which the engine's containerd image store holds two or more
+        platforms: each measured (``ImageIndex``), once per session; None for one platform."""
+        from .measure.from_source import measure_source
+        from .sources.engine_index import EngineIndexSource, stored_index
+
+        assert declaration.ref is not None
+        key = (name, f"engine:{declaration.ref}", None, declaration.base)
+        found = self._sources.get(key)
+        if isinstance(found, ImageIndex):
+            return found
+        engine = self.engine()
+        if self.engine_info is None or self.engine_info.image_store != "containerd":
+            return None
+        index = stored_index(engine.image_manifests(declaration.ref), declaration.ref)
+        if index is None:
+            return None
+        source = EngineIndexSource(engine, index, self.record().add)
+        self._opened.append(source)
+        measured = measure_source(
+            source,
+            all_platforms=True,
+            name=name,
+            cache=self.cache,
+            progress=self.progress,
+            base=self._source_base(declaration.base),
+        )
+        assert isinstance(measured, ImageIndex)
+        if (note := index.missing_note(name)) is not None:
+            warnings.warn(ImageSizeWarning(note), stacklevel=1)
+        self._sources[key] = measured
+        self.add(measured)
+        return measured
 
     def provide_platforms(self, name: str, declaration: Declaration) -> ImageIndex:
         """A ``build_image(..., platforms=[...])``: built once per session, spec and platforms into
@@ -167,16 +208,20 @@ class ImageSizeSession:
                 f"building {name} ({spec.dockerfile.name}, {', '.join(declaration.platforms)}) ...",
             )
             try:
-                built = build_platforms(
-                    engine,
-                    spec,
-                    declaration.platforms,
-                    buildx_builder=self.settings.buildx_builder,
-                    record=self.record().add,
-                    on_line=self._build_line,
-                )
-                self._layouts.append(built.layout)
-                source = OciLayoutSource(built.layout)
+                source: ImageSource
+                if self.settings.push_to:
+                    source = self._push(engine, name, spec, declaration.platforms)
+                else:
+                    built = build_platforms(
+                        engine,
+                        spec,
+                        declaration.platforms,
+                        buildx_builder=self.settings.buildx_builder,
+                        record=self.record().add,
+                        on_line=self._build_line,
+                    )
+                    self._layouts.append(built.layout)
+                    source = OciLayoutSource(built.layout)
                 self._opened.append(source)
                 measured = measure_source(
                     source, all_platforms=True, name=name, cache=self.cache, progress=self.progress
@@ -194,6 +239,43 @@ class ImageSizeSession:
             raise found
         self.add(found)
         return found
+
+    def _push(self, engine: Engine, name: str, spec: BuildSpec, platforms: tuple[str, ...]) -> ImageSource:
+        """Build for ``platforms`` and push to the ``push_to`` registry under a tag of this run
+        (noted before the push: cleanup deletes it, also after an interrupt); its registry source."""
+        from .engine.multiplatform import push_platforms
+        from .measure.pushed import parse_push_target
+        from .sources.registry.reference import plain_http_allowed
+        from .sources.registry.source import RegistrySource
+
+        assert self.settings.push_to is not None
+        target = parse_push_target(self.settings.push_to)
+        ref = target.ref_for(name, self.run_id, spec.key())
+        self._pushed.append(ref)
+        insecure = frozenset(self.settings.insecure_registries)
+        try:
+            push_platforms(
+                engine,
+                spec,
+                platforms,
+                ref,
+                plain_http=plain_http_allowed(target.registry, insecure),
+                buildx_builder=self.settings.buildx_builder,
+                record=self.record().add,
+                on_line=self._build_line,
+            )
+        except ImageSizeError:  # the build or the push failed: the index was not pushed
+            self._pushed.remove(ref)
+            raise
+        return RegistrySource(ref, self.registry_options())
+
+    def delete_pushed(self) -> None:
+        """Delete what multi-platform builds pushed (by digest); one note for what is left."""
+        if self._pushed:
+            from .measure.pushed import delete_all
+
+            self.finish_notes += delete_all(self._pushed, self.registry_options(), self.settings.keep)
+            self._pushed.clear()
 
     def provide(self, name: str, declaration: Declaration) -> Image:
         """The measured image for a fixture; built at most once per session and spec."""
@@ -400,6 +482,7 @@ class ImageSizeSession:
         """Remove the tags this session created (unless ``keep``); never anything else. A
         failure is one line in ``finish_problems``."""
         self.remove_layouts()
+        self.delete_pushed()
         if self.settings.keep:
             if self._record is not None:
                 self._record.done(prefix_only=True)  # kept on purpose: not leftovers

@@ -40,3 +40,4 @@ class Settings:
     growth_scope: Scope
     insecure_registries: tuple[str, ...] = ()  # hosts reached over plain HTTP (besides loopback)
     registry_ca: Path | None = None  # a CA file trusted for every registry
+    push_to: str | None = None  # HOST[:PORT][/PREFIX]: multi-platform builds are pushed there

@@ -118,6 +118,17 @@ class DockerEngine:
                 raise ImageNotFound("an empty image reference: name an image like 'myorg/app:ci'") from None
         return data
 
+    def image_manifests(self, ref: str) -> list[dict[str, Any]]:
+        api = self._api()
+        with self._errors(f"listing the platforms of image {ref!r}"):
+            try:  # unversioned: the engine's own API version, which may know ``manifests``
+                url = api._url("/images/{0}/json", ref, versioned_api=False)
+                data = api._result(api._get(url, params={"manifests": 1}), json=True)
+            except docker.errors.ImageNotFound:
+                raise ImageNotFound(image_absent(ref, self._address)) from None
+        found = data.get("Manifests") if isinstance(data, dict) else None
+        return [entry for entry in found or [] if isinstance(entry, dict)]
+
     def history(self, image_id: str) -> list[dict[str, Any]]:
         with self._errors(f"reading the history of image {image_id}"):
             history: list[dict[str, Any]] = self._api().history(image_id)

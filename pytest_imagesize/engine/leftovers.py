@@ -101,7 +101,8 @@ class BuildRecord:
     def add(self, kind: str, value: str) -> None:
         """Note an image ID (``"id"``), a tag of ours (``"tag"``), a build container
         (``"container"``), a temporary directory (``"dir"``), a Podman manifest list of ours
-        (``"manifest"``) or a Podman build's token (``"podman-build"``, its build containers);
+        (``"manifest"``), a Podman build's token (``"podman-build"``, its build containers) or a
+        registry reference a build pushed to (``"pushed"``: the engine may name it locally too);
         best effort, never fails a build."""
         if (kind, value) in self._seen:
             return
@@ -234,6 +235,8 @@ def sweep(engine: Engine, directory: Path | None = None) -> int:
                         removed += remove_tag_of_ours(engine, value)
                 elif kind == "dir":
                     remove_temporary(value)
+                elif kind == "pushed":  # buildx's docker driver names a pushed image locally too
+                    removed += remove_pushed_name(engine, value)
                 elif kind == "id":
                     ids.append(value)
                 elif kind == "container":  # a step container a killed build left: it holds its image
@@ -275,4 +278,22 @@ def remove_tag_of_ours(engine: Engine, tag: str) -> int:
     if ((data.get("Config") or {}).get("Labels") or {}).get(LABEL) != "true":
         return 0
     engine.remove_image(tag)
+    return 1
+
+
+PUSHED_TAG_PREFIX = "pytest-imagesize-"  # the run-unique tags of images pushed to a registry
+
+
+def remove_pushed_name(engine: Engine, ref: str) -> int:
+    """Remove the engine's name for an image a build pushed (``host/repo:pytest-imagesize-...``)
+    when it names an image with our label; 1 if it went."""
+    if not ref.rpartition(":")[2].startswith(PUSHED_TAG_PREFIX):
+        return 0
+    try:
+        data = engine.inspect_image(ref)
+    except ImageNotFound:
+        return 0
+    if ((data.get("Config") or {}).get("Labels") or {}).get(LABEL) != "true":
+        return 0
+    engine.remove_image(ref)
     return 1

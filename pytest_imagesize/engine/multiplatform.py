@@ -63,11 +63,13 @@ class MultiPlatformUnsupported(BuildError):
 
 @dataclass(frozen=True)
 class PlatformBuild:
-    """An OCI layout directory holding one index with a manifest per platform."""
+    """An OCI layout directory holding one index with a manifest per platform, or (``pushed``)
+    the registry reference the index was pushed to."""
 
-    layout: Path
+    layout: Path  # empty for a build pushed to a registry
     platforms: tuple[str, ...]
     builder: str  # "buildx (docker driver)", "buildx (docker-container driver)", "podman"
+    pushed: str | None = None  # the registry reference it was pushed to (host/repo:tag)
 
 
 def check_platforms(spec: BuildSpec, platforms: Sequence[str]) -> tuple[str, ...]:
@@ -147,6 +149,78 @@ def build_platforms(
     return PlatformBuild(layout, wanted, builder.name)
 
 
+def push_platforms(
+    engine: Engine,
+    spec: BuildSpec,
+    platforms: Sequence[str],
+    ref: str,
+    *,
+    plain_http: bool = False,
+    buildx_builder: str | None = None,
+    record: Record | None = None,
+    on_line: LineSink | None = None,
+) -> PlatformBuild:
+    """Build ``spec`` for every one of ``platforms`` and push the index to the registry reference
+    ``ref`` (``host/repo:tag``): ``docker buildx build --output type=image,name=REF,push=true``
+    (the docker driver's local name for it is removed again), or on Podman ``podman manifest push
+    --all`` (``plain_http``: ``--tls-verify=false``, for a loopback or insecure registry). Nothing
+    is written to disk and nothing is left on the engine; ``record`` notes ``ref`` (``"pushed"``)
+    before the push. What the registry holds afterwards is the caller's to delete.
+    ``MultiPlatformUnsupported`` / ``BuildError`` in one line, as :func:`build_platforms`; a
+    registry that refuses the push names the registry and how to fix it."""
+    spec.check_paths()
+    wanted = check_platforms(spec, platforms)
+    info = engine.info()
+    if info.name == "podman":
+        podman = _Podman(record, on_line)
+        podman.check(engine, info)
+        if record is not None:
+            record("pushed", ref)
+        podman.push(engine, spec, wanted, ref, tls=not plain_http)
+        return PlatformBuild(Path(), wanted, podman.name, pushed=ref)
+    buildx = _Buildx(buildx_builder, on_line)
+    buildx.pushing = True
+    buildx.check(engine, info)
+    if record is not None:
+        record("pushed", ref)
+    buildx.push(engine, spec, wanted, ref)
+    return PlatformBuild(Path(), wanted, buildx.name, pushed=ref)
+
+
+_REFUSED = re.compile(
+    r"401|403|unauthori[sz]ed|denied|forbidden|authentication required|no basic auth|"
+    r"connection refused|no such host|i/o timeout|dial tcp|server gave HTTP response|"
+    r"certificate|x509|failed to push|push access|error pushing",
+    re.IGNORECASE,
+)
+_LOGIN = re.compile(r"401|403|unauthori[sz]ed|denied|forbidden|authentication|no basic auth", re.I)
+_UNREACHABLE = re.compile(r"connection refused|no such host|i/o timeout|dial tcp", re.I)
+
+
+def push_refusal(
+    spec: BuildSpec, platforms: Sequence[str], ref: str, lines: Sequence[str]
+) -> BuildError | None:
+    """The one line for a push the registry refused or that never reached it (login, address,
+    TLS), or None when the lines show another failure (a failing Dockerfile)."""
+    said = next((line for line in reversed(lines) if _REFUSED.search(line)), None)
+    if said is None:
+        return None
+    registry = ref.split("/", 1)[0]
+    said = " ".join(said.replace("ERROR:", "").split())
+    login = _LOGIN.search(said)
+    said = said if len(said) <= 200 else "…" + said[-199:]  # the end says what the registry answered
+    if login:
+        fix = f"run `docker login {registry}` with an account that may push there, or change --image-push-to"
+    elif _UNREACHABLE.search(said):
+        fix = f"check the --image-push-to value: no registry answers at {registry}"
+    else:
+        fix = "check the --image-push-to value and that the registry accepts pushes over this connection"
+    return BuildError(
+        f"pushing the {','.join(platforms)} build of {spec.dockerfile} to registry {registry} failed "
+        f"({said}): {fix}"
+    )
+
+
 def _build_args(spec: BuildSpec) -> list[str]:
     args = ["--file", str(spec.dockerfile), "--label", f"{LABEL}=true"]
     if spec.target:
@@ -164,6 +238,8 @@ class _Buildx:
         self._on_line = on_line
         self.name = "buildx"
         self._cli = ""
+        self.stores_locally = False
+        self.pushing = False  # to a registry, not into an OCI layout
 
     def _env(self, engine: Engine) -> dict[str, str]:
         return {**os.environ, "DOCKER_HOST": engine.address}
@@ -197,14 +273,16 @@ class _Buildx:
         self._cli = cli
         driver = self.driver(engine)
         self.name = f"buildx ({driver} driver)"
+        self.stores_locally = driver == "docker"  # its image exporter also names the image there
         refusal = oci_export_refusal(info, driver)
+        if refusal is not None and self.pushing:
+            refusal = refusal.replace("cannot export an OCI layout", "cannot push a multi-platform image")
         if refusal is not None:
             raise MultiPlatformUnsupported(refusal)
 
-    def command(self, spec: BuildSpec, platforms: tuple[str, ...], layout: Path) -> list[str]:
+    def command(self, spec: BuildSpec, platforms: tuple[str, ...], output: str) -> list[str]:
         command = [self._cli, "buildx", "build", "--progress=plain", "--provenance=false"]
-        command += ["--platform", ",".join(platforms)]
-        command += ["--output", f"type=oci,tar=false,dest={layout}"]
+        command += ["--platform", ",".join(platforms), "--output", output]
         if self._builder:
             command += ["--builder", self._builder]
         return [*command, *_build_args(spec), str(spec.context)]
@@ -217,9 +295,38 @@ class _Buildx:
             if self._on_line is not None:
                 self._on_line(line)
 
-        code = run_streaming(self.command(spec, platforms, layout), self._env(engine), seen)
+        output = f"type=oci,tar=false,dest={layout}"
+        code = run_streaming(self.command(spec, platforms, output), self._env(engine), seen)
         if code == 0 and (layout / "index.json").is_file():
             return
+        self._failed(engine, spec, lines)
+
+    def push(self, engine: Engine, spec: BuildSpec, platforms: tuple[str, ...], ref: str) -> None:
+        """Build and push to ``ref``; the docker driver's image exporter also names the image in
+        the engine's store: that name is removed again, whatever happens."""
+        lines: deque[str] = deque(maxlen=400)
+
+        def seen(line: str) -> None:
+            lines.append(line)
+            if self._on_line is not None:
+                self._on_line(line)
+
+        output = f"type=image,name={ref},push=true"
+        try:
+            code = run_streaming(self.command(spec, platforms, output), self._env(engine), seen)
+            if code == 0:
+                return
+            pushing = any("push" in line.lower() for line in lines)  # else the build failed
+            refused = push_refusal(spec, platforms, ref, lines) if pushing else None
+            if refused is not None:
+                raise refused
+            self._failed(engine, spec, lines)
+        finally:
+            if self.stores_locally:
+                with contextlib.suppress(ImageSizeError):
+                    engine.remove_image(ref)
+
+    def _failed(self, engine: Engine, spec: BuildSpec, lines: deque[str]) -> None:
         step, error = buildkit_failure(list(lines))
         try:
             engine.image_ids()  # a dead engine is not a build failure
@@ -239,6 +346,7 @@ class _Podman:
         self._on_line = on_line
         self._cli = ""
         self._build_platform = ""
+        self._push_to: tuple[str, str] | None = None
 
     def check(self, engine: Engine, info: EngineInfo) -> None:
         cli = shutil.which("podman")
@@ -303,15 +411,32 @@ class _Podman:
                     "podman build failed",
                 )
                 raise BuildError(failure_message(spec, error, list(lines), step[0] if step else None))
-            pushed = self._podman("manifest", "push", "--all", listed, f"oci:{layout}")
+            if self._push_to is not None:
+                ref, tls = self._push_to
+                pushed = self._podman(
+                    "manifest", "push", "--all", f"--tls-verify={tls}", listed, f"docker://{ref}"
+                )
+                refused = push_refusal(spec, platforms, ref, pushed.stderr.splitlines())
+                if pushed.returncode != 0 and refused is not None:
+                    raise refused
+            else:
+                pushed = self._podman("manifest", "push", "--all", listed, f"oci:{layout}")
             if pushed.returncode != 0:
                 said = (pushed.stderr.strip().splitlines() or ["no output"])[-1]
                 raise BuildError(
                     f"podman manifest push of the {','.join(platforms)} build of {spec.dockerfile} "
-                    f"to an OCI layout failed: {said}"
+                    f"to {self._push_to[0] if self._push_to else 'an OCI layout'} failed: {said}"
                 )
         finally:
             self.remove(engine, listed, ids, token)
+
+    def push(self, engine: Engine, spec: BuildSpec, platforms: tuple[str, ...], ref: str, tls: bool) -> None:
+        """Build into a manifest list and ``podman manifest push --all`` it to ``ref``."""
+        self._push_to = (ref, "true" if tls else "false")
+        try:
+            self.build(engine, spec, platforms, Path())
+        finally:
+            self._push_to = None
 
     def remove(self, engine: Engine, listed: str, ids: list[str], token: str) -> None:
         """The build's containers, the manifest list, then the images this build made (untagged

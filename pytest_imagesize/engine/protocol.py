@@ -76,6 +76,13 @@ class Engine(Protocol):
 
     def history(self, image_id: str) -> list[dict[str, Any]]: ...
 
+    def image_manifests(self, ref: str) -> list[dict[str, Any]]:
+        """The platform manifests the image store holds under ``ref``: the ``Manifests`` of
+        ``GET /images/{ref}/json?manifests=1`` (Docker's containerd image store, API 1.48+), each
+        with ``Descriptor``, ``Available`` and ``Kind`` (``image``, ``attestation``); empty where
+        the engine lists none (the classic store, Podman, an older API)."""
+        ...
+
     def save(self, image_id: str) -> Iterator[bytes]:
         """The image archive (``docker save``) as a stream of chunks."""
         ...

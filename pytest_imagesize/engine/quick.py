@@ -165,6 +165,16 @@ class QuickEngine:
             raise self._refused(status, data, doing)
         return data
 
+    def image_manifests(self, ref: str) -> list[dict[str, Any]]:
+        doing = f"listing the platforms of image {ref!r}"
+        status, data = self._get(f"/images/{quote(ref, safe='/:@')}/json?manifests=1", doing)
+        if status == 404:
+            raise ImageNotFound(image_absent(ref, self._address))
+        if status != 200 or not isinstance(data, dict):
+            raise self._refused(status, data, doing)
+        found = data.get("Manifests")
+        return [entry for entry in found or [] if isinstance(entry, dict)]
+
     def history(self, image_id: str) -> list[dict[str, Any]]:
         doing = f"reading the history of image {image_id}"
         status, data = self._get(f"/images/{quote(image_id, safe='/:@')}/history", doing)

@@ -36,6 +36,15 @@ def _seconds(value: str) -> float:
     return seconds
 
 
+def _push_to(value: str) -> str:
+    from ..measure.pushed import parse_push_target
+
+    try:
+        return str(parse_push_target(value))
+    except ImageSizeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("imagesize", "container image sizes (pytest-imagesize)")
     add = group.addoption
@@ -170,7 +179,20 @@ def add_options(parser: pytest.Parser) -> None:
         help="a CA certificate file trusted for every registry besides the system's (ini "
         "imagesize_registry_ca)",
     )
+    add(
+        "--image-push-to",
+        dest="image_push_to",
+        default=None,
+        metavar="HOST[:PORT][/PREFIX]",
+        type=_push_to,
+        help="build_image(..., platforms=[...]) pushes each build to this registry (under "
+        "PREFIX/<image name>:pytest-imagesize-<run>) and measures it there instead of exporting an "
+        "OCI layout; deleted by digest at the end where the registry allows it (ini imagesize_push_to)",
+    )
     parser.addini("imagesize_keep", "keep built images after the run", type="bool", default=False)
+    parser.addini(
+        "imagesize_push_to", "registry HOST[:PORT][/PREFIX] multi-platform builds are pushed to", default=None
+    )
     parser.addini(
         "imagesize_skip_without_docker", "skip image tests when no engine answers", type="bool", default=False
     )
@@ -254,7 +276,21 @@ def read_settings(config: pytest.Config) -> Settings:
         growth_scope=_growth_scope(config),
         insecure_registries=_insecure_registries(config),
         registry_ca=_registry_ca(config),
+        push_to=_push_target(config),
     )
+
+
+def _push_target(config: pytest.Config) -> str | None:
+    option = config.getoption("image_push_to")
+    if option:
+        return str(option)
+    ini = config.getini("imagesize_push_to")
+    if not ini:
+        return None
+    try:
+        return _push_to(str(ini))
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"ini imagesize_push_to = {ini}: {exc}") from None
 
 
 def _insecure_registries(config: pytest.Config) -> tuple[str, ...]:

@@ -23,7 +23,15 @@ from ..session import ImageSizeSession
 from ..settings import Settings
 from .fixtures import SESSION_KEY
 from .terminal_progress import REPORT_ATTRIBUTE, TerminalProgress
-from .xdist import OUTPUT_KEY, SharedBuilds, XdistController, to_wire, worker_owner_pids, worker_shared_dir
+from .xdist import (
+    OUTPUT_KEY,
+    SharedBuilds,
+    XdistController,
+    to_wire,
+    with_notes,
+    worker_owner_pids,
+    worker_shared_dir,
+)
 
 CONTROLLER = "imagesize-xdist"
 
@@ -242,8 +250,12 @@ class PytestRun:
         baseline (only after a run that finished normally), cleanup (always)."""
         state = self.session
         if _is_worker(self.config):
-            self.config.workeroutput[OUTPUT_KEY] = to_wire(state)  # type: ignore[attr-defined]
+            wire = to_wire(state)
             state.remove_layouts()  # its images are read (to_wire): the layouts are not needed
+            said = len(state.finish_notes)
+            state.delete_pushed()  # nor what it pushed to a registry (its one line goes along)
+            wire = with_notes(wire, state.finish_notes[said:])
+            self.config.workeroutput[OUTPUT_KEY] = wire  # type: ignore[attr-defined]
             return
         controller = self.config.pluginmanager.get_plugin(CONTROLLER)
         if isinstance(controller, XdistController):

@@ -76,8 +76,14 @@ def to_wire(session: ImageSizeSession) -> str:
     )
 
 
+def with_notes(text: str, notes: list[str]) -> str:
+    """A worker's wire with the lines it says at the end of the run (what it left in a registry)."""
+    return json.dumps(json.loads(text) | {"notes": notes}) if notes else text
+
+
 def merge_wire(session: ImageSizeSession, text: str) -> None:
     data = json.loads(text)
+    session.finish_notes.extend(str(note) for note in data.get("notes") or [])
     for raw in data["images"]:
         image = Image.from_wire(raw)
         known = session.images.get(image.name)

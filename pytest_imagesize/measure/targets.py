@@ -19,7 +19,8 @@ from .stored import _no_host_image, _note_of, open_source
 if TYPE_CHECKING:
     from ..engine.protocol import Engine
     from ..progress import ProgressSink
-    from ..sources.model import ImageSource
+    from ..sources.engine_index import StoredIndex
+    from ..sources.model import ImageManifest, ImageSource
     from .cache import AnalysisCache
     from .image import Image
 
@@ -51,6 +52,7 @@ class Side:
     source: ImageSource | None = None
     image: Image | None = None
     platforms: list[Platform | None] = field(default_factory=list)
+    note: str | None = None  # platforms of an engine image's index not in its store
 
     @property
     def platform(self) -> Platform | None:
@@ -110,11 +112,18 @@ def open_side(text: str, options: Options) -> Side:
     from .image import Image
 
     source = open_source(text, options.registry_options)
+    note = None
     if source is None:
-        return Side(
-            text, options, image=Image.measure(options.engine(), text, text, options.cache, options.progress)
-        )
-    side = Side(text, options, source=source)
+        engine = options.engine()
+        index = _engine_index(engine, text)
+        if index is None:
+            return Side(
+                text, options, image=Image.measure(engine, text, text, options.cache, options.progress)
+            )
+        from ..sources.engine_index import EngineIndexSource
+
+        source, note = EngineIndexSource(engine, index), index.missing_note(text)
+    side = Side(text, options, source=source, note=note)
     try:
         entries = source.platforms()
         if source.index_digest is None and len(entries) == 1:
@@ -127,6 +136,15 @@ def open_side(text: str, options: Options) -> Side:
         source.close()
         raise
     return side
+
+
+def _engine_index(engine: Engine, text: str) -> StoredIndex | None:
+    """The platforms of an engine image of which the containerd image store holds several."""
+    if engine.info().image_store != "containerd":
+        return None
+    from ..sources.engine_index import stored_index
+
+    return stored_index(engine.image_manifests(text), text)
 
 
 @dataclass
@@ -143,13 +161,13 @@ def choose_rows(side: Side, platform: str | None, all_platforms: bool) -> Chosen
     if platform is not None and all_platforms:
         raise PlatformError("--platform and --all-platforms: give one of them")
     if all_platforms:
-        return Chosen(side.every())
+        return Chosen(side.every(), side.note)
     if platform is not None:
-        return Chosen([side.at(Platform.parse(platform))])
+        return Chosen([side.at(Platform.parse(platform))], side.note)
     if side.image is not None:
         return Chosen([side.image])
     host = _host_choice(side)
-    return Chosen([side.at(host)], _note(host, side))
+    return Chosen([side.at(host)], "; ".join(filter(None, [_note(host, side), side.note])))
 
 
 def _host_choice(side: Side) -> Platform:

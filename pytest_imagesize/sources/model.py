@@ -63,7 +63,7 @@ class PlatformEntry(NamedTuple):
 class ImageSource(Protocol):
     """One image reference in one place."""
 
-    kind: str  # "oci", "oci-archive", "docker-archive", "registry"
+    kind: str  # "oci", "oci-archive", "docker-archive", "registry", "engine" (a saved index)
     what: str  # for messages, e.g. "registry 127.0.0.1:5000/app:1.4", "OCI layout build/oci:app"
     reference: str  # as the CLI spells it: "oci:build/oci:app", "docker://host/app:1.4"
 

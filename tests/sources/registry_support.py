@@ -214,6 +214,7 @@ def running_registry(
     ca: Path | None = None,
     htpasswd: str | None = None,
     token: TokenService | None = None,
+    delete: bool = True,
 ) -> Iterator[Registry]:
     binary = need("docker-registry")
     root.mkdir(parents=True, exist_ok=True)
@@ -221,7 +222,8 @@ def running_registry(
     lines = [
         "version: 0.1",
         "log:\n  level: info\n  accesslog:\n    disabled: false",
-        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true",
+        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n  delete:\n"
+        f"    enabled: {str(delete).lower()}",
         f"http:\n  addr: {address}\n  secret: imagesize-test",
     ]
     if tls is not None:

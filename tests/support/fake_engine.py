@@ -340,6 +340,10 @@ class FakeEngine:
             "RootFS": {"Type": "layers", "Layers": [layer.diff_id for layer in image.layers]},
         }
 
+    def image_manifests(self, ref: str) -> list[dict[str, Any]]:
+        self._find(ref)
+        return []  # one platform, as the classic store lists it
+
     def history(self, image_id: str) -> list[dict[str, Any]]:
         """Newest first; one entry per instruction; ``Size`` as the store counts the layer."""
         image = self._find(image_id)

@@ -109,7 +109,9 @@ class _NoTLS(SourceError):
 
 class RegistryClient:
     """Requests to ``reference``'s registry for its repository; thread-safe (layer blobs are
-    fetched by several threads at once)."""
+    fetched by several threads at once). ``actions``: what a Bearer token is asked to allow."""
+
+    actions = "pull"
 
     def __init__(self, reference: Reference, options: RegistryOptions) -> None:
         self.reference = reference
@@ -390,8 +392,7 @@ class RegistryClient:
 
             self._credentials = lookup(self.reference.registry, config_path(self.options.docker_config))
             self._looked_up = True
-            if self._credentials is not None:
-                self._secrets.update(self._credentials.secrets())
+            self._secrets.update(self._credentials.secrets() if self._credentials is not None else ())
         return self._credentials
 
     def _authenticate(self, challenge: Challenge | None, failed: str | None, what: str) -> None:
@@ -436,8 +437,7 @@ class RegistryClient:
                 f"{self.label} sends logins to a plain-HTTP token realm {parts.netloc}: refused; "
                 "name that host in the insecure option if this is meant"
             )
-        scope = f"repository:{self.reference.repository}:pull"
-        fields = {"scope": scope}
+        fields = {"scope": f"repository:{self.reference.repository}:{self.actions}"}
         if "service" in challenge.params:
             fields["service"] = challenge.params["service"]
         headers: dict[str, str] = {}
