@@ -58,8 +58,6 @@ def _globs(values: list[str]) -> list[str]:
 
 def forbid_check(args: argparse.Namespace) -> Check | None:
     """The check ``--forbid-packages`` asks for, or None."""
-    from ..checks import check_from_marker
-
     globs = _globs(args.forbid_packages)
     if not globs:
         if args.allow_packages or args.package_ecosystem or args.packages_strict:
@@ -73,6 +71,8 @@ def forbid_check(args: argparse.Namespace) -> Check | None:
         "strict": args.packages_strict,
     }
     text = "--forbid-packages " + ",".join(globs)
+    from ..checks import check_from_marker  # only now: a check of sizes alone stays light
+
     try:
         return check_from_marker("forbid_packages", globs, kwargs, text=text)
     except MarkerError as exc:
