@@ -263,6 +263,16 @@
     map.draw();
   });
 
+  // each image's packages: a second treemap (ecosystems, then packages) in the same section
+  document.querySelectorAll("section.image[data-index] .tm-packages").forEach(function (wrapper) {
+    var section = wrapper.closest("section.image");
+    var image = documentData.images[Number(section.getAttribute("data-index"))];
+    if (!image || !image.package_treemap) return;
+    var map = new Treemap(wrapper, { treemap: image.package_treemap, layers: image.layers });
+    maps.push(map);
+    map.draw();
+  });
+
   var resizeTimer = 0;
   var lastWidth = window.innerWidth;
   window.addEventListener("resize", function () {
