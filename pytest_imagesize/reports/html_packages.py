@@ -133,7 +133,7 @@ def packages_section(data: Any, layers: Sequence[Mapping[str, Any]]) -> str:
         f"<th>Layers</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         '<div class="tm-packages"><div class="tm-bar"><button type="button" class="tm-up" disabled>↑ Up'
         '</button><nav class="crumbs" aria-label="package treemap path"></nav></div>'
-        '<div class="treemap" role="img" aria-label="treemap of the packages"></div></div>'
+        '<div class="pkgmap" role="img" aria-label="treemap of the packages"></div></div>'
         '<p class="hint">Measured bytes each package owns in the final filesystem, by ecosystem; '
         "claimed: what its database says. Click an ecosystem to zoom in.</p>"
         f'<details class="more"><summary>Databases</summary><ul>{databases}</ul>'

@@ -66,7 +66,7 @@
   function Treemap(section, image) {
     this.section = section;
     this.image = image;
-    this.box = section.querySelector(".treemap");
+    this.box = section.querySelector(".treemap, .pkgmap"); // the files' map comes first
     this.crumbs = section.querySelector(".crumbs");
     this.up = section.querySelector(".tm-up");
     this.layers = image.layers || [];
