@@ -65,8 +65,8 @@ def package_lines(image: Image, top: int = TOP_PACKAGES_SHOWN) -> list[str]:
 
 
 def markdown_lines(name: str, data: Mapping[str, Any]) -> list[str]:
-    """A collapsed Markdown block of one image's packages, from its JSON report entry's
-    ``packages`` (the kept ones: each of at least 1 % of the image plus the 50 largest)."""
+    """A collapsed Markdown block of one image's 20 largest packages, from its JSON report
+    entry's ``packages``."""
     report = ImagePackages(
         packages=[Package.from_json(p) for p in data.get("packages") or ()],
         unowned=int(data.get("unowned") or 0),
@@ -74,15 +74,24 @@ def markdown_lines(name: str, data: Mapping[str, Any]) -> list[str]:
     )
     count = int(data.get("count") or len(report.packages))
     shown_name = shown(name).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    head = summary_line(report).split(":", 1)[1].strip() if report.packages else "no packages"
+    ecosystems = data.get("by_ecosystem") or {}
+    parts = [
+        f"{name} {e.get('packages', 0)} ({format_size(int(e.get('size') or 0))})"
+        for name, e in ecosystems.items()
+    ]
+    head = (
+        f"{', '.join(parts) or 'none'}; {format_size(report.unowned)} unowned of "
+        f"{format_size(report.total)} of files"
+    )
     lines = [
         "",
-        f"<details><summary><code>{shown_name}</code>: {count} packages; largest: {inline(head)}</summary>",
+        f"<details><summary><code>{shown_name}</code>: {count} packages: {inline(head)}</summary>",
         "",
         "| package | ecosystem | version | size | claimed | layers |",
         "|---|---|---|---:|---:|---|",
     ]
-    for package in report.packages:
+    shown_packages = report.packages[:TOP_PACKAGES_SHOWN]
+    for package in shown_packages:
         claimed = "-" if package.claimed_size is None else format_size(package.claimed_size)
         cells = [
             inline(package.name),
@@ -93,6 +102,6 @@ def markdown_lines(name: str, data: Mapping[str, Any]) -> list[str]:
             _layers(package),
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    if not data.get("complete", True):
-        lines.append(f"\n{count - len(report.packages)} smaller packages not listed.")
+    if count > len(shown_packages):
+        lines.append(f"\n{count - len(shown_packages)} smaller packages not listed.")
     return [*lines, "", "</details>"]
