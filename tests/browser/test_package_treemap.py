@@ -66,6 +66,8 @@ def test_the_package_treemap_draws_zooms_and_shows_names_as_text(driver: WebDriv
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", wrapper)
     driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", deb)
     assert wrapper.get_attribute("data-zoom") == "/deb"
-    inside = [n.get_attribute("data-path") for n in wrapper.find_elements(By.CSS_SELECTOR, ".pkgmap .node")]
+    inside = [
+        str(n.get_attribute("data-path")) for n in wrapper.find_elements(By.CSS_SELECTOR, ".pkgmap .node")
+    ]
     assert "/deb/golang-1.24-go" in inside and any("smaller packages" in p for p in inside), inside
     assert section.get_attribute("data-zoom") in (None, "/")  # the files' map did not move
