@@ -16,20 +16,19 @@ from ..support.fake_source import DictCache, FakeSource
 
 BASE = {
     "var/lib/dpkg/status": b"Package: tool\nStatus: install ok installed\nVersion: 1\nArchitecture: all\n",
-    "var/lib/dpkg/info/tool.list": b"/usr/bin/tool\n",
+    "var/lib/dpkg/info/tool.list": b"/usr/bin/tool\n/opt/x\n",
     "usr/bin/tool": b"t" * 1000,
 }
 
 
 def image(top: bytes, tag: str = "app:1") -> FakeImage:
     """The base layer (a dpkg database, 1,000 bytes of ``tool``) and a layer that rewrites the
-    status file (``top``) and adds 500 bytes of ``tool`` plus a file of its own."""
+    status file (``top``) and adds 500 bytes of ``tool``; the file list stays the base layer's."""
     return FakeImage.from_layers(
         [
             BASE,
             {
                 "var/lib/dpkg/status": top,
-                "var/lib/dpkg/info/tool.list": b"/usr/bin/tool\n/opt/x\n",
                 "opt/x": b"x" * 500,
             },
         ],
