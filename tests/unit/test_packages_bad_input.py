@@ -80,6 +80,12 @@ def test_a_list_file_that_is_not_a_regular_file(kind: str) -> None:
     assert result.get("alpha") is not None
 
 
+def test_a_hostile_path_in_a_warning_stays_one_line() -> None:
+    result = debian(alpha="/usr/bin/\x1b[31mred\u202e\n".encode())
+    line = one_line(result.warnings, "not in the image")
+    assert "\\x1b[31mred\\u202e" in line and "\x1b" not in line
+
+
 def test_an_rpmdb_of_another_format_is_named_not_read() -> None:
     result = analyse(
         fs(("/var/lib/rpm/Packages", "file", GARBAGE), ("/usr/lib/sysimage/rpm/Packages.db", "file", 9))
