@@ -72,6 +72,7 @@ class _Owned:
     inodes: set[str] = field(default_factory=set)
     within: dict[str, int] = field(default_factory=dict)  # OS package key -> bytes it owns of ours
     within_files: int = 0
+    within_layers: set[int] = field(default_factory=set)
 
 
 def attribute(records: dict[str, FileRecord], databases: Iterable[Database]) -> ImagePackages:
@@ -115,6 +116,7 @@ def attribute(records: dict[str, FileRecord], databases: Iterable[Database]) -> 
                     key = f"{first.listed.ecosystem}:{first.listed.name}"
                     owned.within[key] = owned.within.get(key, 0) + record.size
                     owned.within_files += 1
+                    owned.within_layers.add(record.layer)
         if twice:
             result.warnings.append(
                 f"{db.ecosystem}: {twice} file{'s are' if twice > 1 else ' is'} claimed by two packages of "
@@ -173,7 +175,7 @@ def _package(owned: _Owned, records: dict[str, FileRecord]) -> Package:
     files = len(inodes)
     if within is not None:
         size, files = sum(owned.within.values()), owned.within_files
-    layers = tuple(sorted({records[i].layer for i in inodes}))
+    layers = tuple(sorted({records[i].layer for i in inodes} if within is None else owned.within_layers))
     return Package(
         ecosystem=listed.ecosystem,
         name=listed.name,

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ...sizes import format_size
+from ...text import shown
 from ..layers import FileRecord
 from .attribution import attribute
 from .database import Database
@@ -61,7 +62,7 @@ def read_packages(files: Iterable[FileRecord], probed: Callable[[FileRecord], An
         warnings.append(_unread_line(kind, items))
     databases = list(_databases(found, unread.get("dpkg-list", [])))
     result = attribute(records, databases)
-    result.warnings[:0] = warnings
+    result.warnings = [shown(line) for line in warnings + result.warnings]  # paths and names: one line each
     return result
 
 
