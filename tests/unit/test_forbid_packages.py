@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from pytest_imagesize.checks import Context, Outcome, check_from_marker, evaluate, resolve_image
+from pytest_imagesize.checks import Context, Outcome, check_from_marker, evaluate, evaluate_all, resolve_image
 from pytest_imagesize.measure.image import Image
 from pytest_imagesize.measure.packages.model import ImagePackages, Package
 
 from ..support.fake_engine import FakeImage, measured
+from ..support.platforms import index_of
 
 GO = Package("deb", "golang-1.24-go", "1.24.4-1", "amd64", 120_300_000, 121_000_000, 900, (0, 1))
 PACKAGES = [
@@ -82,3 +83,20 @@ def test_no_package_database_warns_in_one_line_or_fails_when_strict(image: Image
     # a database of another ecosystem than the ones looked at is no database either
     assert run(image, "requests", ecosystem="python").outcome == "passed"  # python packages exist
     assert run(image, "x", ecosystem="rpm").outcome == "warned"
+
+
+def test_each_platform_is_checked_with_its_own_packages() -> None:
+    app = index_of("app", {"linux/amd64": 9_000, "linux/arm64": 7_000})
+    for platform, packages in (("linux/amd64", []), ("linux/arm64", [GO])):
+        app[platform].analysis().packages = ImagePackages(packages=packages, databases=["deb: x (1 package)"])
+    check = resolve_image(check_from_marker("forbid_packages", ("golang-*",), {}), ["app"])
+    outcomes = evaluate_all(check, app, "tests/test_x.py::test_x")
+    assert [(o.image, o.platform, o.outcome) for o in outcomes] == [
+        ("app[linux/amd64]", "linux/amd64", "passed"),
+        ("app[linux/arm64]", "linux/arm64", "failed"),
+    ]
+    assert outcomes[1].message.startswith("image app[linux/arm64] (")
+    one = resolve_image(
+        check_from_marker("forbid_packages", ("golang-*",), {"platform": "linux/amd64"}), ["app"]
+    )
+    assert [o.outcome for o in evaluate_all(one, app, "t.py::t")] == ["passed"]
