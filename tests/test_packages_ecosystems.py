@@ -167,16 +167,21 @@ def test_an_apk_database_written_to_the_format_spec(build: Build, tmp_path: Path
     for path, size in (("usr/lib/libz.so.1.3", 100_000), ("bin/busybox", 800_000), ("etc/motd", 100)):
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_bytes(b"x" * size)
-    (root / "lib/apk/db").mkdir(parents=True)
-    (root / "lib/apk/db/installed").write_text(
+    (root / "lib").symlink_to("usr/lib")  # merged /usr: the database names /lib
+    (root / "usr/lib/ld-musl.so.1").write_bytes(b"m" * 50_000)
+    (root / "usr/lib/apk/db").mkdir(parents=True)  # /lib/apk/db, merged into /usr
+    (root / "usr/lib/apk/db/installed").write_text(
         "C:Q1abc=\nP:zlib\nV:1.3.1-r2\nA:x86_64\nS:53000\nI:100000\nT:a compression library\n"
         "F:usr\nF:usr/lib\nR:libz.so.1.3\nZ:Q1def=\n\n"
         "P:busybox\nV:1.37.0-r8\nA:x86_64\nI:819200\nF:bin\nR:busybox\nF:etc\nR:motd\n\n"
+        "P:musl\nV:1.2.5-r9\nA:x86_64\nI:50000\nF:lib\nR:ld-musl.so.1\n\n"
     )
     image = build(tmp_path / "ctx", "FROM scratch\nCOPY root/ /\n")
     zlib, busybox = image.package("zlib", "apk"), image.package("busybox", "apk")
     assert zlib is not None and (zlib.version, zlib.size, zlib.claimed_size) == ("1.3.1-r2", 100_000, 100_000)
     assert busybox is not None and busybox.size == 800_100 and busybox.files == 2
+    musl = image.package("musl", "apk")
+    assert musl is not None and musl.size == 50_000
 
 
 def test_a_distroless_status_d_and_a_database_replaced_by_a_later_layer(

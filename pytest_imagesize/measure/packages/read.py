@@ -95,9 +95,8 @@ def _databases(found: dict[str, dict[str, DbFile]], unread_lists: list[str]) -> 
             for p, f in found.get("dpkg-md5sums", {}).items()
         }
         yield dpkg.read_status_d({posixpath.basename(p): f.text for p, f in statusd.items()}, md5sums)
-    installed = found.get("apk", {}).get("/lib/apk/db/installed")
-    if installed is not None:
-        yield apk.read_installed(installed.text)
+    for path, installed in sorted(found.get("apk", {}).items()):
+        yield apk.read_installed(installed.text, path.lstrip("/"))
     for path, kept in sorted(found.get("rpm-sqlite", {}).items()):
         yield rpm.database(path, kept.data)
     python_files = {**found.get("python-record", {}), **found.get("python-egg", {})}
