@@ -175,7 +175,11 @@ def _package(owned: _Owned, records: dict[str, FileRecord]) -> Package:
     files = len(inodes)
     if within is not None:
         size, files = sum(owned.within.values()), owned.within_files
-    layers = tuple(sorted({records[i].layer for i in inodes} if within is None else owned.within_layers))
+    by_layer: dict[int, int] = {}
+    for inode in inodes:
+        record = records[inode]
+        by_layer[record.layer] = by_layer.get(record.layer, 0) + record.size
+    layers = tuple(sorted(by_layer if within is None else owned.within_layers))
     return Package(
         ecosystem=listed.ecosystem,
         name=listed.name,
@@ -186,6 +190,7 @@ def _package(owned: _Owned, records: dict[str, FileRecord]) -> Package:
         files=files,
         layers=layers,
         within=within,
+        layer_sizes=tuple(by_layer.get(i, 0) for i in layers) if within is None else (),
     )
 
 
@@ -202,6 +207,10 @@ def _merged(packages: list[Package]) -> list[Package]:
             continue
         counted = [p for p in group if p.within is None] or group
         claims = [p.claimed_size for p in counted if p.claimed_size is not None]
+        layers: dict[int, int] = {}
+        for p in counted:
+            for i, n in zip(p.layers, p.layer_sizes or (0,) * len(p.layers), strict=True):
+                layers[i] = layers.get(i, 0) + n
         out.append(
             Package(
                 ecosystem=group[0].ecosystem,
@@ -211,7 +220,8 @@ def _merged(packages: list[Package]) -> list[Package]:
                 size=sum(p.size for p in counted),
                 claimed_size=sum(claims) if claims else None,
                 files=sum(p.files for p in counted),
-                layers=tuple(sorted({i for p in counted for i in p.layers})),
+                layers=tuple(sorted(layers)),
+                layer_sizes=tuple(layers[i] for i in sorted(layers)),
                 within=None if any(p.within is None for p in group) else group[0].within,
             )
         )

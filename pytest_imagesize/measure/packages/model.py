@@ -27,6 +27,7 @@ class Package:
     files: int = 0  # how many of the regular files it owns exist in the image
     layers: tuple[int, ...] = ()  # indexes (from 0, image order) of the layers that wrote its files
     within: str | None = None  # "deb:python3-yaml": a language package whose files an OS package owns
+    layer_sizes: tuple[int, ...] = ()  # its measured bytes written by each of ``layers`` (same order)
 
     @property
     def key(self) -> str:
@@ -44,6 +45,7 @@ class Package:
             "files": self.files,
             "layers": list(self.layers),
             "within": self.within,
+            "layer_sizes": list(self.layer_sizes),
         }
 
     @classmethod
@@ -59,6 +61,7 @@ class Package:
             files=int(data.get("files") or 0),
             layers=tuple(int(i) for i in data.get("layers") or ()),
             within=None if data.get("within") is None else str(data["within"]),
+            layer_sizes=tuple(int(n) for n in data.get("layer_sizes") or ()),
         )
 
 
