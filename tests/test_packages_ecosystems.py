@@ -184,6 +184,7 @@ def test_an_apk_database_written_to_the_format_spec(build: Build, tmp_path: Path
     assert musl is not None and musl.size == 50_000
 
 
+@pytest.mark.docker_only("the stand-in is made with the docker CLI (make-standins); not run on Podman")
 def test_a_distroless_status_d_and_a_database_replaced_by_a_later_layer(
     build: Build, tmp_path: Path, docker_client: docker.DockerClient
 ) -> None:
