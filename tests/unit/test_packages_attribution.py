@@ -125,7 +125,8 @@ def test_python_within_an_os_package_is_not_counted_twice() -> None:
         ("/usr/bin/mixed", "file", 2),
         alpha=f"{site}/yaml/__init__.py\n{site}/yaml/extra.py\n{site}/mixed.py\n".encode(),
     )
-    yaml = result.get("PyYAML", "python")
+    yaml = result.get("pyyaml", "python")
+    assert result.get("py-yaml") is None
     assert yaml is not None and yaml.within is None and yaml.size == len(record)  # only RECORD is its own
     mixed = result.get("mixed", "python")
     assert mixed is not None and (mixed.size, mixed.version) == (2, "1.0")  # ../../../bin/mixed

@@ -7,6 +7,7 @@ that it owns, each inode once. ``claimed_size`` is what its own database says (d
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,8 +88,18 @@ class ImagePackages:
         return bool(self.databases)
 
     def get(self, name: str, ecosystem: str | None = None) -> Package | None:
+        """The package called ``name`` (a Python distribution's name compared as pip does:
+        ``PyYAML``, ``pyyaml``; ``charset_normalizer``, ``charset-normalizer``), or None."""
         for package in self.packages:
             if package.name == name and (ecosystem is None or package.ecosystem == ecosystem):
+                return package
+        wanted = _pep503(name)
+        for package in self.packages:
+            if (
+                package.ecosystem == "python"
+                and ecosystem in (None, "python")
+                and _pep503(package.name) == wanted
+            ):
                 return package
         return None
 
@@ -110,3 +121,7 @@ class ImagePackages:
             databases=[str(d) for d in data["databases"]],
             warnings=[str(w) for w in data["warnings"]],
         )
+
+
+def _pep503(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
