@@ -140,6 +140,25 @@ def test_python_within_an_os_package_is_not_counted_twice() -> None:
     assert six is not None and (six.within, six.size, six.files) == ("deb:alpha", 900, 1)
 
 
+def test_a_debian_python_package_without_a_file_list_is_within_its_deb() -> None:
+    site = "/usr/lib/python3/dist-packages"
+    files = (f"{site}/yaml/__init__.py", f"{site}/_yaml/x.so", f"{site}/PyYAML-6.0.2.egg-info/PKG-INFO")
+    result = debian(
+        *((path, "file", 100 * (i + 1)) for i, path in enumerate(files)),
+        (f"{site}/other.py", "file", 7),
+        alpha="\n".join(files).encode(),
+    )
+    yaml = result.get("pyyaml", "python")
+    assert yaml is not None and (yaml.within, yaml.size, yaml.files, yaml.version) == (
+        "deb:alpha",
+        600,
+        3,
+        "6.0.2",
+    )
+    assert result.get("alpha").size == 600  # type: ignore[union-attr]
+    assert result.databases[-1] == "python: usr/lib/python3/dist-packages (1 package)"
+
+
 def test_node_packages_are_their_directories() -> None:
     root = "/app/node_modules"
     result = analyse(

@@ -83,6 +83,7 @@ def attribute(records: dict[str, FileRecord], databases: Iterable[Database]) -> 
     owner: dict[str, _Owned] = {}  # inode path -> its owner
     node = _NodeIndex(records) if any(db.ecosystem == "npm" for db in ordered) else None
     all_owned: list[_Owned] = []
+    by_key: dict[str, _Owned] = {}  # OS packages by "deb:name"
     for db in ordered:
         result.databases.append(db.describe())
         result.warnings.extend(db.warnings)
@@ -94,6 +95,8 @@ def attribute(records: dict[str, FileRecord], databases: Iterable[Database]) -> 
         for listed in db.packages:
             owned = _Owned(listed)
             all_owned.append(owned)
+            if os_db:
+                by_key.setdefault(f"{listed.ecosystem}:{listed.name}", owned)
             for path in _claims(listed, resolver, node):
                 record = resolver.inode(path)
                 if record is None:
@@ -128,6 +131,9 @@ def attribute(records: dict[str, FileRecord], databases: Iterable[Database]) -> 
                 f"{'are' if missing > 1 else 'is'} not in the image, e.g. {missing_example}"
             )
     result.total = sum(r.size for r in records.values() if r.kind == "file")
+    for owned in all_owned:
+        if owned.listed.site is not None and owned.within and not owned.inodes:
+            _site_share(owned, by_key, records)
     packages = [_package(o, records) for o in all_owned]
     counted = sum(p.size for p in packages if p.within is None)
     result.unowned = result.total - counted
@@ -163,6 +169,20 @@ class _NodeIndex:
 
     def files(self, directory: str) -> list[str]:
         return self._by_dir.get(directory, [])
+
+
+def _site_share(owned: _Owned, by_key: dict[str, _Owned], records: dict[str, FileRecord]) -> None:
+    """A distribution without a file list whose metadata an OS package owns: that package's
+    files in the distribution's directory (``yaml/``, ``_yaml/`` of Debian's ``python3-yaml``)."""
+    key = max(owned.within.items(), key=lambda item: (item[1], item[0]))[0]
+    os_owned = by_key.get(key)
+    if os_owned is None:
+        return
+    prefix = owned.listed.site.rstrip("/") + "/" if owned.listed.site else "/"
+    inside = [records[i] for i in os_owned.inodes if i.startswith(prefix)]
+    owned.within = {key: sum(r.size for r in inside)}
+    owned.within_files = len(inside)
+    owned.within_layers = {r.layer for r in inside}
 
 
 def _package(owned: _Owned, records: dict[str, FileRecord]) -> Package:
