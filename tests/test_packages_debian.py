@@ -14,7 +14,10 @@ import pytest
 from pytest_imagesize.measure.cache import NoCache
 from pytest_imagesize.measure.image import measure_image
 
-pytestmark = pytest.mark.engine
+pytestmark = [
+    pytest.mark.engine,
+    pytest.mark.docker_only("the stand-in is made with the docker CLI (make-standins); not run on Podman"),
+]
 
 MAKE_STANDINS = Path(__file__).resolve().parent.parent / "example_project" / "scripts" / "make-standins"
 

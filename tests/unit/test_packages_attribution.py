@@ -4,10 +4,11 @@ packages (``within``), and the sum rule."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pytest_imagesize.measure.layers import FileRecord
-from pytest_imagesize.measure.packages.model import ImagePackages
+from pytest_imagesize.measure.packages.model import ImagePackages, Package
 from pytest_imagesize.measure.packages.probe import kind_of, take
 from pytest_imagesize.measure.packages.read import read_packages
 
@@ -80,7 +81,8 @@ def test_merged_usr_hardlinks_and_directories() -> None:
         alpha=b"/.\n/bin\n/bin/tool\n/bin/tool2\n/lib/./libx.so\n/usr//lib/libx.so.1\n",
     )
     alpha = next(p for p in result.packages if p.name == "alpha")
-    assert (alpha.size, alpha.files, alpha.layers) == (4000, 2, (1, 2))
+    assert (alpha.size, alpha.files, alpha.layers, alpha.layer_sizes) == (4000, 2, (1, 2), (1000, 3000))
+    assert Package.from_json(json.loads(json.dumps(alpha.to_json()))) == alpha
     assert (alpha.version, alpha.arch, alpha.claimed_size) == ("1.0-1", "amd64", 4096)
     assert [p.name for p in result.packages] == ["alpha", "beta"]  # "gone" is not installed
     assert result.databases == ["deb: var/lib/dpkg/status (2 packages)"]
@@ -123,7 +125,8 @@ def test_python_within_an_os_package_is_not_counted_twice() -> None:
         ("/usr/bin/mixed", "file", 2),
         alpha=f"{site}/yaml/__init__.py\n{site}/yaml/extra.py\n{site}/mixed.py\n".encode(),
     )
-    yaml = result.get("PyYAML", "python")
+    yaml = result.get("pyyaml", "python")
+    assert result.get("py-yaml") is None
     assert yaml is not None and yaml.within is None and yaml.size == len(record)  # only RECORD is its own
     mixed = result.get("mixed", "python")
     assert mixed is not None and (mixed.size, mixed.version) == (2, "1.0")  # ../../../bin/mixed
@@ -135,6 +138,25 @@ def test_python_within_an_os_package_is_not_counted_twice() -> None:
     )
     six = only_os.get("six", "python")
     assert six is not None and (six.within, six.size, six.files) == ("deb:alpha", 900, 1)
+
+
+def test_a_debian_python_package_without_a_file_list_is_within_its_deb() -> None:
+    site = "/usr/lib/python3/dist-packages"
+    files = (f"{site}/yaml/__init__.py", f"{site}/_yaml/x.so", f"{site}/PyYAML-6.0.2.egg-info/PKG-INFO")
+    result = debian(
+        *((path, "file", 100 * (i + 1)) for i, path in enumerate(files)),
+        (f"{site}/other.py", "file", 7),
+        alpha="\n".join(files).encode(),
+    )
+    yaml = result.get("pyyaml", "python")
+    assert yaml is not None and (yaml.within, yaml.size, yaml.files, yaml.version) == (
+        "deb:alpha",
+        600,
+        3,
+        "6.0.2",
+    )
+    assert result.get("alpha").size == 600  # type: ignore[union-attr]
+    assert result.databases[-1] == "python: usr/lib/python3/dist-packages (1 package)"
 
 
 def test_node_packages_are_their_directories() -> None:
@@ -156,6 +178,7 @@ def test_node_packages_are_their_directories() -> None:
     express, ms = result.get("express", "npm"), result.get("ms", "npm")
     assert express is not None and express.size == 100 + 40 + 3 and express.version == "4.21.0"
     assert ms is not None and ms.version == "2.0.0, 2.1.3" and ms.files == 4
+    assert (ms.size, ms.layers, ms.layer_sizes) == (98, (0,), (98,))  # 10 + 20 + two package.json of 34
     assert result.get("@types/node") is not None
     assert result.unowned == 7
     assert result.databases == ["npm: app/node_modules (4 packages)"]

@@ -7,8 +7,8 @@ from __future__ import annotations
 from .database import Database, Listed
 
 
-def read_installed(text: str) -> Database:
-    db = Database("apk", "lib/apk/db/installed")
+def read_installed(text: str, where: str = "lib/apk/db/installed") -> Database:
+    db = Database("apk", where)
     package: Listed | None = None
     directory = ""
     orphans = 0
@@ -36,9 +36,9 @@ def read_installed(text: str) -> Database:
         elif tag == "R":
             package.paths.append(f"/{directory}/{value}" if directory else f"/{value}")
     if not db.packages and text.strip():
-        db.warnings.append("apk: lib/apk/db/installed is damaged (no P: line): not read")
+        db.warnings.append(f"apk: {where} is damaged (no P: line): not read")
     elif orphans:
         db.warnings.append(
-            f"apk: lib/apk/db/installed is damaged ({orphans} file lines outside a package): they are skipped"
+            f"apk: {where} is damaged ({orphans} file lines outside a package): they are skipped"
         )
     return db

@@ -83,6 +83,7 @@ def attribute(records: dict[str, FileRecord], databases: Iterable[Database]) -> 
     owner: dict[str, _Owned] = {}  # inode path -> its owner
     node = _NodeIndex(records) if any(db.ecosystem == "npm" for db in ordered) else None
     all_owned: list[_Owned] = []
+    by_key: dict[str, _Owned] = {}  # OS packages by "deb:name"
     for db in ordered:
         result.databases.append(db.describe())
         result.warnings.extend(db.warnings)
@@ -94,6 +95,8 @@ def attribute(records: dict[str, FileRecord], databases: Iterable[Database]) -> 
         for listed in db.packages:
             owned = _Owned(listed)
             all_owned.append(owned)
+            if os_db:
+                by_key.setdefault(f"{listed.ecosystem}:{listed.name}", owned)
             for path in _claims(listed, resolver, node):
                 record = resolver.inode(path)
                 if record is None:
@@ -128,6 +131,9 @@ def attribute(records: dict[str, FileRecord], databases: Iterable[Database]) -> 
                 f"{'are' if missing > 1 else 'is'} not in the image, e.g. {missing_example}"
             )
     result.total = sum(r.size for r in records.values() if r.kind == "file")
+    for owned in all_owned:
+        if owned.listed.site is not None and owned.within and not owned.inodes:
+            _site_share(owned, by_key, records)
     packages = [_package(o, records) for o in all_owned]
     counted = sum(p.size for p in packages if p.within is None)
     result.unowned = result.total - counted
@@ -165,6 +171,20 @@ class _NodeIndex:
         return self._by_dir.get(directory, [])
 
 
+def _site_share(owned: _Owned, by_key: dict[str, _Owned], records: dict[str, FileRecord]) -> None:
+    """A distribution without a file list whose metadata an OS package owns: that package's
+    files in the distribution's directory (``yaml/``, ``_yaml/`` of Debian's ``python3-yaml``)."""
+    key = max(owned.within.items(), key=lambda item: (item[1], item[0]))[0]
+    os_owned = by_key.get(key)
+    if os_owned is None:
+        return
+    prefix = owned.listed.site.rstrip("/") + "/" if owned.listed.site else "/"
+    inside = [records[i] for i in os_owned.inodes if i.startswith(prefix)]
+    owned.within = {key: sum(r.size for r in inside)}
+    owned.within_files = len(inside)
+    owned.within_layers = {r.layer for r in inside}
+
+
 def _package(owned: _Owned, records: dict[str, FileRecord]) -> Package:
     listed = owned.listed
     within = None
@@ -175,7 +195,11 @@ def _package(owned: _Owned, records: dict[str, FileRecord]) -> Package:
     files = len(inodes)
     if within is not None:
         size, files = sum(owned.within.values()), owned.within_files
-    layers = tuple(sorted({records[i].layer for i in inodes} if within is None else owned.within_layers))
+    by_layer: dict[int, int] = {}
+    for inode in inodes:
+        record = records[inode]
+        by_layer[record.layer] = by_layer.get(record.layer, 0) + record.size
+    layers = tuple(sorted(by_layer if within is None else owned.within_layers))
     return Package(
         ecosystem=listed.ecosystem,
         name=listed.name,
@@ -186,6 +210,7 @@ def _package(owned: _Owned, records: dict[str, FileRecord]) -> Package:
         files=files,
         layers=layers,
         within=within,
+        layer_sizes=tuple(by_layer.get(i, 0) for i in layers) if within is None else (),
     )
 
 
@@ -202,6 +227,10 @@ def _merged(packages: list[Package]) -> list[Package]:
             continue
         counted = [p for p in group if p.within is None] or group
         claims = [p.claimed_size for p in counted if p.claimed_size is not None]
+        layers: dict[int, int] = {}
+        for p in counted:
+            for i, n in zip(p.layers, p.layer_sizes or (0,) * len(p.layers), strict=True):
+                layers[i] = layers.get(i, 0) + n
         out.append(
             Package(
                 ecosystem=group[0].ecosystem,
@@ -211,7 +240,8 @@ def _merged(packages: list[Package]) -> list[Package]:
                 size=sum(p.size for p in counted),
                 claimed_size=sum(claims) if claims else None,
                 files=sum(p.files for p in counted),
-                layers=tuple(sorted({i for p in counted for i in p.layers})),
+                layers=tuple(sorted(layers)),
+                layer_sizes=tuple(layers[i] for i in sorted(layers)),
                 within=None if any(p.within is None for p in group) else group[0].within,
             )
         )

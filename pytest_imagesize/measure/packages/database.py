@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 class Listed:
     """A package as its database lists it. ``paths`` are absolute (not yet canonical) paths it
     claims; ``directory`` (a Node package) claims everything below it except nested
-    ``node_modules`` packages."""
+    ``node_modules`` packages. With ``site`` (a Python distribution installed by an OS package,
+    whose metadata lists no files), ``paths`` are its metadata files, and when an OS package owns
+    them the distribution is shown within it, as large as that package's files in ``site``."""
 
     ecosystem: str
     name: str
@@ -19,6 +21,7 @@ class Listed:
     claimed_size: int | None = None
     paths: list[str] = field(default_factory=list)
     directory: str | None = None
+    site: str | None = None  # a Python distribution without a file list: the directory it is in
 
 
 @dataclass

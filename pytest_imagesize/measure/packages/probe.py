@@ -26,6 +26,7 @@ LIMITS = {
 DPKG_INFO = "/var/lib/dpkg/info/"
 DPKG_STATUSD = "/var/lib/dpkg/status.d/"
 RPM_DIRS = ("/var/lib/rpm/", "/usr/lib/sysimage/rpm/")
+APK_DBS = ("/lib/apk/db/installed", "/usr/lib/apk/db/installed")  # the second: /lib merged into /usr
 
 
 def kind_of(path: str) -> str | None:
@@ -52,7 +53,7 @@ def kind_of(path: str) -> str | None:
         if path.startswith(DPKG_STATUSD) and "/" not in path[len(DPKG_STATUSD) :]:
             return "dpkg-md5sums" if path.endswith(".md5sums") else "dpkg-statusd"
         return None
-    if path == "/lib/apk/db/installed":
+    if path in APK_DBS:
         return "apk"
     if path.endswith("/rpmdb.sqlite") and path.startswith(RPM_DIRS) and path.count("/") in (4, 5):
         return "rpm-sqlite"

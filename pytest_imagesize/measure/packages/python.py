@@ -60,3 +60,35 @@ def _record(text: str, site: str) -> tuple[list[str], int]:
 
 def _installed_files(text: str, meta: str) -> list[str]:
     return [_joined(meta, line) for line in text.splitlines() if line.strip()]
+
+
+SITES = ("site-packages", "dist-packages")
+
+
+def metadata_only(paths: Iterable[str], listed: set[str]) -> Iterable[Database]:
+    """Distributions whose metadata (a ``.dist-info`` or ``.egg-info`` directory or file in a
+    ``site-packages`` or ``dist-packages`` directory) lists no files, as Debian's ``python3-*``
+    packages install them: each with its metadata files as its paths (``site`` set). ``paths``
+    are the regular files of the final filesystem; ``listed`` the metadata directories whose file
+    list was read."""
+    members: dict[str, list[str]] = {}
+    for path in paths:
+        for suffix in (".dist-info", ".egg-info"):
+            cut = path.find(suffix)
+            if cut < 0:
+                continue
+            meta = path[: cut + len(suffix)]
+            if path != meta and path[len(meta)] != "/":
+                continue
+            site = posixpath.dirname(meta)
+            if posixpath.basename(site) in SITES and meta not in listed and "/" not in meta[len(site) + 1 :]:
+                members.setdefault(meta, []).append(path)
+    by_site: dict[str, Database] = {}
+    for meta in sorted(members):
+        site = posixpath.dirname(meta)
+        db = by_site.get(site)
+        if db is None:
+            db = by_site[site] = Database("python", site.lstrip("/"))
+        name, version = _name_version(posixpath.basename(meta))
+        db.packages.append(Listed("python", name, version, paths=sorted(members[meta]), site=site))
+    return by_site.values()

@@ -60,7 +60,7 @@ def read_packages(files: Iterable[FileRecord], probed: Callable[[FileRecord], An
         if kind == "dpkg-list":
             continue  # said by the status reader, per package
         warnings.append(_unread_line(kind, items))
-    databases = list(_databases(found, unread.get("dpkg-list", [])))
+    databases = list(_databases(found, unread.get("dpkg-list", []), records))
     result = attribute(records, databases)
     result.warnings = [shown(line) for line in warnings + result.warnings]  # paths and names: one line each
     return result
@@ -72,7 +72,9 @@ def _unread_line(kind: str, items: list[str]) -> str:
     return f"{ecosystem}: not read: {', '.join(items[:3])}{more}"
 
 
-def _databases(found: dict[str, dict[str, DbFile]], unread_lists: list[str]) -> Iterable[Database]:
+def _databases(
+    found: dict[str, dict[str, DbFile]], unread_lists: list[str], records: dict[str, FileRecord]
+) -> Iterable[Database]:
     from . import apk, dpkg, npm, python, rpm
 
     status = found.get("dpkg-status", {}).get("/var/lib/dpkg/status")
@@ -95,14 +97,15 @@ def _databases(found: dict[str, dict[str, DbFile]], unread_lists: list[str]) -> 
             for p, f in found.get("dpkg-md5sums", {}).items()
         }
         yield dpkg.read_status_d({posixpath.basename(p): f.text for p, f in statusd.items()}, md5sums)
-    installed = found.get("apk", {}).get("/lib/apk/db/installed")
-    if installed is not None:
-        yield apk.read_installed(installed.text)
+    for path, installed in sorted(found.get("apk", {}).items()):
+        yield apk.read_installed(installed.text, path.lstrip("/"))
     for path, kept in sorted(found.get("rpm-sqlite", {}).items()):
         yield rpm.database(path, kept.data)
     python_files = {**found.get("python-record", {}), **found.get("python-egg", {})}
     if python_files:
         yield from python.databases({p: f.text for p, f in python_files.items()})
+    listed = {posixpath.dirname(p) for p in python_files}
+    yield from python.metadata_only((p for p, r in records.items() if r.kind == "file"), listed)
     manifests = found.get("npm", {})
     if manifests:
         yield from npm.databases({p: f.data for p, f in manifests.items()})
