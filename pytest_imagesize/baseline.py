@@ -46,6 +46,7 @@ from typing import Any
 from .atomic import write_atomic
 from .errors import BaselineError
 from .measure.index import split_member_name
+from .measure.packages.kept import PackageSummary, summaries_from_json, summaries_json
 from .measure.summary import BaseSummary, ImageSummary, LayerSummary
 from .sizes import MAX_BYTES
 from .statedir import lock_for
@@ -84,6 +85,8 @@ class BaselineEntry:
     go: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # Go binary -> module -> bytes
     go_packages: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # own binaries' packages
     platform: str | None = None  # what it was measured for, "linux/arm64" (None: not recorded)
+    packages: Mapping[str, PackageSummary] = field(default_factory=dict)  # "deb:gcc" -> its summary
+    packages_complete: bool | None = None  # whether ``packages`` lists every package (None: unknown)
 
     @classmethod
     def of(
@@ -112,6 +115,8 @@ class BaselineEntry:
             dirs=dict(summary.dirs),
             go={binary: dict(modules) for binary, modules in summary.go.items()},
             go_packages={binary: dict(packages) for binary, packages in summary.go_packages.items()},
+            packages=dict(summary.packages),
+            packages_complete=summary.packages_complete,
         )
 
     def summary(self) -> ImageSummary:
@@ -130,6 +135,8 @@ class BaselineEntry:
             dirs=self.dirs,
             go=self.go,
             go_packages=self.go_packages,
+            packages=self.packages,
+            packages_complete=self.packages_complete,
         )
 
     @property
@@ -204,6 +211,9 @@ class BaselineEntry:
             data["go"] = {b: dict(sorted(m.items())) for b, m in sorted(self.go.items())}
         if self.go_packages:
             data["go_packages"] = {b: dict(sorted(p.items())) for b, p in sorted(self.go_packages.items())}
+        if self.packages_complete is not None:
+            data["packages"] = summaries_json(self.packages)
+            data["packages_complete"] = self.packages_complete
         return data
 
 
@@ -238,6 +248,8 @@ def merge_entry(old: BaselineEntry | None, new: BaselineEntry) -> BaselineEntry:
         dirs=files_from.dirs,
         go=files_from.go,
         go_packages=files_from.go_packages,
+        packages=files_from.packages,
+        packages_complete=files_from.packages_complete,
         platform=new.platform or old.platform,
     )
     if merged.numbers() == old.numbers() and old.version == VERSION:
@@ -319,7 +331,17 @@ def _entry(path: Path, name: str, data: Any, version: int) -> BaselineEntry:
             str(binary): _byte_map(path, f"{where}.go_packages[{binary!r}]", packages)
             for binary, packages in _mapping(path, f"{where}.go_packages", data.get("go_packages")).items()
         },
+        **_packages(path, where, data),
     )
+
+
+def _packages(path: Path, where: str, data: dict[str, Any]) -> dict[str, Any]:
+    try:
+        packages = summaries_from_json(data.get("packages"))
+    except ValueError as exc:
+        raise _problem(path, f"{where}.packages{exc}") from None
+    complete = _optional_bool(path, f"{where}.packages_complete", data.get("packages_complete"))
+    return {"packages": packages, "packages_complete": complete}
 
 
 def _mapping(path: Path, where: str, value: Any) -> dict[str, Any]:

@@ -9,11 +9,11 @@ from typing import Literal
 
 from .checks import Check, Scope
 
-REPORT_MODES = ("summary", "layers", "go")
+REPORT_MODES = ("summary", "layers", "go", "packages")
 BUILDERS = ("auto", "classic", "buildx")
 PROGRESS_MODES = ("auto", "lines", "off")
 DEFAULT_BASELINE = "image-sizes.json"
-ReportMode = Literal["summary", "layers", "go"]
+ReportMode = Literal["summary", "layers", "go", "packages"]
 BuilderName = Literal["auto", "classic", "buildx"]
 ProgressMode = Literal["auto", "lines", "off"]
 

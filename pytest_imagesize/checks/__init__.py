@@ -5,6 +5,7 @@ reports and the CLI. A check applied to a measured image becomes an :class:`Outc
   registry (kind name -> record);
 - :mod:`.kinds`: the records, one per marker kind (arguments, parsing, measure, comparison,
   wording and presentation in the reports);
+- :mod:`.forbid`: the ``forbid_packages`` record (package name globs the image must not hold);
 - :mod:`.markers`: marker text to validated checks, the closest marker of each measure, the image
   a check applies to, evaluation (``evaluate_all``: every platform of a multi-platform image, or
   the one ``platform=`` names, each with its own limit where a dict gives limits per platform).
@@ -15,6 +16,7 @@ evaluation, the terminal, Markdown, JSON and HTML reports all read it from ``KIN
 
 from __future__ import annotations
 
+from . import forbid as _forbid  # noqa: F401  (registers forbid_packages)
 from .kinds import HYGIENE_RULES
 from .markers import check_from_marker, closest_checks, evaluate, evaluate_all, marker_text, resolve_image
 from .model import (

@@ -40,14 +40,17 @@ def check_from_marker(
         raise reject(
             f"unknown argument {', '.join(sorted(unknown))} (allowed: {allowed}), and platform= on any marker"
         )
-    if kind.takes_limit and len(args) != 1:
+    if kind.takes_limit and not kind.takes_args and len(args) != 1:
         raise reject(f"takes exactly one limit, got {len(args)}")
-    if not kind.takes_limit and args:
+    if not kind.takes_limit and not kind.takes_args and args:
         raise reject(f"takes no positional argument, got {len(args)}")
     image = kwargs.get("image")
     if image is not None and (not isinstance(image, str) or not image.isidentifier()):
         raise reject(f"image= must name an image fixture, got {image!r}")
     platform = _platform(kwargs.get("platform"), "platform=", reject)
+    if kind.takes_args:  # no dict of limits: the arguments are the kind's own
+        fields = _fields(kind.parse, tuple(args), kwargs, reject)
+        return Check(kind=kind.name, marker=text, image=image, platform=platform, **fields)
     if not (args and isinstance(args[0], Mapping)):
         fields = _fields(kind.parse, args[0] if args else None, kwargs, reject)
         return Check(kind=kind.name, marker=text, image=image, platform=platform, **fields)

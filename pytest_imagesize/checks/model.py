@@ -40,7 +40,10 @@ class Check:
     warn: int | None = None
     floor: int = 0
     scope: Scope | None = None  # growth: "image" or "own" (None: the ini default, else "image")
-    allow: tuple[str, ...] = ()  # go_build_hygiene: rules not applied
+    allow: tuple[str, ...] = ()  # go_build_hygiene: rules not applied; forbid_packages: names let through
+    patterns: tuple[str, ...] = ()  # forbid_packages: the name globs forbidden
+    ecosystems: tuple[str, ...] = ()  # forbid_packages: the ecosystems looked at (empty: every one)
+    strict: bool = False  # forbid_packages: an image without a package database fails (else warns)
     platform: str | None = None  # platform=: the one platform checked (None: every platform)
     # limits per platform ({"linux/amd64": "8MB", "*": "9MB"} as written): (platform or "*",
     # limit) pairs; ``limit`` is then None and each platform is checked against its own
@@ -167,6 +170,7 @@ class CheckKind:
     distinct_by: tuple[str, ...] = ()  # Check fields that make two markers measure different things
     at_least: bool = False  # the actual must be >= the limit (else <=)
     takes_limit: bool = True  # the marker's one positional argument; False: none
+    takes_args: bool = False  # positional arguments, any number, handed to ``parse`` as a tuple
     # presentation
     label: str  # what is checked, in words: "size", "layers", "Go build hygiene"
     unit: Unit  # how the limit and actual values read (see Unit)
@@ -180,7 +184,7 @@ class CheckKind:
         """For ``pytest --markers``: every kind also takes ``platform=`` and, in place of a limit,
         a dict of limits per platform."""
         per_platform = "; platform= checks one platform of a multi-platform image"
-        if self.takes_limit:
+        if self.takes_limit and not self.takes_args:
             per_platform += ", a dict {platform: limit} ('*': the rest) sets a limit per platform"
         return f"{self.name}({self.signature}, platform=None): {self.help}{per_platform}"
 

@@ -64,8 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="exit 1 when an image is larger than a limit", formatter_class=_Formatter
     )
     check.add_argument("image", help=IMAGE_HELP)
-    check.add_argument("--max", required=True, help="limit, e.g. 5MB or 4.5MiB (MB = 1,000,000 bytes)")
+    check.add_argument("--max", help="limit, e.g. 5MB or 4.5MiB (MB = 1,000,000 bytes)")
     check.add_argument("--compressed", action="store_true", help="check the compressed (pull) size")
+    from . import packages
+
+    packages.add_check_options(check)
+    listed = packages.add_parser(sub, IMAGE_HELP, _Formatter)
     go = sub.add_parser(
         "go",
         help="the Go binaries in an image: what they are, where their bytes go",
@@ -89,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
         "multi-platform image is NAME[PLATFORM], e.g. app[linux/arm64]",
     )
     diff.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    for command in (inspect, check, go, diff):
+    for command in (inspect, check, go, diff, listed):
         command.add_argument("--no-cache", action="store_true", help="read the image's archive again")
         command.add_argument(
             "--platform", metavar="OS/ARCH", help="the platform of an index to measure, e.g. linux/arm64"
@@ -204,24 +208,40 @@ def _stored_check(args: argparse.Namespace) -> int | None:
     return 0
 
 
-def _check(args: argparse.Namespace) -> int:
-    quick = _stored_check(args)
+def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .packages import forbid_check
+
+    forbid = forbid_check(args)
+    if args.max is None and forbid is None:
+        parser.error("check: give --max LIMIT, --forbid-packages GLOB, or both")
+    quick = _stored_check(args) if forbid is None else None
     if quick is not None:
         return quick
     from ..checks import check_from_marker, evaluate
     from ..sizes import describe_size, format_size
 
-    try:
-        check = check_from_marker(
-            "max_image_size", [args.max], {"compressed": args.compressed}, text=f"--max {args.max}"
-        )
-    except MarkerError as exc:
-        raise ImageSizeError(f"--max {args.max!r}: {exc.problem}") from None
+    check = None
+    if args.max is not None:
+        try:
+            check = check_from_marker(
+                "max_image_size", [args.max], {"compressed": args.compressed}, text=f"--max {args.max}"
+            )
+        except MarkerError as exc:
+            raise ImageSizeError(f"--max {args.max!r}: {exc.problem}") from None
     failed = False
     with _measured(args) as (images, note):
         if note:
             print(note)
         for image in images:
+            if forbid is not None:
+                found = evaluate(forbid, image, "pytest-imagesize check")
+                if found.outcome == "passed":
+                    print(f"OK {image.name}: no forbidden packages")
+                else:
+                    print(f"{'FAIL' if found.outcome == 'failed' else 'WARN'} {image.name}: {found.message}")
+                    failed = failed or found.outcome == "failed"
+            if check is None:
+                continue
             outcome = evaluate(check, image, "pytest-imagesize check")
             if outcome.outcome == "failed":
                 print(f"FAIL {image.name}: {outcome.message}")
@@ -388,7 +408,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _diff(args, parser)
         if args.command == "go":
             return _go(args)
-        return _check(args) if args.command == "check" else _inspect(args)
+        if args.command == "packages":
+            from . import packages
+
+            with _measured(args) as (images, note):
+                return packages.run(args, images, note)
+        return _check(args, parser) if args.command == "check" else _inspect(args)
     except ImageSizeError as exc:
         print(f"pytest-imagesize: error: {exc}", file=sys.stderr)
         return 2

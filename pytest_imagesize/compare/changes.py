@@ -1,13 +1,14 @@
 """What changed between two image summaries (pure): a comparison pairs layers by diff ID (an
 inserted layer does not shift every other one) and lists the top movers of files, directories and
-Go modules and packages."""
+Go modules and packages, and OS and language packages."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..measure.packages.kept import PackageSummary
 from ..measure.summary import ImageSummary
 
 Status = Literal["added", "removed", "grown", "shrunk", "changed", "same"]
@@ -51,6 +52,41 @@ class GoMover:
 
 
 @dataclass(frozen=True)
+class PackageMover:
+    """An OS or language package that appeared, grew, shrank or went (``None``: absent there)."""
+
+    key: str  # "deb:libllvm19"
+    a: PackageSummary | None
+    b: PackageSummary | None
+    status: Status
+
+    @property
+    def delta(self) -> int:
+        return (self.b.size if self.b else 0) - (self.a.size if self.a else 0)
+
+    @property
+    def ecosystem(self) -> str:
+        return self.key.split(":", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.key.split(":", 1)[-1]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ecosystem": self.ecosystem,
+            "name": self.name,
+            "a": self.a.size if self.a else None,
+            "b": self.b.size if self.b else None,
+            "delta": self.delta,
+            "status": self.status,
+            "a_version": self.a.version if self.a else None,
+            "b_version": self.b.version if self.b else None,
+            "layer": self.b.layer if self.b else None,
+        }
+
+
+@dataclass(frozen=True)
 class Comparison:
     a: ImageSummary
     b: ImageSummary
@@ -59,6 +95,7 @@ class Comparison:
     dirs: list[Mover]
     go: list[GoMover]
     go_packages: list[GoMover]
+    packages: list[PackageMover] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -152,6 +189,36 @@ def _go_movers(a: Mapping[str, Mapping[str, int]], b: Mapping[str, Mapping[str, 
     return sorted(movers, key=lambda m: (-abs(m.delta), m.binary, m.module))
 
 
+def _package_movers(a: ImageSummary, b: ImageSummary) -> list[PackageMover]:
+    """Packages that changed, largest change first. Nothing when a side's packages are not known
+    (a baseline written before packages were read). A list that is not complete holds only the
+    largest packages: a package it lacks counts as absent only when it is larger than that list's
+    smallest entry (else it may simply have been below the cut)."""
+    if a.packages_complete is None or b.packages_complete is None:
+        return []
+
+    def lookup(key: str, side: ImageSummary, other: int) -> PackageSummary | bool | None:
+        if key in side.packages:
+            return side.packages[key]
+        if side.packages_complete or not side.packages:
+            return None
+        return None if other > min(p.size for p in side.packages.values()) else False
+
+    movers = []
+    for key in set(a.packages) | set(b.packages):
+        other_b = b.packages[key].size if key in b.packages else 0
+        other_a = a.packages[key].size if key in a.packages else 0
+        old, new = lookup(key, a, other_b), lookup(key, b, other_a)
+        if old is False or new is False:
+            continue  # below one side's cut: not known to have changed
+        assert not isinstance(old, bool) and not isinstance(new, bool)
+        old_size, new_size = (old.size if old else None), (new.size if new else None)
+        if old_size == new_size:
+            continue
+        movers.append(PackageMover(key, old, new, _status(old_size, new_size)))
+    return sorted(movers, key=lambda m: (-abs(m.delta), m.key))
+
+
 def compare(
     a: ImageSummary,
     b: ImageSummary,
@@ -172,4 +239,5 @@ def compare(
         dirs=_movers(a.dirs, b.dirs),
         go=_go_movers(a.go, b.go),
         go_packages=_go_movers(a.go_packages, b.go_packages),
+        packages=_package_movers(a, b),
     )

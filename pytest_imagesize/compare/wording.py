@@ -1,4 +1,4 @@
-"""Size changes explained in words: top file, directory, layer and Go module movers, and the base
+"""Size changes explained in words: top file, directory, layer, package and Go module movers, and the base
 image's drift told apart from the image's own change. Used by growth failures, the Markdown
 report and ``pytest-imagesize diff``."""
 
@@ -10,7 +10,7 @@ from ..ids import short_id
 from ..measure.summary import BaseSummary
 from ..sizes import format_size
 from ..text import shown
-from .changes import Comparison, Mover
+from .changes import Comparison, Mover, PackageMover
 
 MAX_LINES = 25
 
@@ -41,6 +41,28 @@ def _file_line(mover: Mover) -> str:
     return f"    {signed(mover.delta):>12}  {path} ({format_size(mover.a)} → {format_size(mover.b)})"
 
 
+def package_line(mover: PackageMover, comparison: Comparison) -> str:
+    """``+38 MB  package libllvm19 (deb) new in layer 3: RUN apt-get install ...``."""
+    what = f"package {shown(mover.name)} ({shown(mover.ecosystem)})"
+    if mover.status == "removed":
+        return f"    {signed(mover.delta):>12}  {what} gone"
+    layer = mover.b.layer if mover.b else None
+    layers = comparison.b.layers
+    where = ""
+    if layer is not None:
+        where = f" in layer {layer}"
+        if layer < len(layers) and layers[layer].instruction:
+            where += f": {shown(layers[layer].instruction)}"
+    if mover.status == "added":
+        return f"    {signed(mover.delta):>12}  {what} new{where}"
+    assert mover.a is not None and mover.b is not None
+    versions = ""
+    if mover.a.version != mover.b.version:
+        versions = f", {shown(mover.a.version or '?')} → {shown(mover.b.version or '?')}"
+    sizes = f"{format_size(mover.a.size)} → {format_size(mover.b.size)}"
+    return f"    {signed(mover.delta):>12}  {what} ({sizes}{versions})"
+
+
 def movers_lines(comparison: Comparison, max_lines: int = MAX_LINES) -> list[str]:
     """What moved most, a few lines per kind, at most ``max_lines`` in all."""
     lines: list[str] = []
@@ -59,6 +81,9 @@ def movers_lines(comparison: Comparison, max_lines: int = MAX_LINES) -> list[str
     if comparison.files:
         lines.append("  files that moved most:")
         lines += [_file_line(m) for m in comparison.files[:6]]
+    if comparison.packages:
+        lines.append("  packages that moved:")
+        lines += [package_line(m, comparison) for m in comparison.packages[:6]]
     grown_dirs = [m for m in comparison.dirs if m.delta > 0]
     if grown_dirs:
         lines.append("  directories that grew:")
@@ -109,4 +134,5 @@ def comparison_json(comparison: Comparison, a_label: str, b_label: str) -> dict[
             {"binary": m.binary, "package": m.module, "a": m.a, "b": m.b, "delta": m.delta}
             for m in comparison.go_packages
         ],
+        "packages": [m.to_json() for m in comparison.packages],
     }

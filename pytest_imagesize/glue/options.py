@@ -57,7 +57,7 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help="print a table of every image measured; --image-report=layers adds per-layer rows "
         "and the files that waste the most bytes; --image-report=go the Go binaries' top modules "
-        "and packages",
+        "and packages; --image-report=packages the largest OS and language packages",
     )
     add(
         "--image-report-json",
@@ -249,8 +249,8 @@ def read_settings(config: pytest.Config) -> Settings:
     mode = option("image_report")
     if mode is not None and mode not in REPORT_MODES:  # argparse's choices= would take a test path
         raise pytest.UsageError(
-            f"--image-report={mode}: unknown mode; use --image-report, --image-report=layers "
-            "or --image-report=go"
+            f"--image-report={mode}: unknown mode; use --image-report, --image-report=layers, "
+            "--image-report=go or --image-report=packages"
         )
     explicit = option("image_baseline") or config.getini("imagesize_baseline")
     try:

@@ -235,8 +235,10 @@ class PytestRun:
             f"measured by {engine}; portable sizes (README: Size semantics); MB = 1,000,000 bytes; "
             "(c) = compressed size"
         )
-        if mode in ("layers", "go"):
-            lines_of = terminal.layer_lines if mode == "layers" else terminal.go_lines
+        if mode in ("layers", "go", "packages"):
+            from ..reports.packages import package_lines
+
+            lines_of = {"layers": terminal.layer_lines, "go": terminal.go_lines}.get(mode, package_lines)
             for image in self.session.images.values():
                 reporter.write_line("")
                 try:

@@ -18,11 +18,11 @@ from .cache import AnalysisCache
 from .layers import FileTree, HiddenCopy, LayerStats, Merged, layer_history, merge
 
 if TYPE_CHECKING:
-    from .archive import ArchiveScan, KnownLayers, LayerScan
+    from .archive import ArchiveScan, FileProbe, KnownLayers, LayerScan
     from .go.model import GoBinary
     from .packages.model import ImagePackages
 
-CACHE_VERSION = 6  # bump whenever what is measured or how changes
+CACHE_VERSION = 7  # bump whenever what is measured or how changes
 
 
 @dataclass
@@ -100,6 +100,31 @@ def _possible(layers: list[LayerStats], rows: list[Any], hidden: list[HiddenCopy
     return final + sum(la.wasted for la in layers) == sum(la.written for la in layers)
 
 
+def assemble(merged: Merged, scan: ArchiveScan, config: Any) -> ImageAnalysis:
+    """The analysis of the merged layers: Go binaries and package databases of the final
+    filesystem, from what the probe kept of each layer."""
+    from .packages.read import read_packages
+
+    packages = read_packages(merged.files, lambda record: scan.layers[record.layer].probed.get(record.path))
+    return ImageAnalysis(
+        merged.layers,
+        merged.files,
+        merged.hidden,
+        layer_history(config, len(scan.layers)),
+        _surviving_go_binaries(merged, scan),
+        packages,
+    )
+
+
+def image_probe() -> FileProbe:
+    """The probe of one image read: package database files, then Go binaries."""
+    from .archive import Probes
+    from .go.probe import GoProbe
+    from .packages.probe import PackageProbe
+
+    return Probes(PackageProbe(), GoProbe())
+
+
 def _surviving_go_binaries(merged: Merged, scan: ArchiveScan) -> list[GoBinary]:
     """The Go binaries of the final filesystem: a copy a later layer hid or deleted is not one."""
     from .go.model import GoBinary
@@ -157,7 +182,7 @@ def layer_from_json(data: Any, diff_id: str) -> LayerScan | None:
             compressed_size=int(data["compressed"]),
             diff_id=diff_id,
             tar_size=int(data["tar_size"]),
-            probed={str(path): _go_binary(found) for path, found in data["probed"].items()},
+            probed={str(path): _probed(found) for path, found in data["probed"].items()},
         )
     except (AttributeError, KeyError, TypeError, ValueError):
         return None  # a damaged cache entry is recomputed, never trusted
@@ -172,7 +197,12 @@ def _portable(entries: list[Any]) -> int:
     )
 
 
-def _go_binary(data: Any) -> GoBinary:
+def _probed(data: Any) -> Any:
+    """What the probe kept of a file, from its cache form: a package database file or a Go binary."""
+    from .packages.probe import DbFile, is_db_json
+
+    if is_db_json(data):
+        return DbFile.from_json(data)
     from .go.model import GoBinary
 
     return GoBinary.from_json(data)
@@ -211,11 +241,11 @@ def _stale(cache: AnalysisCache, key: str) -> None:
 
 
 def _read(engine: Engine, image_id: str, known: KnownLayers | None) -> ArchiveScan:
-    """One pass over the image's archive; Go binaries are read in the same pass."""
+    """One pass over the image's archive; Go binaries and package databases are read in the same
+    pass."""
     from .archive import read_archive
-    from .go.probe import GoProbe
 
-    probe = GoProbe()  # its process loads the Go reader while the engine prepares the archive
+    probe = image_probe()  # the Go probe's process loads its reader while the engine prepares the archive
     try:
         return read_archive(engine.save(image_id), known=known, probe=probe)
     finally:
@@ -259,14 +289,7 @@ def read_image_archive(
         raise ImageNotFound(f"image {label} {exc}") from None
     except ImageSizeError as exc:
         raise type(exc)(f"image {label}: {exc}") from None
-    merged = merge(scan)
-    analysis = ImageAnalysis(
-        merged.layers,
-        merged.files,
-        merged.hidden,
-        layer_history(scan.config, len(scan.layers)),
-        _surviving_go_binaries(merged, scan),
-    )
+    analysis = assemble(merge(scan), scan, scan.config)
     if len(analysis.layers) != layer_count:
         raise ImageSizeError(
             f"image {label}: its archive has {len(analysis.layers)} layers but the engine "

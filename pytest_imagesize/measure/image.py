@@ -287,6 +287,8 @@ class Image:
         __tracebackhide__ = True
         analysis = self.analysis() if files else self._analysis
         layers = self.layers
+        from .packages.kept import kept
+        from .packages.kept import summaries as package_summaries
         from .summary import ImageSummary, LayerSummary, directory_totals, file_manifest, manifest_complete
 
         manifest = file_manifest(analysis.files, self.size) if analysis else {}
@@ -308,6 +310,10 @@ class Image:
             if analysis
             else {},
             go_packages=self._own_go_packages(analysis) if analysis else {},
+            packages=package_summaries(analysis.packages) if analysis else {},
+            packages_complete=(
+                len(kept(analysis.packages)) == len(analysis.packages.packages) if analysis else None
+            ),
         )
 
     def _own_go_packages(self, analysis: ImageAnalysis) -> dict[str, dict[str, int]]:

@@ -23,13 +23,14 @@ from ..sizes import format_size
 from .analysis import (
     ImageAnalysis,
     _stale,
-    _surviving_go_binaries,
+    assemble,
+    image_probe,
     layer_from_json,
     layer_key,
     layer_to_json,
 )
 from .cache import AnalysisCache
-from .layers import layer_history, merge
+from .layers import merge
 from .stored import stored_compressed
 
 if TYPE_CHECKING:
@@ -135,14 +136,7 @@ class SourceBlobs:
         from .archive import ArchiveScan
 
         archive = ArchiveScan(layers=[scans[i] for i in range(count)], config=self._config)
-        merged = merge(archive)
-        analysis = ImageAnalysis(
-            merged.layers,
-            merged.files,
-            merged.hidden,
-            layer_history(self._config, count),
-            _surviving_go_binaries(merged, archive),
-        )
+        analysis = assemble(merge(archive), archive, self._config)
         if cache is not None:
             self._store(cache, archive.layers, wanted)
             cache.set(key, analysis.to_json())
@@ -196,7 +190,6 @@ class SourceBlobs:
     def _read(self, wanted: list[int]) -> list[LayerScan]:
         """The layers at ``wanted`` read from the source's blobs, in that order."""
         from .archive import ArchiveError, read_blobs
-        from .go.probe import GoProbe
 
         manifest = self._manifest
         if len(wanted) < len(manifest.layers):
@@ -214,7 +207,7 @@ class SourceBlobs:
             blobs: BlobSource = self._source.blobs(manifest)
             if step is not None:
                 blobs = CountedBlobs(blobs, step, self._name, total, len(manifest.layers))
-            scan = read_blobs(blobs, probe=GoProbe())
+            scan = read_blobs(blobs, probe=image_probe())
         except ArchiveError as exc:
             raise ImageSizeError(f"image {self._label}: {exc}") from None
         if len(scan.layers) != len(wanted):

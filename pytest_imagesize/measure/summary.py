@@ -12,8 +12,12 @@ import heapq
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .layers import FileRecord
+
+if TYPE_CHECKING:
+    from .packages.kept import PackageSummary
 
 TOP_FILES = 200
 FILE_SHARE = 0.01
@@ -53,6 +57,10 @@ class ImageSummary:
     dirs: Mapping[str, int] = field(default_factory=dict)  # directory (depth <= 3) -> bytes
     go: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # binary -> module -> bytes
     go_packages: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # binary -> package -> bytes
+    # OS and language packages by "ecosystem:name" (the largest, see packages.kept), and whether
+    # that lists every package (None: not known, e.g. a baseline written before packages were read)
+    packages: Mapping[str, PackageSummary] = field(default_factory=dict)
+    packages_complete: bool | None = None
 
 
 def file_manifest(files: Iterable[FileRecord], total: int) -> dict[str, int]:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ..engine.protocol import Engine
     from ..progress import ProgressSink
     from ..sources.engine_index import StoredIndex
-    from ..sources.model import ImageManifest, ImageSource
+    from ..sources.model import ImageSource
     from .cache import AnalysisCache
     from .image import Image
 

@@ -29,6 +29,7 @@ from ..atomic import write_atomic
 from ..checks import KINDS, CheckKind
 from ..sizes import format_size
 from ..text import shown
+from .html_packages import packages_section, with_package_trees
 
 __all__ = ["PALETTE", "embed_json", "render", "write"]
 
@@ -474,6 +475,7 @@ def _image(index: int, image: Mapping[str, Any], checks: Sequence[Mapping[str, A
         f"{_baseline(image.get('baseline'))}"
         f"{treemap_html}"
         f"{_go_table(image.get('go_binaries'), isinstance(treemap, Mapping))}"
+        f"{packages_section(image.get('packages'), layers)}"
         f"<h3>Wasted copies</h3>{_wasted_table(wasted, layers)}"
         f"<h3>Layers</h3>{_layers_table(layers)}"
         "</section>"
@@ -492,6 +494,7 @@ def _palette_css() -> str:
 def render(document: Mapping[str, Any]) -> str:
     """The report page for a JSON report document (schema version 3 or 2, with ``treemap`` and
     ``wasted_files`` per image)."""
+    document = with_package_trees(document)
     images: list[Mapping[str, Any]] = list(document.get("images") or [])
     checks: list[Mapping[str, Any]] = list(document.get("checks") or [])
     by_image: dict[str, list[Mapping[str, Any]]] = {}

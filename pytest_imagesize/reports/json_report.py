@@ -13,6 +13,7 @@ from ..baseline import BaselineEntry, lookup
 from ..checks import Outcome
 from ..engine.protocol import EngineInfo
 from ..measure.image import Image
+from ..measure.packages.kept import by_ecosystem, kept
 
 JSON_VERSION = 3
 
@@ -51,8 +52,25 @@ def image_json(image: Image) -> dict[str, Any]:
         "wasted_bytes": analysis.wasted_bytes if analysis else None,
         "efficiency": analysis.efficiency if analysis else None,
         "go_binaries": [binary.to_json() for binary in image.go_binaries] if analysis else None,
-        "packages": None,  # not measured yet
+        "packages": packages_json(image) if analysis else None,
         "changes": None,  # not measured yet: movers against the baseline entry
+    }
+
+
+def packages_json(image: Image) -> dict[str, Any]:
+    """The image's packages: each of at least 1 % of its regular-file bytes plus the 50 largest
+    (``complete``: that is every one), totals per ecosystem, the bytes no package owns."""
+    report = image.package_report
+    shown = kept(report)
+    return {
+        "packages": [p.to_json() for p in shown],
+        "complete": len(shown) == len(report.packages),
+        "count": len(report.packages),
+        "by_ecosystem": by_ecosystem(report),
+        "unowned": report.unowned,
+        "total": report.total,
+        "databases": list(report.databases),
+        "warnings": list(report.warnings),
     }
 
 

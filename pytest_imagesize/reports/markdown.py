@@ -18,9 +18,12 @@ def markdown(
     engine: EngineInfo | None,
     notes: Sequence[str] = (),
     details: Mapping[str, Sequence[str]] | None = None,
+    packages: Sequence[str] = (),
 ) -> str:
     """A Markdown table for a pull-request comment or a CI step summary; ``notes`` (base image
-    drift, base/own sizes) follow it, then a collapsed block of top movers per grown image."""
+    drift, base/own sizes) follow it, then a collapsed block of top movers per grown image, then
+    the blocks of the largest packages per image (``packages``: lines from
+    ``reports.packages.markdown_lines``)."""
     lines = [
         "### Image sizes",
         "",
@@ -44,7 +47,7 @@ def markdown(
         lines.append("| " + " | ".join(shown(str(c)).replace("|", "\\|") for c in cells) + " |")
     if notes:
         lines.append("")
-        lines += [f"- {_inline(note)}" for note in notes]
+        lines += [f"- {inline(note)}" for note in notes]
     for name, movers in (details or {}).items():
         if movers:
             summary = (
@@ -60,6 +63,7 @@ def markdown(
                 "",
                 "</details>",
             ]
+    lines += packages
     if engine is not None:
         lines += ["", f"Measured by {engine.describe()}. MB = 1,000,000 bytes; (c) = compressed (pull) size."]
     return "\n".join(lines) + "\n"
@@ -68,7 +72,7 @@ def markdown(
 _MARKUP = re.compile(r"([\\`*_\[\]|#@!~])")  # what Markdown (GitHub's) would read as markup
 
 
-def _inline(text: str) -> str:
+def inline(text: str) -> str:
     """``text`` as literal Markdown inline text: shown safely, HTML entities and markup escaped."""
     escaped = shown(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MARKUP.sub(r"\\\1", escaped)

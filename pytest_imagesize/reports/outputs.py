@@ -42,7 +42,15 @@ def write_report_files(
             problems.append(f"pytest-imagesize: cannot write the JSON report {json_path}: {_why(exc)}")
     summary = env.get("GITHUB_STEP_SUMMARY")
     if markdown_path is not None or summary:
-        text = markdown.markdown(rows, engine, notes, details)
+        from .packages import markdown_lines
+
+        packages = [
+            line
+            for image in document.get("images", [])
+            if image.get("packages") and image["packages"].get("databases")
+            for line in markdown_lines(str(image["name"]), image["packages"])
+        ]
+        text = markdown.markdown(rows, engine, notes, details, packages)
         if markdown_path is not None:
             try:
                 write_atomic(markdown_path, text)

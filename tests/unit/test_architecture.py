@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engine", ("engine",)),
     ("base", ("errors", "sizes", "atomic", "progress", "ids", "text", "statedir")),
 ]
-PURE = ("measure.archive", "measure.layers", "measure.paths", "measure.go")
+PURE = ("measure.archive", "measure.layers", "measure.paths", "measure.go", "measure.packages")
 
 
 def module_name(path: Path) -> str:

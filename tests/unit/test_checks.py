@@ -109,6 +109,11 @@ BAD_MARKERS: list[tuple[str, tuple[Any, ...], dict[str, Any], str]] = [
     ("go_build_hygiene", (), {"allow": "bogus"}, "'bogus',): name rules among 'test-binary', "),
     ("go_build_hygiene", (), {"allow": 3}, "allow=3: name rules among"),
     ("go_build_hygiene", (), {"floor": 1}, "unknown argument floor (allowed: allow, image)"),
+    ("forbid_packages", (), {}, "give the forbidden package names as globs"),
+    ("forbid_packages", ("gcc*", 3), {}, "give the forbidden package names as globs"),
+    ("forbid_packages", ("gcc*",), {"ecosystem": "dpkg"}, "ecosystem='dpkg': name one or a tuple of 'deb'"),
+    ("forbid_packages", ("gcc*",), {"allow": 3}, "allow=3: give package name globs"),
+    ("forbid_packages", ("gcc*",), {"strict": "yes"}, "strict= must be True or False"),
 ]
 
 
@@ -122,7 +127,7 @@ def test_every_kind_is_validated_and_evaluated_here() -> None:
     assert {kind for kind, *_ in GOOD_MARKERS} == set(KINDS)
     # growth needs a baseline (test_growth_at_and_around_the_limit_and_floor); Go hygiene has no
     # limit (test_go_hygiene_of_an_image_without_go_binaries)
-    no_limit = {"max_image_growth"} | ({"go_build_hygiene"} if HYGIENE else set())
+    no_limit = {"max_image_growth", "forbid_packages"} | ({"go_build_hygiene"} if HYGIENE else set())
     assert {kind for kind, *_ in AROUND_THE_LIMIT} | no_limit == set(KINDS)
 
 
@@ -175,6 +180,13 @@ GOOD_MARKERS: list[tuple[str, tuple[Any, ...], dict[str, Any], dict[str, Any]]] 
     ("max_image_growth", (2.5,), {"floor": "1MB", "compressed": True}, {"limit": 2.5, "floor": 1_000_000}),
     ("go_build_hygiene", (), {}, {"limit": None, "allow": ()}),
     ("go_build_hygiene", (), {"allow": ["trimpath", "static"]}, {"allow": ("static", "trimpath")}),
+    ("forbid_packages", ("gcc*", "*-dev"), {}, {"patterns": ("gcc*", "*-dev"), "ecosystems": ()}),
+    (
+        "forbid_packages",
+        ("apt",),
+        {"ecosystem": "deb", "allow": "apt"},
+        {"ecosystems": ("deb",), "allow": ("apt",)},
+    ),
 ]
 
 
@@ -471,6 +483,10 @@ def test_the_closest_marker_of_each_measure_wins() -> None:
             if HYGIENE
             else []
         )
+        + [
+            marker("forbid_packages", "gcc*", "*-dev"),
+            marker("forbid_packages", "apt", ecosystem="deb"),  # shadowed (globs and ecosystem= do not count)
+        ]
     )
     assert [(c.kind, c.limit, c.compressed, c.image) for c in checks] == [
         ("max_image_size", 5_000_000, False, None),
@@ -481,9 +497,11 @@ def test_the_closest_marker_of_each_measure_wins() -> None:
         ("min_image_efficiency", 0.9, False, None),
         ("max_image_growth", 5.0, False, None),
         ("max_image_growth", 2.0, True, None),
-    ] + ([("go_build_hygiene", None, False, None)] if HYGIENE else [])
+    ] + ([("go_build_hygiene", None, False, None)] if HYGIENE else []) + [
+        ("forbid_packages", None, False, None)
+    ]
     if HYGIENE:
-        assert checks[-1].allow == ("static",)
+        assert checks[-2].allow == ("static",)
     assert {kind for kind, _, _ in (marker(k) for k in KINDS)} == {c.kind for c in checks}
 
 
@@ -550,6 +568,7 @@ def test_the_json_document_of_every_kind_is_strict_json(image: Image) -> None:
     ]
     if HYGIENE:
         outcomes.append(run(image, "go_build_hygiene"))
+    outcomes.append(run(image, "forbid_packages", "gcc*"))  # no package database: warned
     empty, _ = measured(FakeImage.from_layers([{"etc": ("dir",)}]), name="empty")
     doc = document(image.engine, {"app": image, "empty": empty}, outcomes, entries)
     text = json.dumps(doc, allow_nan=False)
@@ -558,7 +577,7 @@ def test_the_json_document_of_every_kind_is_strict_json(image: Image) -> None:
     assert {c["kind"] for c in checks} == set(KINDS)
     assert [c["outcome"] for c in checks] == [
         "failed", "warned", "passed", "passed", "failed", "failed", "failed", "passed", "passed",
-    ] + ["passed"] * HYGIENE  # fmt: skip
+    ] + ["passed"] * HYGIENE + ["warned"]  # fmt: skip
     growth = checks[6]
     assert (growth["actual"], growth["baseline"], growth["delta"], growth["note"]) == (None, 0, SIZE, "")
     assert (checks[8]["actual"], checks[8]["note"], checks[8]["delta"]) == (None, "new", None)

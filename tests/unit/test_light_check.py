@@ -17,6 +17,7 @@ from ..support.fake_engine import FakeImage
 LIGHT = {
     "pytest_imagesize",
     "pytest_imagesize.cli",
+    "pytest_imagesize.cli.packages",  # the parser's packages options (checks load only when asked for)
     "pytest_imagesize.errors",
     "pytest_imagesize.measure",
     "pytest_imagesize.measure.index",

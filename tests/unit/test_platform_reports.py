@@ -113,7 +113,7 @@ def test_json_version_3_fields(ran: ImageSizeSession, app: ImageIndex) -> None:
     assert (amd["name"], amd["platform"], amd["source"]) == ("app[linux/amd64]", "linux/amd64", "registry")
     assert arm["platform"] == "linux/arm64"
     assert amd["config_size"] == app["linux/amd64"].config_size and amd["config_size"] > 0
-    assert (amd["packages"], amd["changes"]) == (None, None)
+    assert (amd["packages"]["databases"], amd["changes"]) == ([], None)  # analysed: no package database
     assert [(c["image"], c["platform"]) for c in doc["checks"]] == [
         ("app[linux/amd64]", "linux/amd64"),
         ("app[linux/arm64]", "linux/arm64"),

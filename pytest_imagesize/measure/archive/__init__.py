@@ -44,7 +44,7 @@ from .model import (
     TarEntry,
     link_size,
 )
-from .probe import PROBE_BUFFER, PROBE_HELD, FileProbe
+from .probe import PROBE_BUFFER, PROBE_HELD, FileProbe, Probes
 from .reader import read_archive, read_blobs
 from .save import PREFETCH, PREFETCH_COMPRESSED, SaveStream
 from .source import Blob, BlobInfo, BlobSource, ImageLayout
@@ -74,6 +74,7 @@ __all__ = [
     "LayerGuessMissed",
     "LayerScan",
     "Prefetched",
+    "Probes",
     "SaveStream",
     "TarEntry",
     "default_workers",

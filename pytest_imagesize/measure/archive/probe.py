@@ -31,8 +31,41 @@ class FileProbe:
     def take(self, path: str, data: bytes | bytearray) -> Any:
         return None
 
+    def needle_for(self, path: str, size: int, head: bytes) -> bytes | tuple[bytes, ...]:
+        """The ``needle`` of a file ``wants`` said yes to (a probe made of others picks theirs)."""
+        return self.needle
+
     def close(self) -> None:
         """The image is read (or its reading failed): let go of what ``take`` needed."""
+
+
+class Probes(FileProbe):
+    """Several probes in one read: a file goes to the first of them that wants it (each probe's
+    ``wants`` depends only on the path, size and first bytes, so ``take`` asks again)."""
+
+    def __init__(self, *probes: FileProbe) -> None:
+        self._probes = probes
+
+    def _which(self, path: str, size: int, head: bytes) -> FileProbe | None:
+        for probe in self._probes:
+            if probe.wants(path, size, head):
+                return probe
+        return None
+
+    def wants(self, path: str, size: int, head: bytes) -> bool:
+        return self._which(path, size, head) is not None
+
+    def needle_for(self, path: str, size: int, head: bytes) -> bytes | tuple[bytes, ...]:
+        probe = self._which(path, size, head)
+        return b"" if probe is None else probe.needle_for(path, size, head)
+
+    def take(self, path: str, data: bytes | bytearray) -> Any:
+        probe = self._which(path, len(data), bytes(data[:PROBE_HEAD]))
+        return None if probe is None else probe.take(path, data)
+
+    def close(self) -> None:
+        for probe in self._probes:
+            probe.close()
 
 
 class ShortFile(Exception):
@@ -81,7 +114,7 @@ def probe_file(
     head = source.read(min(PROBE_HEAD, stored))
     if probe.wants(entry.path, entry.size, head):
         try:
-            data = held.fill(source, head, stored, probe.needle)
+            data = held.fill(source, head, stored, probe.needle_for(entry.path, entry.size, head))
         except ShortFile:
             raise ArchiveError(f"layer {scan.key} is truncated") from None
         if data is None:
@@ -110,6 +143,9 @@ class BackgroundProbe(FileProbe):
     @property
     def needle(self) -> bytes | tuple[bytes, ...]:  # type: ignore[override]
         return self._inner.needle
+
+    def needle_for(self, path: str, size: int, head: bytes) -> bytes | tuple[bytes, ...]:
+        return self._inner.needle_for(path, size, head)
 
     def take(self, path: str, data: bytes | bytearray) -> Any:
         while self._pending and (len(self._pending) >= 2 or self._held + len(data) > PROBE_HELD):

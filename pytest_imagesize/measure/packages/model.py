@@ -7,6 +7,7 @@ that it owns, each inode once. ``claimed_size`` is what its own database says (d
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ class Package:
     files: int = 0  # how many of the regular files it owns exist in the image
     layers: tuple[int, ...] = ()  # indexes (from 0, image order) of the layers that wrote its files
     within: str | None = None  # "deb:python3-yaml": a language package whose files an OS package owns
+    layer_sizes: tuple[int, ...] = ()  # its measured bytes written by each of ``layers`` (same order)
 
     @property
     def key(self) -> str:
@@ -44,6 +46,7 @@ class Package:
             "files": self.files,
             "layers": list(self.layers),
             "within": self.within,
+            "layer_sizes": list(self.layer_sizes),
         }
 
     @classmethod
@@ -59,6 +62,7 @@ class Package:
             files=int(data.get("files") or 0),
             layers=tuple(int(i) for i in data.get("layers") or ()),
             within=None if data.get("within") is None else str(data["within"]),
+            layer_sizes=tuple(int(n) for n in data.get("layer_sizes") or ()),
         )
 
 
@@ -84,8 +88,18 @@ class ImagePackages:
         return bool(self.databases)
 
     def get(self, name: str, ecosystem: str | None = None) -> Package | None:
+        """The package called ``name`` (a Python distribution's name compared as pip does:
+        ``PyYAML``, ``pyyaml``; ``charset_normalizer``, ``charset-normalizer``), or None."""
         for package in self.packages:
             if package.name == name and (ecosystem is None or package.ecosystem == ecosystem):
+                return package
+        wanted = _pep503(name)
+        for package in self.packages:
+            if (
+                package.ecosystem == "python"
+                and ecosystem in (None, "python")
+                and _pep503(package.name) == wanted
+            ):
                 return package
         return None
 
@@ -107,3 +121,7 @@ class ImagePackages:
             databases=[str(d) for d in data["databases"]],
             warnings=[str(w) for w in data["warnings"]],
         )
+
+
+def _pep503(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()

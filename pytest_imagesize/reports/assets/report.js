@@ -66,7 +66,7 @@
   function Treemap(section, image) {
     this.section = section;
     this.image = image;
-    this.box = section.querySelector(".treemap");
+    this.box = section.querySelector(".treemap, .pkgmap"); // the files' map comes first
     this.crumbs = section.querySelector(".crumbs");
     this.up = section.querySelector(".tm-up");
     this.layers = image.layers || [];
@@ -259,6 +259,16 @@
     var image = documentData.images[Number(section.getAttribute("data-index"))];
     if (!image || !image.treemap || !section.querySelector(".treemap")) return;
     var map = new Treemap(section, image);
+    maps.push(map);
+    map.draw();
+  });
+
+  // each image's packages: a second treemap (ecosystems, then packages) in the same section
+  document.querySelectorAll("section.image[data-index] .tm-packages").forEach(function (wrapper) {
+    var section = wrapper.closest("section.image");
+    var image = documentData.images[Number(section.getAttribute("data-index"))];
+    if (!image || !image.package_treemap) return;
+    var map = new Treemap(wrapper, { treemap: image.package_treemap, layers: image.layers });
     maps.push(map);
     map.draw();
   });

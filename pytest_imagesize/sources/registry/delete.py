@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from ..manifests import ACCEPT, MAX_MANIFEST, digest_of
 from ..model import SourceError
 from .client import RegistryClient, parse_challenge
-from .transport import TLSFailure, TransportError
 from .reference import RegistryOptions, parse_reference
+from .transport import TLSFailure, TransportError
 
 
 @dataclass(frozen=True)
