@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
         "multi-platform image is NAME[PLATFORM], e.g. app[linux/arm64]",
     )
     diff.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    from .comment import add_parser as add_comment
+
+    add_comment(sub)
     for command in (inspect, check, go, diff):
         command.add_argument("--no-cache", action="store_true", help="read the image's archive again")
         command.add_argument(
@@ -362,6 +365,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _diff(args, parser)
         if args.command == "go":
             return _go(args)
+        if args.command == "comment":
+            from .comment import run
+
+            return run(args)
         return _check(args) if args.command == "check" else _inspect(args)
     except ImageSizeError as exc:
         print(f"pytest-imagesize: error: {exc}", file=sys.stderr)

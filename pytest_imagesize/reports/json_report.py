@@ -13,6 +13,7 @@ from ..baseline import BaselineEntry, lookup
 from ..checks import Outcome
 from ..engine.protocol import EngineInfo
 from ..measure.image import Image
+from .changes_json import changes_json
 
 JSON_VERSION = 3
 
@@ -52,7 +53,7 @@ def image_json(image: Image) -> dict[str, Any]:
         "efficiency": analysis.efficiency if analysis else None,
         "go_binaries": [binary.to_json() for binary in image.go_binaries] if analysis else None,
         "packages": None,  # not measured yet
-        "changes": None,  # not measured yet: movers against the baseline entry
+        "changes": None,  # movers against the baseline entry (document(): reports/changes_json.py)
     }
 
 
@@ -72,6 +73,11 @@ def baseline_json(image: Image, entry: BaselineEntry | None) -> dict[str, Any] |
     }
 
 
+def _image_entry(name: str, image: Image, entry: BaselineEntry | None) -> dict[str, Any]:
+    changes = changes_json(image, entry, name)  # first: it reads a grown image's archive
+    return {**image_json(image), "baseline": baseline_json(image, entry), "changes": changes}
+
+
 def document(
     engine: EngineInfo | None,
     images: Mapping[str, Image],
@@ -82,9 +88,6 @@ def document(
     return {
         "version": JSON_VERSION,
         "engine": engine.to_json() if engine else None,
-        "images": [
-            {**image_json(image), "baseline": baseline_json(image, lookup(entries, name))}
-            for name, image in images.items()
-        ],
+        "images": [_image_entry(name, image, lookup(entries, name)) for name, image in images.items()],
         "checks": [o.to_json() for o in outcomes],
     }
