@@ -66,7 +66,7 @@ def signed(n: int) -> str:
 
 
 def _percent(delta: int, before: int) -> str:
-    return f" ({delta / before * 100:+.1f} %)" if before else ""
+    return f" ({delta / before * 100:+.1f} %)" if before and delta else ""
 
 
 @dataclass
@@ -209,7 +209,7 @@ def render(
     if failing:
         status = f"❌ **{len(failing)} of {len(report.checks)} size checks failed**"
     elif report.checks:
-        status = f"✅ **all {len(report.checks)} size checks passed**"
+        status = f"✅ **every size check passed** ({len(report.checks)})"
     else:
         status = "No size checks ran."
     if warned:
@@ -229,7 +229,7 @@ def render(
     tail = _Piece(["", *footer])
     checks_head = _Piece(["**Failing checks**", ""])
     table_head = _Piece(
-        ["", "| image | platform | size | change | compressed | verdict |", "|---|---|---:|---:|---:|---|"]
+        ["| image | platform | size | change | compressed | verdict |", "|---|---|---:|---:|---:|---|"]
     )
     details_head = _Piece(["", f"<details><summary>What grew: movers of {len(grown)} image(s)</summary>", ""])
     details_tail = _Piece(["</details>"])
@@ -249,7 +249,7 @@ def render(
             kept.append(piece)
         return kept, len(pieces) - len(kept)
 
-    kept_checks, cut_checks = take(checks, checks_head.size)
+    kept_checks, cut_checks = take(checks, checks_head.size + 1)
     kept_rows, cut_rows = take(rows, table_head.size)
     kept_movers, cut_movers = take(movers, details_head.size + details_tail.size)
     notes = []
@@ -265,7 +265,7 @@ def render(
         notes.append(f"> {cut_checks} of {len(checks)} failing check(s) left out to fit {limit_words}.")
     lines = list(head.lines)
     if kept_checks:
-        lines += checks_head.lines + [line for p in kept_checks for line in p.lines]
+        lines += checks_head.lines + [line for p in kept_checks for line in p.lines] + [""]
     if kept_rows:
         lines += table_head.lines + [line for p in kept_rows for line in p.lines]
     if kept_movers:
