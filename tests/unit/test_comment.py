@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ HOSTILE = [
 ]
 
 
-def changes(files: list[tuple[str, int | None, int | None]]) -> dict[str, Any]:
+def changes(files: Sequence[tuple[str, int | None, int | None]]) -> dict[str, Any]:
     return {
         "against": "baseline",
         "layers": [{"diff_id": "sha256:1", "status": "added", "size": 10, "instruction": "COPY x /"}],
@@ -181,7 +182,8 @@ def test_a_code_span_holds_any_name(name: str) -> None:
 
 
 def test_fifty_images_on_two_platforms_with_twenty_failing_checks_fit_with_movers_cut_first() -> None:
-    images, checks = [], []
+    images: list[dict[str, Any]] = []
+    checks: list[dict[str, Any]] = []
     for i in range(50):
         for platform in ("linux/amd64", "linux/arm64"):
             name = f"registry.example.com/team-{i:02d}/service-with-a-long-name-{i:02d}"
