@@ -62,9 +62,14 @@ def _parser() -> argparse.ArgumentParser:
         "multi-platform image is NAME[PLATFORM], e.g. app[linux/arm64]",
     )
     diff.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    from .comment import add_parser as add_comment
-
-    add_comment(sub)
+    comment = sub.add_parser("comment", help="print a pull-request comment (Markdown) for a JSON report")
+    comment.add_argument("report", help="the --image-report-json file of the pull request's run")
+    comment.add_argument(
+        "--against", metavar="BASE_REPORT", help="compare with this JSON report instead of the baseline"
+    )
+    comment.add_argument(
+        "--id", default="default", metavar="NAME", help="the hidden marker <!-- pytest-imagesize:NAME -->"
+    )
     for command in (inspect, check, go, diff):
         command.add_argument("--no-cache", action="store_true", help="read the image's archive again")
         command.add_argument(

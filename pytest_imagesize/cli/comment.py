@@ -9,33 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from ..errors import ImageSizeError
-from ..reports.comment import DEFAULT_ID, MARKER_NAME, render
+from ..reports.comment import MARKER_NAME, render
 from ..reports.comment_input import MAX_REPORT_BYTES, Report, against, parse_report
-
-
-def add_parser(sub: Any) -> None:
-    """The ``comment`` subcommand on ``sub`` (the parser's subparsers)."""
-    comment = sub.add_parser(
-        "comment",
-        help="print a pull-request comment (Markdown) for a JSON report, with a hidden marker "
-        "to find and update it by",
-    )
-    comment.add_argument("report", help="the --image-report-json file of the pull request's run")
-    comment.add_argument(
-        "--against",
-        metavar="BASE_REPORT",
-        help="compare with this JSON report (e.g. the target branch's) instead of the baseline",
-    )
-    comment.add_argument(
-        "--id",
-        default=DEFAULT_ID,
-        metavar="NAME",
-        help=f"the marker's name, <!-- pytest-imagesize:NAME --> (default {DEFAULT_ID}); one "
-        "comment per name, for several reports on one pull request",
-    )
 
 
 def read_report(path: Path) -> Report:

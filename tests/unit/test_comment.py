@@ -371,9 +371,14 @@ def test_the_json_report_carries_the_movers_against_the_baseline_entry() -> None
         ("/app/new", None, 4_000, "added"),
     ]
     assert [layer["status"] for layer in changes["layers"]] == ["added", "removed"]
-    assert changes["packages"] is None and changes["omitted"]["files"] == 0
+    assert changes["packages"] is None and changes["omitted"]["files"] == 0 and changes["files_compared"]
     assert doc["images"][0]["compressed_size"] is not None  # read for the movers, so reported too
     assert doc["images"][1]["changes"] is None  # no entry
+    # an image that did not grow is not read for its movers: sizes and layers only
+    same, _ = measured(FakeImage.from_layers([{"app/other": b"o" * 5_000}]), name="same")
+    unread = document(None, {"same": same}, [], {"same": entry})["images"][0]["changes"]
+    assert unread["files_compared"] is False and unread["files"] == unread["dirs"] == []
+    assert unread["size"]["delta"] < 0 and not same.analysed
     # the report's changes render as the comment's movers
     rendered = render(parse_report(json.dumps(copy.deepcopy(doc)).encode(), "r.json"))
     assert "- +10 KB file `/app/big` (20 KB → 30 KB)" in rendered
