@@ -383,3 +383,34 @@ def test_the_json_report_carries_the_movers_against_the_baseline_entry() -> None
     rendered = render(parse_report(json.dumps(copy.deepcopy(doc)).encode(), "r.json"))
     assert "- +10 KB file `/app/big` (20 KB → 30 KB)" in rendered
     assert "- +4 KB file `/app/new` (new)" in rendered
+
+
+def test_the_command_reads_no_more_than_the_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A report that never ends (a pipe fed 50 MB) is refused after the first 10 MB + 1 byte:
+    what the writer got into the pipe is that plus at most the pipe's buffer."""
+    import os
+    import threading
+
+    fifo = tmp_path / "report.json"
+    os.mkfifo(fifo)
+    written = 0
+
+    def feed() -> None:
+        nonlocal written
+        chunk = b" " * 65_536
+        with open(fifo, "wb", buffering=0) as pipe:
+            try:
+                while written < 50 * 1000 * 1000:
+                    pipe.write(chunk)
+                    written += len(chunk)
+            except BrokenPipeError:
+                pass
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        status, out, err = run_cli([str(fifo)], capsys)
+    finally:
+        writer.join()
+    assert (status, out) == (2, "") and "larger than 10 MB" in err
+    assert written < MAX_REPORT_BYTES + 2 * 1024 * 1024
