@@ -414,3 +414,13 @@ def test_the_command_reads_no_more_than_the_limit(tmp_path: Path, capsys: pytest
         writer.join()
     assert (status, out) == (2, "") and "larger than 10 MB" in err
     assert written < MAX_REPORT_BYTES + 2 * 1024 * 1024
+
+
+def test_the_reports_movers_keep_the_largest_twenty_of_each_kind() -> None:
+    before, _ = measured(FakeImage.from_layers([{"app/keep": b"k" * 5_000}]))
+    entry = BaselineEntry.of(before.summary(files=True), {"name": "docker"}, None, None)
+    files = {f"app/new{i:02d}": bytes(1_000 + i) for i in range(30)}
+    after, _ = measured(FakeImage.from_layers([{"app/keep": b"k" * 5_000, **files}]))
+    changes = document(None, {"app": after}, [], {"app": entry})["images"][0]["changes"]
+    assert [f["path"] for f in changes["files"]] == [f"/app/new{i:02d}" for i in range(29, 9, -1)]
+    assert changes["omitted"]["files"] == 10
