@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import ImageSizeError
 from ..measure.index import split_member_name
@@ -20,6 +20,7 @@ VERSIONS = (2, 3)
 VERDICTS = ("passed", "failed", "warned")
 MAX_REPORT_BYTES = 10 * 1000 * 1000
 MAX_ENTRIES = 100_000  # images, checks or movers of one list
+_T = TypeVar("_T")
 
 
 class ReportError(ImageSizeError):
@@ -214,8 +215,8 @@ class _Reader:
             before=before,
             compressed_before=compressed_before,
             changes=None if changes is None else self.changes(changes, f"{path}.changes"),
-            packages=self.packages(entry.get("packages"), f"{path}.packages"),
-            go_modules=self.go_modules(entry.get("go_binaries"), f"{path}.go_binaries"),
+            packages=self.optional(self.packages, entry.get("packages"), f"{path}.packages"),
+            go_modules=self.optional(self.go_modules, entry.get("go_binaries"), f"{path}.go_binaries"),
             layers=self.layers(entry.get("layers"), f"{path}.layers"),
         )
 
@@ -260,6 +261,13 @@ class _Reader:
             layers=layers,
             omitted=cut,
         )
+
+    def optional(self, read: Callable[[Any, str], _T | None], value: Any, path: str) -> _T | None:
+        """A field only ``--against`` compares: one of another shape counts as not measured."""
+        try:
+            return read(value, path)
+        except ReportError:
+            return None
 
     def packages(self, value: Any, path: str) -> dict[str, tuple[str, int]] | None:
         """An image's packages by ``ecosystem:name`` (None: not measured)."""

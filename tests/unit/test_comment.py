@@ -424,3 +424,13 @@ def test_the_reports_movers_keep_the_largest_twenty_of_each_kind() -> None:
     changes = document(None, {"app": after}, [], {"app": entry})["images"][0]["changes"]
     assert [f["path"] for f in changes["files"]] == [f"/app/new{i:02d}" for i in range(29, 9, -1)]
     assert changes["omitted"]["files"] == 10
+
+
+def test_packages_of_another_shape_count_as_not_measured() -> None:
+    """Package and Go module sizes serve ``--against`` only: a shape this version does not know
+    leaves them out instead of refusing the report."""
+    entry = image("app", 2_000, 1_000, packages={"reason": "not read"}, go_binaries=[{"path": 5}])
+    parsed = parse_report(report([entry], []), "r.json")
+    assert (parsed.images[0].packages, parsed.images[0].go_modules) == (None, None)
+    entry["packages"] = {"packages": [{"ecosystem": "deb", "name": "libc6", "size": 7, "within": None}]}
+    assert parse_report(report([entry], []), "r.json").images[0].packages == {"deb:libc6": ("libc6", 7)}
