@@ -76,7 +76,7 @@ def test_a_comment_from_a_real_report(pytester: pytest.Pytester, docker_client: 
     assert body.startswith("<!-- pytest-imagesize:default -->\n### Image sizes\n")
     assert "❌ **1 of 2 size checks failed**" in body
     failing = body.index("- ❌ `app` growth: ")
-    assert "+150 KB since the baseline, limit growth 5 %" in body[failing:].splitlines()[0]
+    assert "+150 KB since the baseline, limit 5 %, 32.5 % over" in body[failing:].splitlines()[0]
     assert failing < body.index("| image |") < body.index("<details>")
     assert "| `app` | - | 550 KB | +150 KB (+37.5 %) |" in body and "| ❌ failed |" in body
     assert "| `small` | - | 10 KB | ±0 |" in body and "| ✅ passed |" in body

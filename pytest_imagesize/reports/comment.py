@@ -106,7 +106,7 @@ def _check_line(check: CheckEntry) -> str:
         if check.delta is not None and record.unit == "percent":
             parts.append(f"{signed(int(check.delta))} since the baseline")
         if check.limit is not None:
-            parts.append(f"limit {record.limit_text(outcome)}")
+            parts.append(f"limit {record.limit_text(outcome).removeprefix(record.label + ' ')}")
             if outcome.headroom is not None and outcome.headroom < 0:
                 parts.append(outcome.headroom_text)
         detail = ": " + ", ".join(parts) if parts else ""
