@@ -65,6 +65,8 @@ lint: venv
 	$(BIN)/ruff check pytest_imagesize tests example_project benchmarks
 	$(BIN)/ruff format --check pytest_imagesize tests example_project benchmarks
 	$(BIN)/mypy
+	$(BIN)/zizmor --offline --persona pedantic example_project/.github/workflows
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows example_project/.github/workflows/*.yml
 
 # The documentation site (mkdocs.yml, docs/) into site/ (git-ignored); --strict turns every warning
 # (a broken link or anchor, a page missing from the nav) into a failure. Installs the docs extra.

@@ -93,6 +93,18 @@ def _parser() -> argparse.ArgumentParser:
         "multi-platform image is NAME[PLATFORM], e.g. app[linux/arm64]",
     )
     diff.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    comment = sub.add_parser(
+        "comment",
+        help="print a pull-request comment (Markdown) for a JSON report",
+        formatter_class=_Formatter,
+    )
+    comment.add_argument("report", help="the --image-report-json file of the pull request's run")
+    comment.add_argument(
+        "--against", metavar="BASE_REPORT", help="compare with this JSON report instead of the baseline"
+    )
+    comment.add_argument(
+        "--id", default="default", metavar="NAME", help="the hidden marker <!-- pytest-imagesize:NAME -->"
+    )
     for command in (inspect, check, go, diff, listed):
         command.add_argument("--no-cache", action="store_true", help="read the image's archive again")
         command.add_argument(
@@ -413,6 +425,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             with _measured(args) as (images, note):
                 return packages.run(args, images, note)
+        if args.command == "comment":
+            from .comment import run
+
+            return run(args)
         return _check(args, parser) if args.command == "check" else _inspect(args)
     except ImageSizeError as exc:
         print(f"pytest-imagesize: error: {exc}", file=sys.stderr)

@@ -14,6 +14,7 @@ from ..checks import Outcome
 from ..engine.protocol import EngineInfo
 from ..measure.image import Image
 from ..measure.packages.kept import by_ecosystem, kept
+from .changes_json import changes_json
 
 JSON_VERSION = 3
 
@@ -53,7 +54,7 @@ def image_json(image: Image) -> dict[str, Any]:
         "efficiency": analysis.efficiency if analysis else None,
         "go_binaries": [binary.to_json() for binary in image.go_binaries] if analysis else None,
         "packages": packages_json(image) if analysis else None,
-        "changes": None,  # not measured yet: movers against the baseline entry
+        "changes": None,  # movers against the baseline entry (document(): reports/changes_json.py)
     }
 
 
@@ -90,6 +91,11 @@ def baseline_json(image: Image, entry: BaselineEntry | None) -> dict[str, Any] |
     }
 
 
+def _image_entry(name: str, image: Image, entry: BaselineEntry | None) -> dict[str, Any]:
+    changes = changes_json(image, entry, name)  # first: it reads a grown image's archive
+    return {**image_json(image), "baseline": baseline_json(image, entry), "changes": changes}
+
+
 def document(
     engine: EngineInfo | None,
     images: Mapping[str, Image],
@@ -100,9 +106,6 @@ def document(
     return {
         "version": JSON_VERSION,
         "engine": engine.to_json() if engine else None,
-        "images": [
-            {**image_json(image), "baseline": baseline_json(image, lookup(entries, name))}
-            for name, image in images.items()
-        ],
+        "images": [_image_entry(name, image, lookup(entries, name)) for name, image in images.items()],
         "checks": [o.to_json() for o in outcomes],
     }
