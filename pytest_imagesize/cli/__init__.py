@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ImageSizeError, MarkerError
+from . import history
 
 if TYPE_CHECKING:
     from ..measure.image import Image
@@ -80,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--registry-ca", metavar="PATH", help="a CA certificate file trusted for registries"
         )
+    history.add_parser(sub)
     return parser
 
 
@@ -362,6 +364,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _diff(args, parser)
         if args.command == "go":
             return _go(args)
+        if args.command == "history":
+            return history.run(args)
         return _check(args) if args.command == "check" else _inspect(args)
     except ImageSizeError as exc:
         print(f"pytest-imagesize: error: {exc}", file=sys.stderr)

@@ -1,0 +1,310 @@
+"""Every committed version of the baseline file, read from git in three processes whatever the
+number of commits: ``git rev-parse`` (the repository, whether it is a shallow clone), ``git log
+--follow --raw`` (the commits that changed the file, renames followed, with each version's blob
+ID) and one ``git cat-file --batch`` for every blob (and the shallow boundary's commits, for how far
+the history goes). Each version is parsed by ``baseline.parse``, so every format the plugin reads
+is read here; a version that does not parse is skipped and named.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ..baseline import BaselineEntry, parse
+from ..errors import BaselineError, ImageSizeError
+from ..text import shown
+from .history import Commit, History, build
+
+REPORT_MAX_COMMITS = 300  # the HTML report's charts: the newest commits that changed the file
+_RECORD = "\x1e"
+_FIELD = "\x1f"
+_FORMAT = f"--format={_RECORD}%H{_FIELD}%cI{_FIELD}%s"
+
+
+class _GitFailed(Exception):
+    def __init__(self, stderr: str) -> None:
+        super().__init__(stderr)
+        self.stderr = stderr
+
+
+def _git(args: Sequence[str], cwd: Path, stdin: bytes = b"", timeout: float | None = None) -> bytes:
+    """git's output. Its input and errors go through temporary files, so that the output (a
+    hundred megabytes from ``cat-file``) is read in one go, not polled with the other pipes."""
+    env = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
+    with tempfile.TemporaryFile() as given, tempfile.TemporaryFile() as errors:
+        given.write(stdin)
+        given.seek(0)
+        try:
+            done = subprocess.run(
+                ["git", "-c", "log.showSignature=false", *args],
+                cwd=cwd,
+                stdin=given,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                env=env,
+                timeout=timeout,
+            )
+        except FileNotFoundError:
+            raise ImageSizeError("history: git is not installed (or not on PATH); install git") from None
+        except subprocess.TimeoutExpired:
+            raise ImageSizeError(f"history: git {args[0]} took longer than {timeout:g} s in {cwd}") from None
+        if done.returncode != 0:
+            errors.seek(0)
+            raise _GitFailed(errors.read(4000).decode("utf-8", "replace").strip())
+    return done.stdout
+
+
+def _existing_directory(path: Path) -> Path:
+    directory = path.parent
+    while not directory.is_dir() and directory != directory.parent:
+        directory = directory.parent
+    return directory
+
+
+def _log(
+    directory: Path, pathspec: str, revision: str | None, max_commits: int | None, timeout: float | None
+) -> list[tuple[Commit, str]]:
+    """The commits that changed the file, newest first, with the file's blob in each (a commit
+    that deleted it is left out)."""
+    args = ["--literal-pathspecs", "log", "-z", "--follow", "--no-abbrev", "--raw", "--no-color", _FORMAT]
+    if max_commits is not None:
+        args.append(f"--max-count={max_commits}")
+    args += [revision or "HEAD", "--", pathspec]
+    out = _git(args, directory, timeout=timeout).decode("utf-8", "surrogateescape")
+    found = []
+    for record in out.split(_RECORD)[1:]:
+        header, _, rest = record.partition("\0")
+        fields = header.split(_FIELD, 2)
+        if len(fields) != 3:
+            continue
+        sha, date, subject = fields
+        tokens = rest.lstrip("\n").split("\0")
+        index = 0
+        while index < len(tokens):
+            raw = tokens[index]
+            index += 1
+            if not raw.startswith(":"):
+                continue
+            parts = raw[1:].split()
+            if len(parts) < 5:
+                continue
+            blob, status = parts[3], parts[4]
+            paths = 2 if status[:1] in ("R", "C") else 1
+            path = tokens[index + paths - 1] if index + paths - 1 < len(tokens) else pathspec
+            index += paths
+            if status.startswith("D") or not blob.strip("0"):
+                continue
+            found.append((Commit(sha, date, subject.replace("\0", ""), path), blob))
+            break
+    return found
+
+
+# The fields of an entry that a series does not use and that make most of a version's bytes (the
+# file manifest, directory totals, Go modules and packages, layers), as ``baseline.render`` writes
+# them: the opening line at an entry field's indentation, the closing line at the same.
+_BULKY = tuple(
+    (f'\n      "{key}": {opening}\n', f"\n      {closing}")
+    for key, opening, closing in (
+        ("dirs", "{", "}"),
+        ("files", "{", "}"),
+        ("go", "{", "}"),
+        ("go_packages", "{", "}"),
+        ("layers", "[", "]"),
+    )
+)
+_SIBLING = '\n      "'
+
+
+def _without_bulk(text: str) -> str:
+    """``text`` with the bulky fields of each entry emptied, when the file is laid out as
+    ``baseline.render`` writes it; else ``text`` as it is."""
+    cuts = []
+    for opening, closing in _BULKY:
+        at = text.find(opening)
+        while at != -1:
+            body = at + len(opening) - 1
+            end = text.find(closing, body)
+            if end == -1 or text.find(_SIBLING, body, end) != -1:
+                return text
+            cuts.append((body, end))
+            at = text.find(opening, end)
+    if not cuts:
+        return text
+    cuts.sort()
+    kept, position = [], 0
+    for body, end in cuts:
+        if body < position:
+            return text
+        kept.append(text[position:body])
+        position = end + 1
+    kept.append(text[position:])
+    return "".join(kept)
+
+
+def _parse(path: Path, text: str) -> Mapping[str, BaselineEntry]:
+    """A version's entries by ``baseline.parse`` (every format the plugin reads), read without
+    the fields a series does not use where the layout allows; a version that does not parse so is
+    parsed whole before it counts as damaged."""
+    slim = _without_bulk(text)
+    try:
+        return parse(path, slim)
+    except BaselineError:
+        if slim is text:
+            raise
+    return parse(path, text)
+
+
+def _objects(directory: Path, ids: Sequence[str], timeout: float | None) -> dict[str, bytes]:
+    """The contents of the objects ``ids`` (each read once), through one ``git cat-file --batch``."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return {}
+    out = _git(["cat-file", "--batch"], directory, ("\n".join(wanted) + "\n").encode(), timeout)
+    found: dict[str, bytes] = {}
+    position = 0
+    for object_id in wanted:
+        end = out.index(b"\n", position)
+        header = out[position:end].split()
+        position = end + 1
+        if len(header) != 3 or header[1] == b"missing":
+            continue
+        size = int(header[2])
+        found[object_id] = out[position : position + size]
+        position += size + 1
+    return found
+
+
+def _committer_date(commit: bytes) -> datetime.datetime | None:
+    for line in commit.split(b"\n\n", 1)[0].split(b"\n"):
+        if line.startswith(b"committer "):
+            try:
+                return datetime.datetime.fromtimestamp(int(line.rsplit(b" ", 2)[1]), datetime.UTC)
+            except (ValueError, IndexError):
+                return None
+    return None
+
+
+def _shallow_boundary(directory: Path, shallow_file: str) -> list[str]:
+    try:
+        text = (directory / shallow_file).read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return []
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def read(
+    path: Path,
+    *,
+    since: str | None = None,
+    max_commits: int | None = None,
+    timeout: float | None = None,
+) -> History:
+    """The history of the baseline file at ``path`` (its newest commits first limited to
+    ``max_commits``; only commits after ``since`` when given). ``ImageSizeError`` (one line) when
+    ``path`` is not in a git repository, ``since`` is no revision, or the file was never
+    committed."""
+    path = Path(os.path.abspath(path))
+    if path.is_dir():
+        raise ImageSizeError(f"history: {path} is a directory; name the baseline file with --baseline PATH")
+    directory = _existing_directory(path)
+    try:
+        found = _git(
+            ["rev-parse", "--show-toplevel", "--is-shallow-repository", "--git-path", "shallow"],
+            directory,
+            timeout=timeout,
+        )
+    except _GitFailed as failed:
+        if "not a git repository" in failed.stderr:
+            raise ImageSizeError(
+                f"history: {directory} is not in a git repository; run it in the repository that "
+                "commits the baseline, or name a baseline inside one with --baseline PATH"
+            ) from None
+        raise ImageSizeError(f"history: git cannot read {directory}: {shown(failed.stderr[:200])}") from None
+    lines = found.decode("utf-8", "surrogateescape").splitlines()
+    shallow = len(lines) > 1 and lines[1].strip() == "true"
+    shallow_file = lines[2] if len(lines) > 2 else ""
+    pathspec = os.path.relpath(path, directory)
+    shown_path = shown(str(path))
+    revision = None
+    if since is not None:
+        try:
+            start = _git(
+                ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{since}^{{commit}}"],
+                directory,
+                timeout=timeout,
+            )
+        except _GitFailed:
+            raise ImageSizeError(
+                f"history: --since {shown(since)}: no such revision in this repository; name a commit, "
+                "branch or tag (in a shallow clone, fetch it first)"
+            ) from None
+        revision = f"{start.decode().strip()}..HEAD"
+    try:
+        commits = _log(directory, pathspec, revision, max_commits, timeout)
+    except _GitFailed as failed:
+        if "does not have any commits" not in failed.stderr and "unknown revision" not in failed.stderr:
+            raise ImageSizeError(
+                f"history: git log failed in {directory}: {shown(failed.stderr[:200])}"
+            ) from None
+        commits = []
+    if not commits and (revision is None or not _log(directory, pathspec, None, 1, timeout)):
+        raise ImageSizeError(
+            f"history: {shown_path} was never committed in this repository; commit the baseline "
+            "(written by --image-baseline-update) or name another file with --baseline PATH"
+        )
+    boundary = _shallow_boundary(directory, shallow_file) if shallow else []
+    contents = _objects(directory, [blob for _, blob in commits] + boundary, timeout)
+
+    parsed: dict[str, Mapping[str, BaselineEntry] | BaselineError] = {}
+    versions: list[tuple[Commit, Mapping[str, BaselineEntry]]] = []
+    skipped: list[str] = []
+    reason: str | None = None
+    for commit, blob in reversed(commits):
+        if blob not in parsed:
+            try:
+                data = contents.get(blob)
+                if data is None:
+                    raise BaselineError(f"the blob {blob[:12]} is missing from the repository")
+                parsed[blob] = _parse(Path(commit.path), data.decode("utf-8"))
+            except UnicodeDecodeError:
+                parsed[blob] = BaselineError("not UTF-8 text")
+            except BaselineError as exc:
+                parsed[blob] = exc
+        result = parsed[blob]
+        if isinstance(result, BaselineError):
+            skipped.append(commit.short)
+            reason = reason or str(result).split(";")[0]
+            continue
+        versions.append((commit, result))
+
+    shallow_since = None
+    if shallow:
+        dates = [d for d in (_committer_date(contents.get(sha, b"")) for sha in boundary) if d is not None]
+        shallow_since = min(dates).isoformat() if dates else (commits[-1][0].date if commits else "?")
+    newest_path = commits[0][0].path if commits else pathspec
+    return History(
+        path=newest_path,
+        series=build(versions),
+        commits=len(commits),
+        skipped=skipped,
+        shallow_since=shallow_since,
+        since=since,
+        skipped_reason=reason,
+    )
+
+
+def for_report(path: Path) -> History | None:
+    """The history for the HTML report's charts: the newest ``REPORT_MAX_COMMITS`` commits that
+    changed the baseline; None, without a word, when there is none to read (no git, not a
+    repository, never committed, git failing)."""
+    try:
+        if not path.is_file():
+            return None
+        return read(path, max_commits=REPORT_MAX_COMMITS, timeout=30)
+    except (ImageSizeError, _GitFailed, OSError, ValueError):
+        return None
