@@ -78,7 +78,13 @@ def repo(tmp_path: Path) -> tuple[Path, list[str]]:
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
     shas = []
-    write(repo, "ci/image-sizes.json", {"app": {"size": 1000, "compressed_size": 400, "engine": {"name": "docker", "storage_driver": "overlay2", "arch": "amd64"}}}, version=1)  # fmt: skip
+    engine = {"name": "docker", "storage_driver": "overlay2", "arch": "amd64"}
+    write(
+        repo,
+        "ci/image-sizes.json",
+        {"app": {"size": 1000, "compressed_size": 400, "engine": engine}},
+        version=1,
+    )
     shas.append(commit(repo, 0, "first, a version-1 baseline"))
     write(repo, "ci/image-sizes.json", {"app": entry(2000), "tool": entry(500)})
     shas.append(commit(repo, 1, "version 2"))
@@ -86,9 +92,15 @@ def repo(tmp_path: Path) -> tuple[Path, list[str]]:
     shas.append(commit(repo, 2, "app grows"))
     git(repo, "mv", "ci/image-sizes.json", "image-sizes.json")
     shas.append(commit(repo, 3, "move the baseline to the root"))
-    write(repo, "image-sizes.json", {"app[linux/amd64]": entry(2600), "app[linux/arm64]": entry(2400), "tool": entry(500)})  # fmt: skip
+    arm = entry(2400)
+    write(
+        repo,
+        "image-sizes.json",
+        {"app[linux/amd64]": entry(2600), "app[linux/arm64]": arm, "tool": entry(500)},
+    )
     shas.append(commit(repo, 4, "multi-platform"))
-    write(repo, "image-sizes.json", {"app[linux/amd64]": entry(2300, base="debian:13"), "app[linux/arm64]": entry(2400), "tool": entry(500)})  # fmt: skip
+    amd = entry(2300, base="debian:13")
+    write(repo, "image-sizes.json", {"app[linux/amd64]": amd, "app[linux/arm64]": arm, "tool": entry(500)})
     shas.append(commit(repo, 5, "new base image"))
     (repo / "README").write_text("unrelated\n")
     commit(repo, 6, "unrelated")
@@ -136,7 +148,10 @@ def test_html_page_and_report_chart(repo: tuple[Path, list[str]], tmp_path: Path
     assert "<script" not in text
 
     report = tmp_path / "report.html"
-    document = {"version": 3, "images": [{"name": "app[linux/amd64]", "platform": "linux/amd64", "size": 2300}]}
+    document = {
+        "version": 3,
+        "images": [{"name": "app[linux/amd64]", "platform": "linux/amd64", "size": 2300}],
+    }
     problems = outputs.write_report_files(
         json_path=None,
         markdown_path=None,
@@ -171,7 +186,9 @@ def test_report_without_git_has_no_chart_and_says_nothing(tmp_path: Path) -> Non
     assert "history-chart" not in report.read_text()
 
 
-def test_shallow_clone_gives_what_it_has_with_one_warning(repo: tuple[Path, list[str]], tmp_path: Path) -> None:
+def test_shallow_clone_gives_what_it_has_with_one_warning(
+    repo: tuple[Path, list[str]], tmp_path: Path
+) -> None:
     path, shas = repo
     clone = tmp_path / "clone"
     subprocess.run(
