@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ImageSizeError, MarkerError
-from . import history
 
 if TYPE_CHECKING:
     from ..measure.image import Image
@@ -81,7 +80,12 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--registry-ca", metavar="PATH", help="a CA certificate file trusted for registries"
         )
-    history.add_parser(sub)
+    history = sub.add_parser("history", help="each image's size over the baseline file's git history")
+    history.add_argument("--baseline", metavar="PATH", default="image-sizes.json", help="the baseline file")
+    history.add_argument("--since", metavar="REV", help="only the commits after this revision (REV..HEAD)")
+    output = history.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the series as JSON")
+    output.add_argument("--html", metavar="PATH", help="write a page with a size chart per image")
     return parser
 
 
@@ -365,6 +369,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "go":
             return _go(args)
         if args.command == "history":
+            from . import history
+
             return history.run(args)
         return _check(args) if args.command == "check" else _inspect(args)
     except ImageSizeError as exc:

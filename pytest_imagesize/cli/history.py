@@ -7,31 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from ..errors import ImageSizeError
-
-DEFAULT_BASELINE = "image-sizes.json"  # the plugin's default (settings.DEFAULT_BASELINE)
-
-
-def add_parser(sub: Any) -> argparse.ArgumentParser:
-    """The ``history`` subcommand on the CLI's subparsers."""
-    history: argparse.ArgumentParser = sub.add_parser(
-        "history", help="each image's size over the commits that changed the baseline file"
-    )
-    history.add_argument(
-        "--baseline",
-        metavar="PATH",
-        default=DEFAULT_BASELINE,
-        help=f"the baseline file (default: {DEFAULT_BASELINE})",
-    )
-    history.add_argument("--since", metavar="REV", help="only commits after this revision (REV..HEAD)")
-    output = history.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="print the series as JSON")
-    output.add_argument(
-        "--html", metavar="PATH", help="write a page with a size-over-commits chart per image"
-    )
-    return history
 
 
 def run(args: argparse.Namespace) -> int:

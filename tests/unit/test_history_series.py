@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from pytest_imagesize import baseline
-from pytest_imagesize.cli import history as cli_history
+from pytest_imagesize import baseline, cli
+from pytest_imagesize.errors import BaselineError
 from pytest_imagesize.reports import git_history, svg_history
 from pytest_imagesize.reports.history import Commit, History, build, dumps, text_lines, warnings
 from pytest_imagesize.settings import DEFAULT_BASELINE
@@ -118,7 +118,7 @@ def test_text_json_and_warnings() -> None:
 
 
 def test_the_cli_default_is_the_plugins_default_baseline() -> None:
-    assert cli_history.DEFAULT_BASELINE == DEFAULT_BASELINE
+    assert cli._parser().parse_args(["history"]).baseline == DEFAULT_BASELINE
 
 
 @pytest.mark.parametrize("platforms", [False, True])
@@ -153,7 +153,7 @@ def test_slimmed_read_gives_the_same_entries_as_the_whole_file(platforms: bool) 
 def test_damage_in_a_slimmed_field_still_counts() -> None:
     text = baseline.render({"app": baseline.BaselineEntry(100, 50, (), {})})
     damaged = text.replace('"size": 100', '"size": "big"')
-    with pytest.raises(baseline.BaselineError):
+    with pytest.raises(BaselineError):
         git_history._parse(Path("b"), damaged)
 
 
