@@ -106,9 +106,10 @@ def _log(
 
 # The fields of an entry that a series does not use and that make most of a version's bytes (the
 # file manifest, directory totals, Go modules and packages, layers), as ``baseline.render`` writes
-# them: the opening line at an entry field's indentation, the closing line at the same.
+# them: a line opening the field at an entry field's indentation, a line closing it at the same.
+_FIELD_LINE = b'\n      "'
 _BULKY = tuple(
-    (f'\n      "{key}": {opening}\n', f"\n      {closing}")
+    (f'{key}": {opening}\n'.encode(), f"\n      {closing}".encode())
     for key, opening, closing in (
         ("dirs", "{", "}"),
         ("files", "{", "}"),
@@ -117,55 +118,60 @@ _BULKY = tuple(
         ("layers", "[", "]"),
     )
 )
-_SIBLING = '\n      "'
+_BULKY_FIRST = frozenset(opening[0] for opening, _ in _BULKY)
 
 
-def _without_bulk(text: str) -> str:
-    """``text`` with the bulky fields of each entry emptied, when the file is laid out as
-    ``baseline.render`` writes it; else ``text`` as it is."""
-    cuts = []
-    for opening, closing in _BULKY:
-        at = text.find(opening)
-        while at != -1:
-            body = at + len(opening) - 1
-            end = text.find(closing, body)
-            if end == -1 or text.find(_SIBLING, body, end) != -1:
-                return text
-            cuts.append((body, end))
-            at = text.find(opening, end)
-    if not cuts:
-        return text
-    cuts.sort()
-    kept, position = [], 0
-    for body, end in cuts:
-        if body < position:
-            return text
-        kept.append(text[position:body])
-        position = end + 1
-    kept.append(text[position:])
-    return "".join(kept)
+def _without_bulk(data: bytes, start: int = 0, end: int | None = None) -> bytes | None:
+    """``data[start:end]`` with the bulky fields of each entry emptied, when the file is laid
+    out as ``baseline.render`` writes it (no other field inside one); None when it is not, or
+    has none."""
+    end = len(data) if end is None else end
+    kept: list[bytes] = []
+    position = start
+    at = data.find(_FIELD_LINE, start, end)
+    while at != -1:
+        key = at + len(_FIELD_LINE)
+        if key < end and data[key] in _BULKY_FIRST:
+            for opening, closing in _BULKY:
+                if data.startswith(opening, key):
+                    body = key + len(opening) - 2  # the bracket
+                    close = data.find(closing, body, end)
+                    if close == -1 or data.find(_FIELD_LINE, body, close) != -1:
+                        return None
+                    kept.append(data[position : body + 1])
+                    position = close + 1
+                    at = close
+                    break
+        at = data.find(_FIELD_LINE, at + 1, end)
+    if not kept:
+        return None
+    kept.append(data[position:end])
+    return b"".join(kept)
 
 
-def _parse(path: Path, text: str) -> Mapping[str, BaselineEntry]:
+def _parse(path: Path, data: bytes, start: int, end: int) -> Mapping[str, BaselineEntry]:
     """A version's entries by ``baseline.parse`` (every format the plugin reads), read without
     the fields a series does not use where the layout allows; a version that does not parse so is
-    parsed whole before it counts as damaged."""
-    slim = _without_bulk(text)
-    try:
-        return parse(path, slim)
-    except BaselineError:
-        if slim is text:
-            raise
-    return parse(path, text)
+    parsed whole before it counts as damaged. ``UnicodeDecodeError`` for a file that is not UTF-8."""
+    slim = _without_bulk(data, start, end)
+    if slim is not None:
+        try:
+            return parse(path, slim.decode("utf-8"))
+        except (BaselineError, UnicodeDecodeError):
+            pass
+    return parse(path, data[start:end].decode("utf-8"))
 
 
-def _objects(directory: Path, ids: Sequence[str], timeout: float | None) -> dict[str, bytes]:
-    """The contents of the objects ``ids`` (each read once), through one ``git cat-file --batch``."""
+def _objects(
+    directory: Path, ids: Sequence[str], timeout: float | None
+) -> tuple[bytes, dict[str, tuple[int, int]]]:
+    """The contents of the objects ``ids`` (each read once), through one ``git cat-file --batch``:
+    the output and where each object is in it."""
     wanted = list(dict.fromkeys(ids))
     if not wanted:
-        return {}
+        return b"", {}
     out = _git(["cat-file", "--batch"], directory, ("\n".join(wanted) + "\n").encode(), timeout)
-    found: dict[str, bytes] = {}
+    found: dict[str, tuple[int, int]] = {}
     position = 0
     for object_id in wanted:
         end = out.index(b"\n", position)
@@ -174,9 +180,9 @@ def _objects(directory: Path, ids: Sequence[str], timeout: float | None) -> dict
         if len(header) != 3 or header[1] == b"missing":
             continue
         size = int(header[2])
-        found[object_id] = out[position : position + size]
+        found[object_id] = (position, position + size)
         position += size + 1
-    return found
+    return out, found
 
 
 def _committer_date(commit: bytes) -> datetime.datetime | None:
@@ -258,7 +264,7 @@ def read(
             "(written by --image-baseline-update) or name another file with --baseline PATH"
         )
     boundary = _shallow_boundary(directory, shallow_file) if shallow else []
-    contents = _objects(directory, [blob for _, blob in commits] + boundary, timeout)
+    out, contents = _objects(directory, [blob for _, blob in commits] + boundary, timeout)
 
     parsed: dict[str, Mapping[str, BaselineEntry] | BaselineError] = {}
     versions: list[tuple[Commit, Mapping[str, BaselineEntry]]] = []
@@ -267,10 +273,10 @@ def read(
     for commit, blob in reversed(commits):
         if blob not in parsed:
             try:
-                data = contents.get(blob)
-                if data is None:
+                where = contents.get(blob)
+                if where is None:
                     raise BaselineError(f"the blob {blob[:12]} is missing from the repository")
-                parsed[blob] = _parse(Path(commit.path), data.decode("utf-8"))
+                parsed[blob] = _parse(Path(commit.path), out, *where)
             except UnicodeDecodeError:
                 parsed[blob] = BaselineError("not UTF-8 text")
             except BaselineError as exc:
@@ -284,7 +290,8 @@ def read(
 
     shallow_since = None
     if shallow:
-        dates = [d for d in (_committer_date(contents.get(sha, b"")) for sha in boundary) if d is not None]
+        objects = [out[slice(*contents[sha])] for sha in boundary if sha in contents]
+        dates = [d for d in map(_committer_date, objects) if d is not None]
         shallow_since = min(dates).isoformat() if dates else (commits[-1][0].date if commits else "?")
     newest_path = commits[0][0].path if commits else pathspec
     return History(
