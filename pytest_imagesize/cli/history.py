@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ImageSizeError
+from ..text import shown
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     found = git_history.read(Path(args.baseline), since=args.since)
     if found.commits and len(found.skipped) == found.commits:
         raise ImageSizeError(
-            f"history: {found.path} does not parse in any of its {found.commits} committed versions "
+            f"history: {shown(found.path)} does not parse in any of its {found.commits} committed versions "
             f"({found.skipped_reason}); nothing to show"
         )
     for line in warnings(found):
@@ -36,9 +37,9 @@ def run(args: argparse.Namespace) -> int:
             write_atomic(html_path, svg_history.page(found))
         except OSError as exc:
             raise ImageSizeError(f"history: cannot write {html_path}: {exc.strerror or exc}") from None
-        print(f"history of {found.path}: {len(found.series)} series written to {html_path}")
+        print(f"history of {shown(found.path)}: {len(found.series)} series written to {html_path}")
     elif not found.commits:
-        print(f"no commit after {args.since} changed {found.path}")
+        print(f"no commit after {shown(args.since)} changed {shown(found.path)}")
     else:
         for line in text_lines(found):
             print(line)

@@ -75,7 +75,7 @@ def _log(
     if max_commits is not None:
         args.append(f"--max-count={max_commits}")
     args += [revision or "HEAD", "--", pathspec]
-    out = _git(args, directory, timeout=timeout).decode("utf-8", "surrogateescape")
+    out = _git(args, directory, timeout=timeout).decode("utf-8", "replace")
     found = []
     for record in out.split(_RECORD)[1:]:
         header, _, rest = record.partition("\0")
@@ -231,7 +231,7 @@ def read(
                 "commits the baseline, or name a baseline inside one with --baseline PATH"
             ) from None
         raise ImageSizeError(f"history: git cannot read {directory}: {shown(failed.stderr[:200])}") from None
-    lines = found.decode("utf-8", "surrogateescape").splitlines()
+    lines = os.fsdecode(found).splitlines()
     shallow = len(lines) > 1 and lines[1].strip() == "true"
     shallow_file = lines[2] if len(lines) > 2 else ""
     pathspec = os.path.relpath(path, directory)

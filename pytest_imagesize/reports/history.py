@@ -139,11 +139,11 @@ def dumps(history: History) -> str:
     stay readable and quick to write)."""
     data = history.to_json()
     series = data.pop("images")
-    head = json.dumps(data, indent=2, ensure_ascii=False)[:-2]
+    head = json.dumps(data, indent=2, ensure_ascii=True)[:-2]
     blocks = []
     for one in series:
-        points = ",\n".join("        " + json.dumps(p, ensure_ascii=False) for p in one.pop("points"))
-        fields = json.dumps(one, ensure_ascii=False)[1:-1]
+        points = ",\n".join("        " + json.dumps(p, ensure_ascii=True) for p in one.pop("points"))
+        fields = json.dumps(one, ensure_ascii=True)[1:-1]
         blocks.append(f'    {{{fields},\n      "points": [\n{points}\n      ]}}')
     body = ",\n".join(blocks)
     return f'{head},\n  "images": [\n{body}\n  ]\n}}' if blocks else f'{head},\n  "images": []\n}}'

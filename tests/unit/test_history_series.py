@@ -198,3 +198,11 @@ def test_chart_escapes_hostile_names_and_marks_base_changes() -> None:
     assert page.count('class="base-change"') == 1
     assert "<script" not in page.split("</title>", 1)[1]  # no script anywhere on the page
     assert "default-src &#x27;none&#x27;" in page  # nothing loads, nothing runs
+
+
+def test_json_of_any_name_prints() -> None:
+    versions = [(commit(0), version({"app\udc80\u00e9": entry(100)}))]
+    text = dumps(History(DEFAULT_BASELINE, build(versions), commits=1))
+    text.encode("ascii")
+    assert json.loads(text)["images"][0]["name"] == "app\udc80\u00e9"
+    assert text_lines(History(DEFAULT_BASELINE, build(versions), commits=1))[0].startswith("app\\udc80\u00e9")
