@@ -23,6 +23,7 @@ from .history import History, Point, Series
 
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 78, 620, 34, 188
+INSET = 10  # the first and last points this far inside the axes
 LINE = "#2f6db3"
 BASE = "#c2571a"
 GRID = "#d5dae0"
@@ -84,7 +85,8 @@ def chart(series: Series, index: int = 0) -> str:
     low, high = _range(values) if values else (0, 1)
 
     def x(i: int) -> float:
-        return (LEFT + RIGHT) / 2 if count == 1 else LEFT + i * (RIGHT - LEFT) / (count - 1)
+        first, last = LEFT + INSET, RIGHT - INSET
+        return (first + last) / 2 if count == 1 else first + i * (last - first) / (count - 1)
 
     def y(v: int) -> float:
         return BOTTOM - (v - low) * (BOTTOM - TOP) / (high - low)
@@ -93,7 +95,7 @@ def chart(series: Series, index: int = 0) -> str:
         f'<svg class="history-chart" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}"'
         f' viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{title_id}"'
         f' data-image="{_t(series.name)}" data-platform="{_t(series.platform or "")}" data-field="{field}"'
-        f' data-ymin="{low}" data-ymax="{high}" data-left="{LEFT}" data-right="{RIGHT}"'
+        f' data-ymin="{low}" data-ymax="{high}" data-left="{LEFT + INSET}" data-right="{RIGHT - INSET}"'
         f' data-top="{TOP}" data-bottom="{BOTTOM}" data-points="{count}"'
         ' font-family="sans-serif" font-size="11">',
         f'<title id="{title_id}">{_t(title)}</title>',
