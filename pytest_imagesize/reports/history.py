@@ -14,6 +14,7 @@ the previous point's.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,14 @@ from ..sizes import format_size
 from ..text import shown
 
 JSON_VERSION = 1
+# a login in a reference: ``user:password@host`` (alone or after ``scheme://``), not ``name:tag@sha256:…``
+_LOGIN = re.compile(r"(^|//)([^/@:\s]+):([^/@\s]+)@(?!sha\d+:)")
+
+
+def displayed(text: str) -> str:
+    """``text`` as a name is shown to people: a login's password masked, control and bidi
+    characters escaped (``text.shown``)."""
+    return shown(_LOGIN.sub(r"\1\2:***@", text))
 
 
 @dataclass(frozen=True)
@@ -209,7 +218,7 @@ def text_lines(history: History) -> list[str]:
         if lines:
             lines.append("")
         count = len(series.points)
-        lines.append(f"{shown(series.title)}  ({count} change{'s' if count != 1 else ''})")
+        lines.append(f"{displayed(series.title)}  ({count} change{'s' if count != 1 else ''})")
         lines.append(
             f"  {'commit':<8} {'date':<10} {'size':>10} {'compressed':>10} {'own':>10} {'change':>10}"
         )
@@ -221,7 +230,7 @@ def text_lines(history: History) -> list[str]:
                 f"{format_size(point.compressed_size):>10} {format_size(point.own_size):>10} {change:>10}"
             )
             if point.base_changed and previous is not None:
-                row += f"  base {shown(previous.base_ref or '?')} → {shown(point.base_ref or '?')}"
+                row += f"  base {displayed(previous.base_ref or '?')} → {displayed(point.base_ref or '?')}"
             lines.append(row.rstrip())
             previous = point
     if not history.series:

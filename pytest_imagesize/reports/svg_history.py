@@ -18,8 +18,7 @@ import html
 from collections.abc import Sequence
 
 from ..sizes import format_size
-from ..text import shown
-from .history import History, Point, Series
+from .history import History, Point, Series, displayed
 
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 78, 620, 34, 188
@@ -31,9 +30,9 @@ INK = "#333"
 
 
 def _t(value: object) -> str:
-    """Escaped text for element content and attribute values (control and bidi characters and
-    lone surrogates shown as escapes first)."""
-    return html.escape(shown(str(value)), quote=True)
+    """Escaped text for element content and attribute values (a login's password masked, control
+    and bidi characters and lone surrogates shown as escapes first)."""
+    return html.escape(displayed(str(value)), quote=True)
 
 
 def _num(value: float) -> str:

@@ -206,3 +206,25 @@ def test_json_of_any_name_prints() -> None:
     text.encode("ascii")
     assert json.loads(text)["images"][0]["name"] == "app\udc80\u00e9"
     assert text_lines(History(DEFAULT_BASELINE, build(versions), commits=1))[0].startswith("app\\udc80\u00e9")
+
+
+def test_a_login_in_a_name_or_base_is_masked_where_people_read_it() -> None:
+    secret = "https://bob:hunter2@registry.example.com/app"
+    versions = [
+        (commit(0), version({"bob:hunter2@registry.example.com/tool": entry(100)})),
+        (commit(1), version({"bob:hunter2@registry.example.com/tool": entry(200, base=secret)})),
+        (
+            commit(2),
+            version(
+                {"bob:hunter2@registry.example.com/tool": entry(300, base=f"alpine:3.19@sha256:{'a' * 64}")}
+            ),
+        ),
+    ]
+    history = History(DEFAULT_BASELINE, build(versions), commits=3)
+    page = svg_history.page(history)
+    text = "\n".join(text_lines(history))
+    for shown_text in (page, text):
+        assert "hunter2" not in shown_text
+        assert "bob:***@registry.example.com/tool" in shown_text
+    assert "https://bob:***@registry.example.com/app" in text
+    assert "alpine:3.19@sha256:" in text  # a tag before a digest is no login
