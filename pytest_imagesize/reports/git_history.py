@@ -216,7 +216,9 @@ def read(
     committed."""
     path = Path(os.path.abspath(path))
     if path.is_dir():
-        raise ImageSizeError(f"history: {path} is a directory; name the baseline file with --baseline PATH")
+        raise ImageSizeError(
+            f"history: {shown(str(path))} is a directory; name the baseline file with --baseline PATH"
+        )
     directory = _existing_directory(path)
     try:
         found = _git(
@@ -227,10 +229,12 @@ def read(
     except _GitFailed as failed:
         if "not a git repository" in failed.stderr:
             raise ImageSizeError(
-                f"history: {directory} is not in a git repository; run it in the repository that "
+                f"history: {shown(str(directory))} is not in a git repository; run it in the repository that "
                 "commits the baseline, or name a baseline inside one with --baseline PATH"
             ) from None
-        raise ImageSizeError(f"history: git cannot read {directory}: {shown(failed.stderr[:200])}") from None
+        raise ImageSizeError(
+            f"history: git cannot read {shown(str(directory))}: {shown(failed.stderr[:200])}"
+        ) from None
     lines = os.fsdecode(found).splitlines()
     shallow = len(lines) > 1 and lines[1].strip() == "true"
     shallow_file = lines[2] if len(lines) > 2 else ""
@@ -255,7 +259,7 @@ def read(
     except _GitFailed as failed:
         if "does not have any commits" not in failed.stderr and "unknown revision" not in failed.stderr:
             raise ImageSizeError(
-                f"history: git log failed in {directory}: {shown(failed.stderr[:200])}"
+                f"history: git log failed in {shown(str(directory))}: {shown(failed.stderr[:200])}"
             ) from None
         commits = []
     if not commits and (revision is None or not _log(directory, pathspec, None, 1, timeout)):

@@ -122,14 +122,16 @@ class History:
 
     def find(self, name: str, platform: str | None) -> Series | None:
         """The series of a report's image: by its name (``app`` or ``app[linux/arm64]``) and
-        platform; a plain name without a platform matches its only series."""
+        platform; a plain name without a platform, or a series of no known platform, matches
+        when it is the image's only series."""
         plain, keyed = split_member_name(name)
         wanted = keyed or platform
         candidates = [s for s in self.series if s.name == plain]
         for series in candidates:
             if series.platform == wanted:
                 return series
-        return candidates[0] if len(candidates) == 1 and wanted is None else None
+        alone = candidates[0] if len(candidates) == 1 else None
+        return alone if alone is not None and (wanted is None or alone.platform is None) else None
 
     def to_json(self) -> dict[str, Any]:
         return {

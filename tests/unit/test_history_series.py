@@ -74,6 +74,9 @@ def test_an_image_that_became_multi_platform_keeps_one_series() -> None:
     assert history.find("app", "linux/amd64") is found[0]
     assert history.find("app", None) is None  # two series: which one is not known
     assert history.find("other", None) is None
+    unknown = {"size": 5, "compressed_size": 1, "engine": {}}  # measured where no platform was recorded
+    alone = History(DEFAULT_BASELINE, build([(commit(0), version({"tool": unknown}))]), commits=1)
+    assert alone.find("tool", "linux/arm64") is alone.series[0]
 
 
 def test_version_1_sizes_that_are_not_comparable_are_left_out() -> None:
