@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..baseline import BaselineEntry
@@ -197,10 +197,9 @@ def build(
             last = series.points[-1] if series.points else None
             if last is not None and last.numbers() == point.numbers():
                 continue
-            if last is not None and base is not None and last.base_ref is not None:
-                changed = (last.base_ref, last.base_id) != (point.base_ref, point.base_id)
-                if changed:
-                    point = Point(**{**point.__dict__, "base_changed": True})
+            moved = last is not None and (last.base_ref, last.base_id) != (point.base_ref, point.base_id)
+            if moved and base is not None and last is not None and last.base_ref is not None:
+                point = replace(point, base_changed=True)
             series.points.append(point)
     result = sorted(found.values(), key=lambda s: (s.name, s.platform or ""))
     if max_points is not None:
