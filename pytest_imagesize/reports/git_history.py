@@ -118,6 +118,7 @@ _BULKY = tuple(
         ("layers", "[", "]"),
     )
 )
+_RENDERED = b'{\n  "images": {\n    "'  # the start of a file ``baseline.render`` wrote
 _BULKY_FIRST = frozenset(opening[0] for opening, _ in _BULKY)
 
 
@@ -126,6 +127,8 @@ def _without_bulk(data: bytes, start: int = 0, end: int | None = None) -> bytes 
     out as ``baseline.render`` writes it (no other field inside one); None when it is not, or
     has none."""
     end = len(data) if end is None else end
+    if not data.startswith(_RENDERED, start, end):  # another indentation: fields at other depths
+        return None
     kept: list[bytes] = []
     position = start
     at = data.find(_FIELD_LINE, start, end)

@@ -154,6 +154,10 @@ def test_slimmed_read_gives_the_same_entries_as_the_whole_file(platforms: bool) 
     assert git_history._without_bulk(json.dumps(json.loads(text)).encode()) is None
     shifted = text.replace(b'\n        "/d"', b'\n      "size": 1,\n        "/d"')
     assert git_history._without_bulk(shifted) is None
+    # indented by 3: an image named "files" opens at an entry field's depth
+    other = json.dumps(json.loads(text) | {"images": {"files": {"size": 5, "compressed_size": 1}}}, indent=3)
+    assert git_history._without_bulk(other.encode()) is None
+    assert git_history._parse(Path("b"), other.encode(), 0, len(other))["files"].size == 5
 
 
 def test_damage_in_a_slimmed_field_still_counts() -> None:
