@@ -12,7 +12,8 @@ import datetime
 import os
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from ..baseline import BaselineEntry, parse
@@ -33,8 +34,8 @@ class _GitFailed(Exception):
 
 
 def _git(args: Sequence[str], cwd: Path, stdin: bytes = b"", timeout: float | None = None) -> bytes:
-    """git's output. Its input and errors go through temporary files, so that the output (a
-    hundred megabytes from ``cat-file``) is read in one go, not polled with the other pipes."""
+    """git's output. Its input and errors go through temporary files, so that the output is
+    read in one go, not polled with the other pipes."""
     env = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
     with tempfile.TemporaryFile() as given, tempfile.TemporaryFile() as errors:
         given.write(stdin)
@@ -152,7 +153,7 @@ def _without_bulk(data: bytes, start: int = 0, end: int | None = None) -> bytes 
     return b"".join(kept)
 
 
-def _parse(path: Path, data: bytes, start: int, end: int) -> Mapping[str, BaselineEntry]:
+def _parse(path: Path, data: bytes, start: int = 0, end: int | None = None) -> Mapping[str, BaselineEntry]:
     """A version's entries by ``baseline.parse`` (every format the plugin reads), read without
     the fields a series does not use where the layout allows; a version that does not parse so is
     parsed whole before it counts as damaged. ``UnicodeDecodeError`` for a file that is not UTF-8."""
@@ -165,27 +166,58 @@ def _parse(path: Path, data: bytes, start: int, end: int) -> Mapping[str, Baseli
     return parse(path, data[start:end].decode("utf-8"))
 
 
-def _objects(
-    directory: Path, ids: Sequence[str], timeout: float | None
-) -> tuple[bytes, dict[str, tuple[int, int]]]:
-    """The contents of the objects ``ids`` (each read once), through one ``git cat-file --batch``:
-    the output and where each object is in it."""
+def _objects(directory: Path, ids: Sequence[str], timeout: float | None) -> Iterator[tuple[str, bytes]]:
+    """Each of the objects ``ids`` (once) with its contents, as one ``git cat-file --batch``
+    gives them: read while git goes on (an absent one is left out)."""
     wanted = list(dict.fromkeys(ids))
     if not wanted:
-        return b"", {}
-    out = _git(["cat-file", "--batch"], directory, ("\n".join(wanted) + "\n").encode(), timeout)
-    found: dict[str, tuple[int, int]] = {}
-    position = 0
-    for object_id in wanted:
-        end = out.index(b"\n", position)
-        header = out[position:end].split()
-        position = end + 1
-        if len(header) != 3 or header[1] == b"missing":
-            continue
-        size = int(header[2])
-        found[object_id] = (position, position + size)
-        position += size + 1
-    return out, found
+        return
+    env = {**os.environ, "LC_ALL": "C", "GIT_OPTIONAL_LOCKS": "0"}
+    with tempfile.TemporaryFile() as given:
+        given.write(("\n".join(wanted) + "\n").encode())
+        given.seek(0)
+        process = subprocess.Popen(
+            ["git", "cat-file", "--batch"],
+            cwd=directory,
+            stdin=given,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+    killed = threading.Event()
+
+    def kill() -> None:
+        killed.set()
+        process.kill()
+
+    timer = threading.Timer(timeout, kill) if timeout is not None else None
+    if timer is not None:
+        timer.start()
+    assert process.stdout is not None
+    try:
+        for object_id in wanted:
+            header = process.stdout.readline().split()
+            if not header:
+                break  # git ended early: what it did not give counts as missing
+            if len(header) != 3:
+                continue  # "<id> missing"
+            size = int(header[2])
+            data = process.stdout.read(size)
+            process.stdout.read(1)
+            if len(data) != size:
+                break
+            yield object_id, data
+    finally:
+        if timer is not None:
+            timer.cancel()
+        process.stdout.close()
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+    if killed.is_set():
+        raise ImageSizeError(
+            f"history: git cat-file took longer than {timeout:g} s in {shown(str(directory))}"
+        )
 
 
 def _committer_date(commit: bytes) -> datetime.datetime | None:
@@ -271,24 +303,26 @@ def read(
             "(written by --image-baseline-update) or name another file with --baseline PATH"
         )
     boundary = _shallow_boundary(directory, shallow_file) if shallow else []
-    out, contents = _objects(directory, [blob for _, blob in commits] + boundary, timeout)
-
+    path_of = {blob: commit.path for commit, blob in reversed(commits)}
     parsed: dict[str, Mapping[str, BaselineEntry] | BaselineError] = {}
+    dates: list[datetime.datetime] = []
+    for object_id, data in _objects(directory, list(path_of) + boundary, timeout):
+        if object_id not in path_of:  # a commit of the shallow boundary
+            date = _committer_date(data)
+            dates.extend([date] if date is not None else [])
+            continue
+        try:
+            parsed[object_id] = _parse(Path(path_of[object_id]), data)
+        except UnicodeDecodeError:
+            parsed[object_id] = BaselineError("not UTF-8 text")
+        except BaselineError as exc:
+            parsed[object_id] = exc
+
     versions: list[tuple[Commit, Mapping[str, BaselineEntry]]] = []
     skipped: list[str] = []
     reason: str | None = None
     for commit, blob in reversed(commits):
-        if blob not in parsed:
-            try:
-                where = contents.get(blob)
-                if where is None:
-                    raise BaselineError(f"the blob {blob[:12]} is missing from the repository")
-                parsed[blob] = _parse(Path(commit.path), out, *where)
-            except UnicodeDecodeError:
-                parsed[blob] = BaselineError("not UTF-8 text")
-            except BaselineError as exc:
-                parsed[blob] = exc
-        result = parsed[blob]
+        result = parsed.get(blob, BaselineError(f"the blob {blob[:12]} is missing from the repository"))
         if isinstance(result, BaselineError):
             skipped.append(commit.short)
             reason = reason or str(result).split(";")[0]
@@ -297,8 +331,6 @@ def read(
 
     shallow_since = None
     if shallow:
-        objects = [out[slice(*contents[sha])] for sha in boundary if sha in contents]
-        dates = [d for d in map(_committer_date, objects) if d is not None]
         shallow_since = min(dates).isoformat() if dates else (commits[-1][0].date if commits else "?")
     newest_path = commits[0][0].path if commits else pathspec
     return History(
