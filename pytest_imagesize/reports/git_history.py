@@ -2,8 +2,10 @@
 number of commits: ``git rev-parse`` (the repository, whether it is a shallow clone), ``git log
 --follow --raw`` (the commits that changed the file, renames followed, with each version's blob
 ID) and one ``git cat-file --batch`` for every blob (and the shallow boundary's commits, for how far
-the history goes). Each version is parsed by ``baseline.parse``, so every format the plugin reads
-is read here; a version that does not parse is skipped and named.
+the history goes), each version parsed as git gives it. Each version is read by ``baseline.parse``,
+so every format the plugin reads is read here; one laid out as ``baseline.render`` writes it is
+read without the fields a series does not use (file manifests, directory totals, Go modules,
+layers: most of its bytes). A version that does not parse is skipped and named.
 """
 
 from __future__ import annotations
