@@ -59,6 +59,7 @@ demo: venv
 # Side by side with docker save | wc -c, dive --ci, docker save | gzip -6 and disl; medians of
 # RUNS (default 3) runs, ratios against the targets (benchmarks/analysis_bench.py).
 bench: venv
+	$(BIN)/python benchmarks/history_bench.py --runs $(or $(RUNS),3)
 	RUNS=$(or $(RUNS),3) scripts/with-engine $(STANDINS) benchmarks/run
 
 lint: venv

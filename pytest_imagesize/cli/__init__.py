@@ -123,6 +123,14 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--registry-ca", metavar="PATH", help="a CA certificate file trusted for registries"
         )
+    history = sub.add_parser(
+        "history", help="each image's size over the baseline file's git history", formatter_class=_Formatter
+    )
+    history.add_argument("--baseline", metavar="PATH", default="image-sizes.json", help="the baseline file")
+    history.add_argument("--since", metavar="REV", help="only the commits after this revision (REV..HEAD)")
+    output = history.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the series as JSON")
+    output.add_argument("--html", metavar="PATH", help="write a page with a size chart per image")
     return parser
 
 
@@ -429,6 +437,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .comment import run
 
             return run(args)
+        if args.command == "history":
+            from . import history
+
+            return history.run(args)
         return _check(args, parser) if args.command == "check" else _inspect(args)
     except ImageSizeError as exc:
         print(f"pytest-imagesize: error: {exc}", file=sys.stderr)

@@ -319,6 +319,7 @@ class PytestRun:
                 treemaps=treemaps,
                 notes=self.base_notes(),
                 details=self.growth_details() if settings.report_md or _step_summary() else None,
+                baseline_path=settings.baseline_path,
             )
         )
 

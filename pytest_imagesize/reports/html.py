@@ -29,6 +29,8 @@ from ..atomic import write_atomic
 from ..checks import KINDS, CheckKind
 from ..sizes import format_size
 from ..text import shown
+from . import svg_history
+from .history import History
 from .html_packages import packages_section, with_package_trees
 
 __all__ = ["PALETTE", "embed_json", "render", "write"]
@@ -393,7 +395,7 @@ def _baseline(baseline: Mapping[str, Any] | None) -> str:
     return f'<h3>Change against the baseline</h3><dl class="facts baseline">{"".join(rows)}</dl>'
 
 
-def _image(index: int, image: Mapping[str, Any], checks: Sequence[Mapping[str, Any]]) -> str:
+def _image(index: int, image: Mapping[str, Any], checks: Sequence[Mapping[str, Any]], chart: str = "") -> str:
     name = str(image.get("name", f"image {index}"))
     layers: list[Mapping[str, Any]] = list(image.get("layers") or [])
     base = image.get("base") or None
@@ -472,7 +474,7 @@ def _image(index: int, image: Mapping[str, Any], checks: Sequence[Mapping[str, A
         f'<div class="stats">{"".join(stats)}</div>'
         f'<details class="more"><summary>Details</summary><dl class="facts">{facts_html}</dl></details>'
         f"<h3>Checks</h3>{_checks_table(checks)}"
-        f"{_baseline(image.get('baseline'))}"
+        f"{_baseline(image.get('baseline'))}{chart}"
         f"{treemap_html}"
         f"{_go_table(image.get('go_binaries'), isinstance(treemap, Mapping))}"
         f"{packages_section(image.get('packages'), layers)}"
@@ -491,9 +493,15 @@ def _palette_css() -> str:
     return "\n".join(rules)
 
 
-def render(document: Mapping[str, Any]) -> str:
+def _chart(history: History | None, image: Mapping[str, Any], index: int) -> str:
+    """The image's size-over-commits chart from the baseline's git history, if it has a series."""
+    series = history.find(str(image.get("name")), image.get("platform")) if history else None
+    return svg_history.report_section(series, history, index) if series and history else ""
+
+
+def render(document: Mapping[str, Any], history: History | None = None) -> str:
     """The report page for a JSON report document (schema version 3 or 2, with ``treemap`` and
-    ``wasted_files`` per image)."""
+    ``wasted_files`` per image), with a size chart per image that ``history`` has a series of."""
     document = with_package_trees(document)
     images: list[Mapping[str, Any]] = list(document.get("images") or [])
     checks: list[Mapping[str, Any]] = list(document.get("checks") or [])
@@ -520,7 +528,8 @@ def render(document: Mapping[str, Any]) -> str:
         for i, image in enumerate(images)
     )
     sections = "".join(
-        _image(i, image, by_image.pop(str(image.get("name")), [])) for i, image in enumerate(images)
+        _image(i, image, by_image.pop(str(image.get("name")), []), _chart(history, image, i))
+        for i, image in enumerate(images)
     )
     if not images:
         sections = '<p class="empty">No images were measured.</p>'
@@ -553,7 +562,7 @@ def render(document: Mapping[str, Any]) -> str:
     )
 
 
-def write(path: StrPath, document: Mapping[str, Any]) -> None:
+def write(path: StrPath, document: Mapping[str, Any], history: History | None = None) -> None:
     """Write the page for ``document`` to ``path`` (through a temporary file and a rename, so a
     reader never sees half a page). ``OSError`` and its subclasses propagate unchanged."""
-    write_atomic(Path(path), render(document))
+    write_atomic(Path(path), render(document, history))

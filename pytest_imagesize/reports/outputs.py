@@ -31,8 +31,10 @@ def write_report_files(
     notes: Sequence[str] = (),
     details: Mapping[str, Sequence[str]] | None = None,
     environ: Mapping[str, str] | None = None,
+    baseline_path: Path | None = None,
 ) -> list[str]:
-    """Write what was asked; return one problem line per file that could not be written."""
+    """Write what was asked; return one problem line per file that could not be written. The HTML
+    report draws each image's size over the git history of ``baseline_path``, when it has one."""
     env = os.environ if environ is None else environ
     problems = []
     if json_path is not None:
@@ -77,8 +79,11 @@ def write_report_files(
                 for image in document.get("images", [])
             ],
         }
+        from .git_history import for_report
+
+        history = for_report(baseline_path) if baseline_path is not None else None
         try:
-            html.write(html_path, page)
+            html.write(html_path, page, history)
         except OSError as exc:
             problems.append(f"pytest-imagesize: cannot write the HTML report {html_path}: {_why(exc)}")
     return problems
