@@ -252,8 +252,8 @@ _XDG_HOMES = itertools.count()
 def _own_cache_and_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test has its own analysis cache and build records (XDG_CACHE_HOME, XDG_STATE_HOME):
     a test that counts archive reads must not find another test's cached analysis."""
+    # not made here: most tests write neither, and the plugin makes what it writes to
     home = tmp_path_factory.getbasetemp() / "xdg" / str(next(_XDG_HOMES))  # mktemp lists them all
-    home.mkdir(parents=True)
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
 
