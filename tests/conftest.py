@@ -7,10 +7,12 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import docker
 import pytest
+
+if TYPE_CHECKING:  # docker-py is imported by the fixtures that talk to an engine
+    import docker
 
 LABEL = "io.github.pytest-imagesize.managed"
 
@@ -25,6 +27,8 @@ MakeImageDir = Callable[..., Path]
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
     """The engine the suite runs against; the suite fails (never skips) when none answers."""
+    import docker
+
     client = docker.from_env()
     client.ping()
     yield client
