@@ -33,16 +33,19 @@ test-faults: venv
 	scripts/with-engine $(BIN)/pytest $(FAULT_TESTS) $(PYTEST_ARGS)
 
 # The pure logic through a fake engine: no engine, no network, a few seconds. Two xdist
-# workers (UNIT_WORKERS=0 runs them in one process, e.g. to debug with --pdb).
+# workers (UNIT_WORKERS=0 runs them in one process, e.g. to debug with --pdb). Without
+# hypothesis's pytest plugin: a failing example is shown all the same, and the plugin's end-of-run
+# summary would import hypothesis into the xdist controller (a second, at the end of every run).
 UNIT_WORKERS ?= 2
+UNIT_ARGS = tests/unit -n $(UNIT_WORKERS) --dist worksteal -p no:hypothesispytest
 test-unit: venv
-	$(BIN)/pytest tests/unit -n $(UNIT_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	$(BIN)/pytest $(UNIT_ARGS) $(PYTEST_ARGS)
 
 # The unit tests on the newest CPython Debian ships (sid's python3), in a cached
 # debootstrap root of that suite with a virtualenv of its own: neither the tree nor .venv is
 # written (scripts/with-newest-python). Needs root; the first run takes a few minutes.
 test-unit-newest:
-	scripts/with-newest-python pytest tests/unit -n $(UNIT_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	scripts/with-newest-python pytest $(UNIT_ARGS) $(PYTEST_ARGS)
 
 # The suite against Podman's Docker-compatible API (tests of Docker's own numbers are skipped).
 test-podman: venv

@@ -7,10 +7,12 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import docker
 import pytest
+
+if TYPE_CHECKING:  # docker-py is imported by the fixtures that talk to an engine
+    import docker
 
 LABEL = "io.github.pytest-imagesize.managed"
 
@@ -25,6 +27,8 @@ MakeImageDir = Callable[..., Path]
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
     """The engine the suite runs against; the suite fails (never skips) when none answers."""
+    import docker
+
     client = docker.from_env()
     client.ping()
     yield client
@@ -252,8 +256,8 @@ _XDG_HOMES = itertools.count()
 def _own_cache_and_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test has its own analysis cache and build records (XDG_CACHE_HOME, XDG_STATE_HOME):
     a test that counts archive reads must not find another test's cached analysis."""
+    # not made here: most tests write neither, and the plugin makes what it writes to
     home = tmp_path_factory.getbasetemp() / "xdg" / str(next(_XDG_HOMES))  # mktemp lists them all
-    home.mkdir(parents=True)
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
 
