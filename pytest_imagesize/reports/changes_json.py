@@ -3,8 +3,8 @@ shape of ``pytest-imagesize diff --json`` (``compare.wording.comparison_json``) 
 movers cut to its largest ``MAX_MOVERS`` and ``omitted`` counting what was cut.
 
 An image that grew since its entry is read (its files are the movers); one that did not is
-compared with what is already measured: its files, directories and Go modules only where its
-archive was read (``files_compared``)."""
+compared with what is already measured: its files, directories, packages and Go modules only
+where its archive was read (``files_compared``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ..errors import ImageSizeError
 from ..measure.image import Image
 
 MAX_MOVERS = 20
-MOVER_LISTS = ("files", "dirs", "go", "go_packages")
+MOVER_LISTS = ("files", "dirs", "packages", "go", "go_packages")
 
 
 def changes_json(image: Image, entry: BaselineEntry | None, name: str) -> dict[str, Any] | None:
@@ -31,7 +31,15 @@ def changes_json(image: Image, entry: BaselineEntry | None, name: str) -> dict[s
         full = {r.path: r.size for r in image.files if r.kind == "file"} if read else None
         recorded = entry.summary()
         if not read:  # nothing of its files is known now: compare sizes and layers only
-            recorded = replace(recorded, files={}, files_complete=None, dirs={}, go={}, go_packages={})
+            recorded = replace(
+                recorded,
+                files={},
+                files_complete=None,
+                dirs={},
+                go={},
+                go_packages={},
+                packages_complete=None,
+            )
         comparison = compare(recorded, image.summary(files=read), b_files=full)
     except ImageSizeError:
         return None
@@ -42,7 +50,6 @@ def changes_json(image: Image, entry: BaselineEntry | None, name: str) -> dict[s
         omitted[key] = max(len(movers) - MAX_MOVERS, 0)
         document[key] = movers[:MAX_MOVERS]
     document["layers"] = [layer for layer in document["layers"] if layer["status"] != "same"]
-    document["packages"] = None  # the baseline keeps no package sizes
     document["omitted"] = omitted
     document["files_compared"] = read  # false: the image's archive was not read, no file movers
     return {"against": "baseline", **document}
