@@ -58,9 +58,13 @@ def test_the_single_stage_image_fails_naming_its_go_toolchain_packages(
     result.assert_outcomes(failed=1)
     text = result.stdout.str()
     # the toolchain packages, largest first, each on its own line with its size and the layer
-    # that wrote it (the stand-in's one imported layer)
+    # that wrote it (the stand-in's one imported layer: Docker says "Imported from -", Podman names
+    # the file it added)
     found = re.findall(
-        r"^E?\s+(golang-\S+) (\S+) \(deb\) ([\d.]+ [KMG]?B), layer 0: Imported from -$", text, re.M
+        r"^E?\s+(golang-\S+) (\S+) \(deb\) ([\d.]+ [KMG]?B), layer 0: "
+        r"(?:Imported from -|ADD file:[0-9a-f]+ in /)$",
+        text,
+        re.M,
     )
     names = [name for name, _, _ in found]
     assert names[:2] == ["golang-1.24-src", "golang-1.24-go"], text

@@ -2,7 +2,8 @@
 127.0.0.1 and measured there; the same sizes as the OCI-export path to the byte; what was pushed
 deleted by digest afterwards, or one line naming what a registry without deletion kept; a registry
 that refuses the push (htpasswd, no credentials) one line and nothing left. Needs buildx on
-Docker's containerd image store (IMAGESIZE_ENGINE=docker-containerd); skips elsewhere."""
+Docker's containerd image store (IMAGESIZE_ENGINE=docker-containerd) or Podman (``podman manifest
+push --all``); skips elsewhere."""
 
 from __future__ import annotations
 
@@ -50,14 +51,16 @@ def test_sizes(app):
 
 
 @pytest.fixture(scope="module")
-def containerd_store() -> Iterator[DockerEngine]:
-    """Docker with the containerd image store, where buildx's docker driver pushes an index."""
+def pushing_engine() -> Iterator[DockerEngine]:
+    """Docker with the containerd image store, where buildx's docker driver pushes an index, or
+    Podman, which pushes its manifest list."""
     engine = DockerEngine.connect()
     info = engine.info()
-    if info.name != "docker" or info.image_store != "containerd":
+    if info.name != "podman" and (info.name != "docker" or info.image_store != "containerd"):
         engine.close()
         pytest.skip(
-            "--image-push-to tests need Docker's containerd image store (IMAGESIZE_ENGINE=docker-containerd)"
+            "--image-push-to tests need Docker's containerd image store (IMAGESIZE_ENGINE=docker-containerd) "
+            "or Podman"
         )
     yield engine
     engine.close()
@@ -100,7 +103,7 @@ def measured(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, d
 
 
 def test_pushed_sizes_equal_the_oci_export_and_nothing_is_left(
-    containerd_store: DockerEngine, project: Path, pytester: pytest.Pytester, tmp_path: Path
+    pushing_engine: DockerEngine, project: Path, pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
     _, exported = measured(pytester)
     with running_registry(tmp_path / "registry") as registry:
@@ -110,7 +113,7 @@ def test_pushed_sizes_equal_the_oci_export_and_nothing_is_left(
         deleted = [path for method, path in requests if method == "DELETE"]
         gone = [_get(registry, path)[0] for path in deleted]
         assert tags(registry, "ci/app") == []
-        assert local_names(containerd_store, registry) == []
+        assert local_names(pushing_engine, registry) == []
     assert pushed["ref"].startswith(f"docker://{registry.address}/ci/app:pytest-imagesize-")
     assert {p: s[:2] for p, s in pushed["sizes"].items()} == {p: s[:2] for p, s in exported["sizes"].items()}
     assert set(pushed["sizes"]) == {"linux/amd64", "linux/arm64"}
@@ -124,13 +127,13 @@ def test_pushed_sizes_equal_the_oci_export_and_nothing_is_left(
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["single", "xdist"])
 def test_a_registry_without_deletion_gets_one_line_naming_what_is_left(
-    containerd_store: DockerEngine, project: Path, pytester: pytest.Pytester, tmp_path: Path, xdist: list[str]
+    pushing_engine: DockerEngine, project: Path, pytester: pytest.Pytester, tmp_path: Path, xdist: list[str]
 ) -> None:
     with running_registry(tmp_path / "registry", delete=False) as registry:
         result, pushed = measured(pytester, f"--image-push-to={registry.address}", *xdist)
         kept = tags(registry, "app")
         lines = [line for line in result.outlines if "left in registry" in line]
-        assert local_names(containerd_store, registry) == []
+        assert local_names(pushing_engine, registry) == []
     assert len(kept) == 1 and kept[0].startswith("pytest-imagesize-")
     assert len(lines) == 1, result.outlines
     assert f"left in registry {registry.address} (the registry does not allow deletion (405" in lines[0]
@@ -139,7 +142,7 @@ def test_a_registry_without_deletion_gets_one_line_naming_what_is_left(
 
 
 def test_a_registry_refusing_the_push_is_one_line_and_nothing_is_left(
-    containerd_store: DockerEngine,
+    pushing_engine: DockerEngine,
     project: Path,
     pytester: pytest.Pytester,
     tmp_path: Path,
@@ -153,18 +156,19 @@ def test_a_registry_refusing_the_push_is_one_line_and_nothing_is_left(
     with running_registry(tmp_path / "registry", htpasswd=htpasswd_line(*login)) as registry:
         result = pytester.runpytest(f"--image-push-to={registry.address}/ci")
         status, catalog = _get(registry, "/v2/_catalog", login)
-        assert local_names(containerd_store, registry) == []
+        assert local_names(pushing_engine, registry) == []
     result.assert_outcomes(errors=1)
     lines = [line for line in result.outlines if f"to registry {registry.address} failed" in line]
     assert len(lines) == 1, result.outlines
-    assert f"run `docker login {registry.address}`" in lines[0]
+    tool = "podman" if pushing_engine.info().name == "podman" else "docker"
+    assert f"run `{tool} login {registry.address}`" in lines[0]
     assert login[1] not in result.stdout.str()
     assert status == 200 and catalog == {"repositories": []}
     assert not (pytester.path / "sizes.json").exists()
 
 
 def test_the_push_path_writes_no_temporary_file(
-    containerd_store: DockerEngine, project: Path, pytester: pytest.Pytester, tmp_path: Path
+    pushing_engine: DockerEngine, project: Path, pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
     temp = tmp_path / "tmp"
     temp.mkdir()
@@ -203,7 +207,7 @@ def test_waits(app):
 
 
 def test_ctrl_c_after_the_push_deletes_it_at_cleanup_and_leaves_no_file(
-    containerd_store: DockerEngine, project: Path, pytester: pytest.Pytester, tmp_path: Path
+    pushing_engine: DockerEngine, project: Path, pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
     pytester.makepyfile(test_push=BLOCKING_TEST)
     temp = tmp_path / "tmp"
@@ -236,7 +240,7 @@ def test_ctrl_c_after_the_push_deletes_it_at_cleanup_and_leaves_no_file(
         rest = process.communicate(timeout=300)[0]
         assert process.returncode == pytest.ExitCode.INTERRUPTED, "".join(seen) + rest
         left = tags(registry, "ci/app")
-        assert local_names(containerd_store, registry) == []
+        assert local_names(pushing_engine, registry) == []
     assert len(pushed) == 1 and pushed[0].startswith("pytest-imagesize-")
     assert left == []
     assert "left in registry" not in rest

@@ -20,7 +20,7 @@ import requests
 import urllib3.exceptions
 
 from ..errors import ImageNotFound, ImageSizeError
-from ..ids import short_id
+from ..ids import engine_ref, short_id
 from .address import (
     connect_timeout,
     engine_address,
@@ -111,7 +111,7 @@ class DockerEngine:
     def inspect_image(self, ref: str) -> dict[str, Any]:
         with self._errors(f"inspecting image {ref!r}"):
             try:
-                data: dict[str, Any] = self._api().inspect_image(ref)
+                data: dict[str, Any] = self._api().inspect_image(engine_ref(ref))
             except docker.errors.ImageNotFound:
                 raise ImageNotFound(image_absent(ref, self._address)) from None
             except docker.errors.NullResource:
@@ -205,7 +205,7 @@ class DockerEngine:
     def remove_image(self, ref: str) -> None:
         with self._errors(f"removing image {ref}"):
             try:
-                self._api().remove_image(ref, noprune=True)
+                self._api().remove_image(engine_ref(ref), noprune=True)
             except docker.errors.ImageNotFound:
                 raise ImageNotFound(f"image {ref} is already gone") from None
 

@@ -198,10 +198,11 @@ _UNREACHABLE = re.compile(r"connection refused|no such host|i/o timeout|dial tcp
 
 
 def push_refusal(
-    spec: BuildSpec, platforms: Sequence[str], ref: str, lines: Sequence[str]
+    spec: BuildSpec, platforms: Sequence[str], ref: str, lines: Sequence[str], tool: str = "docker"
 ) -> BuildError | None:
     """The one line for a push the registry refused or that never reached it (login, address,
-    TLS), or None when the lines show another failure (a failing Dockerfile)."""
+    TLS), or None when the lines show another failure (a failing Dockerfile). ``tool`` is the
+    command whose ``login`` the pushing side reads (``docker`` or ``podman``)."""
     said = next((line for line in reversed(lines) if _REFUSED.search(line)), None)
     if said is None:
         return None
@@ -210,7 +211,7 @@ def push_refusal(
     login = _LOGIN.search(said)
     said = said if len(said) <= 200 else "…" + said[-199:]  # the end says what the registry answered
     if login:
-        fix = f"run `docker login {registry}` with an account that may push there, or change --image-push-to"
+        fix = f"run `{tool} login {registry}` with an account that may push there, or change --image-push-to"
     elif _UNREACHABLE.search(said):
         fix = f"check the --image-push-to value: no registry answers at {registry}"
     else:
@@ -416,7 +417,7 @@ class _Podman:
                 pushed = self._podman(
                     "manifest", "push", "--all", f"--tls-verify={tls}", listed, f"docker://{ref}"
                 )
-                refused = push_refusal(spec, platforms, ref, pushed.stderr.splitlines())
+                refused = push_refusal(spec, platforms, ref, pushed.stderr.splitlines(), "podman")
                 if pushed.returncode != 0 and refused is not None:
                     raise refused
             else:

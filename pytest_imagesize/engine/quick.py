@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import ImageNotFound, ImageSizeError
-from ..ids import short_id
+from ..ids import engine_ref, short_id
 from .address import (
     connect_timeout,
     engine_address,
@@ -158,7 +158,7 @@ class QuickEngine:
         if not ref.strip():
             raise ImageNotFound("an empty image reference: name an image like 'myorg/app:ci'")
         doing = f"inspecting image {ref!r}"
-        status, data = self._get(f"/images/{quote(ref, safe='/:@')}/json", doing)
+        status, data = self._get(f"/images/{quote(engine_ref(ref), safe='/:@')}/json", doing)
         if status == 404:
             raise ImageNotFound(image_absent(ref, self._address))
         if status != 200 or not isinstance(data, dict):
