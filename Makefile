@@ -8,6 +8,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PYTEST_ARGS ?=
 BIN := $(VENV)/bin
+# Bytecode (compiled, and assertion-rewritten by pytest) is cached under the virtualenv, never
+# beside the sources, even where the environment sets PYTHONDONTWRITEBYTECODE: otherwise every
+# pytest process of the suite (xdist workers, pytester subprocesses) compiles everything again.
+export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: demo test test-faults test-unit test-unit-newest test-podman lint docs bench venv clean
 
