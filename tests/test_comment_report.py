@@ -55,7 +55,10 @@ def test_a_comment_from_a_real_report(pytester: pytest.Pytester, docker_client: 
 
     site = "usr/lib/python3/site-packages"
     record = b"grown/data.bin,,\ngrown-1.0.dist-info/RECORD,,\n"
-    package = {f"{site}/grown/data.bin": 30_000, f"{site}/grown-1.0.dist-info/RECORD": record}
+    package: dict[str, int | bytes] = {
+        f"{site}/grown/data.bin": 30_000,
+        f"{site}/grown-1.0.dist-info/RECORD": record,
+    }
     write_image(pytester.path / "app", {"bin/app": 400_000, HOSTILE: 150_000, **package})
     report = pytester.path / "report.json"
     pytester.runpytest(f"--image-report-json={report}").assert_outcomes(passed=1, failed=1)

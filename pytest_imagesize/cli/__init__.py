@@ -2,12 +2,13 @@
 wants a one-shot size gate (like docker-image-size-limit) with the plugin's numbers and wording.
 
 An image is an engine's image by name, or an image source by prefix: oci:PATH[:REF],
-oci-archive:PATH[:REF], docker-archive:PATH, docker://HOST/REPO:TAG (or @DIGEST). An index is
-measured for this machine's platform (the output says which) unless --platform P or
+oci-archive:PATH[:REF], docker-archive:PATH[:TAG], docker://HOST/REPO:TAG (or @DIGEST). An index
+is measured for this machine's platform (the output says which) unless --platform P or
 --all-platforms (one row per platform) says otherwise.
 
-Every command uses the plugin's per-user analysis cache, keyed by image ID (``--no-cache`` reads
-the archive again). Exit status: 0 passed, 1 failed, 2 usage error or image/engine problem.
+Every command that takes an image uses the plugin's per-user analysis cache, keyed by image ID
+(``--no-cache`` reads the archive again); comment and history read files only. Exit status:
+0 passed, 1 failed, 2 usage error or image/engine problem.
 """
 
 from __future__ import annotations
@@ -402,8 +403,10 @@ def _go(args: argparse.Namespace) -> int:
     with _measured(args) as (images, note):
         if args.json:
             if args.all_platforms:
+                from ..measure.targets import platform_label
+
                 platforms = {
-                    image.platform or "": [b.to_json() for b in image.go_binaries] for image in images
+                    platform_label(image) or "": [b.to_json() for b in image.go_binaries] for image in images
                 }
                 print(json.dumps({"image": args.image, "platforms": platforms}, indent=2))
             else:

@@ -89,7 +89,9 @@ def run(args: argparse.Namespace, images: list[Image], note: str | None) -> int:
 
     if args.json:
         if args.all_platforms:
-            platforms = {image.platform or "": image.package_report.to_json() for image in images}
+            from ..measure.targets import platform_label
+
+            platforms = {platform_label(image) or "": image.package_report.to_json() for image in images}
             print(json.dumps({"image": args.image, "platforms": platforms}, indent=2))
         else:
             print(json.dumps({"image": args.image, **images[0].package_report.to_json()}, indent=2))

@@ -199,8 +199,8 @@ def pair_sides(new: Side, old: Side, platform: str | None, all_platforms: bool) 
         wanted = Platform.parse(platform)
         return Pairs([(old.at(wanted), new.at(wanted))])
     if all_platforms:
-        olds = {_label_of(image): image for image in old.every()}
-        news = {_label_of(image): image for image in new.every()}
+        olds = {platform_label(image): image for image in old.every()}
+        news = {platform_label(image): image for image in new.every()}
         pairs = [(olds[p], news[p]) for p in news if p in olds]
         unpaired = [f"{p or 'no stated platform'} only in {new.text}" for p in news if p not in olds]
         unpaired += [f"{p or 'no stated platform'} only in {old.text}" for p in olds if p not in news]
@@ -220,7 +220,7 @@ def pair_sides(new: Side, old: Side, platform: str | None, all_platforms: bool) 
     return Pairs([(old.at(host), new.at(host))], note=_note(host, index))
 
 
-def _label_of(image: Image) -> str | None:
+def platform_label(image: Image) -> str | None:
     """The platform an image is paired by: its label in an index's names (``linux/amd64#2`` for
     a platform listed again), else its platform."""
     return split_member_name(image.name)[1] or _platform_of(image)

@@ -72,6 +72,7 @@ class ImageEntry:
     packages: dict[str, tuple[str, int]] | None  # "ecosystem:name" -> (name, size), for --against
     go_modules: dict[str, int] | None  # "binary module" -> size, for --against
     layers: list[tuple[str | None, str, int]]  # (diff ID, instruction, size)
+    packages_complete: bool = True  # False: ``packages`` holds only the largest ones
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,8 @@ class _Reader:
             compressed_before=compressed_before,
             changes=None if changes is None else self.changes(changes, f"{path}.changes"),
             packages=self.optional(self.packages, entry.get("packages"), f"{path}.packages"),
+            packages_complete=not isinstance(entry.get("packages"), dict)
+            or entry["packages"].get("complete") is not False,
             go_modules=self.optional(self.go_modules, entry.get("go_binaries"), f"{path}.go_binaries"),
             layers=self.layers(entry.get("layers"), f"{path}.layers"),
         )
@@ -354,6 +357,13 @@ def _diff(old: Mapping[str, int], new: Mapping[str, int], split: str) -> list[Mo
     return sorted(found, key=lambda m: (-abs(m.delta), m.where, m.key))
 
 
+def _known(sizes: Mapping[str, int], complete: bool, other: int | None) -> bool:
+    """Whether a package missing from ``sizes``, of size ``other`` on the other side, is known
+    to be absent: a cut list (the largest packages only) lacks it for certain only when it is
+    larger than the list's smallest."""
+    return complete or not sizes or other is None or other > min(sizes.values())
+
+
 def against(report: Report, other: Report) -> Report:
     """``report`` with each image compared with the same-named image of ``other`` instead of its
     baseline entry: sizes, and movers of packages, Go modules and layers (by diff ID) where both
@@ -369,7 +379,12 @@ def against(report: Report, other: Report) -> Report:
         if image.packages is not None and old.packages is not None:
             old_sizes = {key: size for key, (_, size) in old.packages.items()}
             new_sizes = {key: size for key, (_, size) in image.packages.items()}
-            packages = _diff(old_sizes, new_sizes, ":")
+            packages = [
+                m
+                for m in _diff(old_sizes, new_sizes, ":")
+                if (m.a is not None or _known(old_sizes, old.packages_complete, m.b))
+                and (m.b is not None or _known(new_sizes, image.packages_complete, m.a))
+            ]
         go: list[Mover] = []
         if image.go_modules is not None and old.go_modules is not None:
             go = _diff(old.go_modules, image.go_modules, "\0")

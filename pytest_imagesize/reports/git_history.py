@@ -119,6 +119,7 @@ _BULKY = tuple(
         ("go", "{", "}"),
         ("go_packages", "{", "}"),
         ("layers", "[", "]"),
+        ("packages", "{", "}"),
     )
 )
 _RENDERED = b'{\n  "images": {\n    "'  # the start of a file ``baseline.render`` wrote

@@ -22,6 +22,9 @@ def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 def test_help_is_wrapped_as_argparse_wraps_it(monkeypatch: pytest.MonkeyPatch, columns: str) -> None:
     monkeypatch.setenv("COLUMNS", columns)
     ours, theirs = cli._parser(), cli._parser()
+    assert {name: sub.formatter_class for name, sub in subcommands(ours).items()} == {
+        name: cli._Formatter for name in subcommands(ours)
+    }
     for parser in [theirs, *subcommands(theirs).values()]:
         parser.formatter_class = argparse.HelpFormatter
     assert ours.format_help() == theirs.format_help()

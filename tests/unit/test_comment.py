@@ -55,7 +55,7 @@ def changes(files: Sequence[tuple[str, int | None, int | None]]) -> dict[str, An
         "dirs": [],
         "go": [],
         "go_packages": [],
-        "packages": None,
+        "packages": [],
         "omitted": {"files": 0},
     }
 
@@ -271,6 +271,29 @@ def test_against_another_report() -> None:
     assert "- +2 KB package `libc6` in `deb` (500 B → 2.5 KB)" in body
     assert "- +3 KB layer `COPY b /` (new)" in body and "- -1 KB layer `COPY a /` (removed)" in body
     assert "Changes against the report `main.json`" in body
+
+
+def test_against_a_cut_package_list_names_only_what_is_known_to_have_moved() -> None:
+    def listed(sizes: dict[str, int], complete: bool) -> dict[str, Any]:
+        found = [{"ecosystem": "deb", "name": n, "size": b, "within": None} for n, b in sizes.items()]
+        return {"packages": found, "complete": complete}
+
+    old, new = image("app", 1_000, None), image("app", 1_000, None)
+    # each list holds its largest packages only: small ones fell below the cut on one side
+    old["packages"] = listed({"big": 900, "p50": 100, "gone": 500}, complete=False)
+    new["packages"] = listed({"big": 950, "p51": 110, "new": 400}, complete=False)
+    merged = against(parse_report(report([new], []), "a"), parse_report(report([old], []), "b"))
+    changes = merged.images[0].changes
+    assert changes is not None
+    # p50 (100 B) is missing from the new list, whose smallest is 110 B: it may be there below
+    # the cut, so it is no mover; p51 (110 B) is missing from the old list, whose smallest is
+    # 100 B: it would have been listed, so it is new
+    assert sorted((m.key, m.a, m.b) for m in changes.packages) == [
+        ("big", 900, 950),
+        ("gone", 500, None),
+        ("new", None, 400),
+        ("p51", None, 110),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,12 @@
 """An index listing one platform twice (two ``linux/amd64`` manifests, e.g. of different
 ``os.version``): each image gets a name of its own, ``app[linux/amd64]`` then
 ``app[linux/amd64#2]`` in the index's order, in the measured index, the CLI's rows (from the
-manifests alone and measured) and the pairing of ``diff --all-platforms``."""
+manifests alone and measured), the keys of ``packages``/``go --json --all-platforms`` and the
+pairing of ``diff --all-platforms``."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -101,3 +103,10 @@ def test_diff_of_every_platform_pairs_each_with_its_namesake(run: Run) -> None:
         "oci:old[linux/arm64] → oci:app[linux/arm64]",
         "oci:old[linux/amd64#2] → oci:app[linux/amd64#2]",
     ]
+
+
+@pytest.mark.parametrize("command", ["packages", "go"])
+def test_the_json_of_every_platform_keeps_each(run: Run, command: str) -> None:
+    status, out, err = run(command, "oci:app", "--json", "--all-platforms", "--no-cache")
+    assert status == 0, err
+    assert list(json.loads(out)["platforms"]) == ["linux/amd64", "linux/arm64", "linux/amd64#2"]

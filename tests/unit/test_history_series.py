@@ -13,6 +13,7 @@ import pytest
 
 from pytest_imagesize import baseline, cli
 from pytest_imagesize.errors import BaselineError
+from pytest_imagesize.measure.packages.kept import PackageSummary
 from pytest_imagesize.reports import git_history, svg_history
 from pytest_imagesize.reports.history import Commit, History, build, dumps, text_lines, warnings
 from pytest_imagesize.settings import DEFAULT_BASELINE
@@ -139,6 +140,8 @@ def test_slimmed_read_gives_the_same_entries_as_the_whole_file(platforms: bool) 
             dirs={"/d": 4},
             go=go,
             go_packages=go,
+            packages={"deb:libc6": PackageSummary(9, '2.41"\n      }', 0)},
+            packages_complete=True,
         )
         for n in range(3)
     }
@@ -146,6 +149,7 @@ def test_slimmed_read_gives_the_same_entries_as_the_whole_file(platforms: bool) 
     slim = git_history._without_bulk(b"xx" + text + b"yy", 2, len(text) + 2)
     assert slim is not None
     assert b"example.com/m" not in slim and b'"/d"' not in slim and b"RUN" not in slim
+    assert b"libc6" not in slim
     whole = baseline.parse(Path("b"), text.decode())
     assert baseline.parse(Path("b"), slim.decode()).keys() == whole.keys()
     read = git_history._parse(Path("b"), text, 0, len(text))
@@ -166,6 +170,11 @@ def test_damage_in_a_slimmed_field_still_counts() -> None:
     with pytest.raises(BaselineError):
         git_history._parse(Path("b"), damaged, 0, len(damaged))
     damaged = text.replace('"/a": 1', '"/a": "big"').encode()  # in a field the series does not use
+    assert git_history._parse(Path("b"), damaged, 0, len(damaged))["app"].size == 100
+    text = baseline.render(
+        {"app": baseline.BaselineEntry(100, 50, (), {}, packages={"deb:x": PackageSummary(1)})}
+    )
+    damaged = text.replace('"size": 1,', '"size": "big",').encode()  # a package's, not the image's
     assert git_history._parse(Path("b"), damaged, 0, len(damaged))["app"].size == 100
 
 
