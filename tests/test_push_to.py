@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,7 +20,7 @@ import pytest
 from pytest_imagesize.engine.docker_api import DockerEngine
 
 from .sources.registry_support import Registry, htpasswd_line, running_registry
-from .support.faults import nonce
+from .support.faults import nonce, run_pytest, start_pytest, wait_for
 
 pytestmark = pytest.mark.engine
 
@@ -173,23 +169,13 @@ def test_the_push_path_writes_no_temporary_file(
     temp = tmp_path / "tmp"
     temp.mkdir()
     with running_registry(tmp_path / "registry") as registry:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                f"--image-push-to={registry.address}/ci",
-            ],
-            cwd=pytester.path,
-            env={**os.environ, "TMPDIR": str(temp)},
-            capture_output=True,
-            text=True,
+        code, text, _ = run_pytest(
+            pytester.path,
+            ["-q", f"--image-push-to={registry.address}/ci"],
+            env={"TMPDIR": str(temp)},
             timeout=600,
         )
-        assert done.returncode == 0, done.stdout[-2000:]
+        assert code == 0, text[-2000:]
         assert tags(registry, "ci/app") == []
     assert [p.name for p in temp.iterdir()] == []
 
@@ -213,32 +199,18 @@ def test_ctrl_c_after_the_push_deletes_it_at_cleanup_and_leaves_no_file(
     temp = tmp_path / "tmp"
     temp.mkdir()
     with running_registry(tmp_path / "registry") as registry:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-s",
-                "-p",
-                "no:cacheprovider",
-                f"--image-push-to={registry.address}/ci",
-            ],
-            cwd=pytester.path,
-            env={**os.environ, "TMPDIR": str(temp)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        run = start_pytest(
+            pytester.path, ["-s", f"--image-push-to={registry.address}/ci"], {"TMPDIR": str(temp)}
         )
-        assert process.stdout is not None
-        seen = []
-        for line in process.stdout:  # until the test runs: built, pushed and measured
-            seen.append(line)
-            if "READY" in line:
-                break
-        pushed = tags(registry, "ci/app")
-        process.send_signal(signal.SIGINT)
-        rest = process.communicate(timeout=300)[0]
-        assert process.returncode == pytest.ExitCode.INTERRUPTED, "".join(seen) + rest
+        try:  # until the test runs: built, pushed and measured
+            wait_for(lambda: "READY" in run.text(), 300, "the test to start")
+            pushed = tags(registry, "ci/app")
+            run.interrupt()
+            code, rest = run.wait(300)
+        finally:
+            if run.process.poll() is None:
+                run.process.kill()
+        assert code == pytest.ExitCode.INTERRUPTED, rest
         left = tags(registry, "ci/app")
         assert local_names(pushing_engine, registry) == []
     assert len(pushed) == 1 and pushed[0].startswith("pytest-imagesize-")
