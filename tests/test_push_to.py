@@ -150,7 +150,8 @@ def test_a_registry_refusing_the_push_is_one_line_and_nothing_is_left(
     monkeypatch.setenv("DOCKER_CONFIG", str(config))  # no credentials for the registry
     login = ("pusher", nonce())
     with running_registry(tmp_path / "registry", htpasswd=htpasswd_line(*login)) as registry:
-        result = pytester.runpytest(f"--image-push-to={registry.address}/ci")
+        # -rN: pytest repeats the error in its short summary, in full where CI is set
+        result = pytester.runpytest("-rN", f"--image-push-to={registry.address}/ci")
         status, catalog = _get(registry, "/v2/_catalog", login)
         assert local_names(pushing_engine, registry) == []
     result.assert_outcomes(errors=1)
